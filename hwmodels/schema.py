@@ -1,0 +1,165 @@
+"""Hardware description schema: the validated form of a hardware YAML file.
+
+Units are in the field names (`size_bytes`, `clock_hz`, `energy_pj`). Every number that is a
+cost (energy, bandwidth, leakage, clock) sits next to a `source` field that says where it came from.
+Unknown keys are rejected everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Bits = Annotated[int, Field(ge=1, le=32)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ArraySpec(_Strict):
+    """The compute array: a rows x cols systolic array of MAC processing elements."""
+
+    rows: Annotated[int, Field(ge=1, le=4096)]
+    """PE rows."""
+    cols: Annotated[int, Field(ge=1, le=4096)]
+    """PE columns."""
+    dataflow: Literal["ws", "os", "is"]
+    """Stationary operand: weight (ws), output (os) or input (is) stationary, as in SCALE-Sim."""
+    clock_hz: Annotated[float, Field(gt=0)]
+    """Clock frequency in Hz."""
+    int_bits: Annotated[list[Bits], Field(min_length=1)]
+    """Integer operand widths the MACs support; a narrower operand runs at the next one up."""
+    native_bits: Bits = 8
+    """Operand width at which one PE completes one MAC per cycle (bit_serial / bit_fusion base)."""
+    precision_mode: Literal["energy_only", "bit_serial", "bit_fusion"] = "energy_only"
+    """How a narrower MAC pays off: only cheaper (energy_only), or also faster: bit-serial over
+    one operand's bits (Stripes-like) or fusing 2-bit bricks (Bit Fusion-like)."""
+    serial_bits: Bits = 1
+    """bit_serial only: bits of the serial operand processed per cycle."""
+    fp32: bool = False
+    """Whether the PEs can do fp32 MACs (QAT's backward GEMMs and fp32 training need it)."""
+    fp32_cycles_per_mac: Annotated[int, Field(ge=1)] = 1
+    """Cycles one PE needs per fp32 MAC."""
+    source: str
+    """Where the array's organisation and clock come from."""
+
+    @model_validator(mode="after")
+    def _sorted_bits(self) -> ArraySpec:
+        if sorted(set(self.int_bits)) != list(self.int_bits):
+            raise ValueError("int_bits must be strictly increasing")
+        return self
+
+
+class MemorySpec(_Strict):
+    """An on-chip SRAM."""
+
+    name: Annotated[str, Field(min_length=1)]
+    """Name used in reports (`global_buffer`, `pe_regs`, ...)."""
+    role: Literal["global", "pe_local"] = "global"
+    """`global`: the shared buffer tiles live in (exactly one); `pe_local`: per-PE operand
+    registers, accessed once per MAC operand."""
+    size_bytes: Annotated[int, Field(gt=0)]
+    """Capacity in bytes (for pe_local: per PE)."""
+    word_bits: Annotated[int, Field(ge=8, le=4096)] = 64
+    """Access width in bits."""
+    ports: Annotated[int, Field(ge=1, le=16)] = 2
+    """Independent ports (read/write per cycle)."""
+    banks: Annotated[int, Field(ge=1, le=1024)] = 1
+    """Banks; each bank serves one access per port per cycle."""
+    read_energy_pj: Annotated[float, Field(gt=0)] | None = None
+    """Energy per word read; None takes it from the energy table by size."""
+    write_energy_pj: Annotated[float, Field(gt=0)] | None = None
+    """Energy per word written; None uses the read energy."""
+    leakage_mw: Annotated[float, Field(ge=0)] = 0.0
+    """Leakage power in mW."""
+    source: str
+    """Where the size, energies and leakage come from."""
+
+
+class DramSpec(_Strict):
+    """Off-chip DRAM and its channel."""
+
+    bandwidth_bytes_per_s: Annotated[float, Field(gt=0)]
+    """Sustained bandwidth of the channel."""
+    energy_pj_per_bit: Annotated[float, Field(gt=0)] | None = None
+    """Access energy per bit moved; None takes it from the energy table."""
+    size_bytes: Annotated[int, Field(gt=0)] | None = None
+    """Capacity, if bounded; None is unbounded."""
+    source: str
+    """Where the bandwidth and energy come from."""
+
+
+class HardwareSpec(_Strict):
+    """A whole accelerator description (one YAML file)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    """Preset name."""
+    description: str = ""
+    """One line for `rctsim hw list`."""
+    array: ArraySpec
+    """Compute array."""
+    memories: Annotated[list[MemorySpec], Field(min_length=1)]
+    """On-chip memories: exactly one `global`, optionally `pe_local` registers."""
+    dram: DramSpec
+    """Off-chip memory."""
+    energy_table: str = "horowitz_45nm"
+    """Bundled energy table name or a path to a table YAML."""
+    components: dict[str, str] = Field(default_factory=dict)
+    """Component model per slot (`array`, `sram`, `dram`, `mac`) by registered name; a missing
+    slot takes the default model."""
+
+    @model_validator(mode="after")
+    def _one_global(self) -> HardwareSpec:
+        roles = [m.role for m in self.memories]
+        if roles.count("global") != 1:
+            raise ValueError("exactly one memory must have role 'global'")
+        names = [m.name for m in self.memories]
+        if len(set(names)) != len(names):
+            raise ValueError("memory names must be unique")
+        return self
+
+    @property
+    def global_buffer(self) -> MemorySpec:
+        """The shared on-chip buffer."""
+        return next(m for m in self.memories if m.role == "global")
+
+    @property
+    def pe_local(self) -> MemorySpec | None:
+        """Per-PE operand registers, if described."""
+        return next((m for m in self.memories if m.role == "pe_local"), None)
+
+
+class EnergyEntry(_Strict):
+    """One measured point of an energy table."""
+
+    bits: Bits | None = None
+    """Operand width, for arithmetic entries."""
+    size_bytes: Annotated[int, Field(gt=0)] | None = None
+    """Memory size, for SRAM entries."""
+    energy_pj: Annotated[float, Field(gt=0)]
+    """Energy per operation (arithmetic) or per 64-bit access (memory)."""
+    source: str
+    """Publication, table and row this number is taken from."""
+
+
+class EnergyTable(_Strict):
+    """Energy per action at one technology point; scaling rules fill the gaps (docs/model.md)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    """Table name (`horowitz_45nm`, ...)."""
+    description: str = ""
+    """Technology, voltage, publication."""
+    int_mult: Annotated[list[EnergyEntry], Field(min_length=1)]
+    """Integer multiply by operand bits (square operands)."""
+    int_add: Annotated[list[EnergyEntry], Field(min_length=1)]
+    """Integer add by bits."""
+    fp_mult: Annotated[list[EnergyEntry], Field(min_length=1)]
+    """Floating-point multiply by bits (16, 32)."""
+    fp_add: Annotated[list[EnergyEntry], Field(min_length=1)]
+    """Floating-point add by bits (16, 32)."""
+    sram_64b: Annotated[list[EnergyEntry], Field(min_length=1)]
+    """SRAM 64-bit access energy by array size."""
+    dram_64b: EnergyEntry
+    """DRAM 64-bit access energy."""
