@@ -1,0 +1,1 @@
+"""`rctsim run` command (being written)."""

@@ -1,0 +1,1 @@
+"""`rctsim synth` command (being written)."""

@@ -1,0 +1,1 @@
+"""`rctsim train` command (being written)."""
