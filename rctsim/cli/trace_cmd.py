@@ -1,8 +1,138 @@
 """`rctsim trace ...`: inspect, list and synthesise traces."""
 
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from rctsim.cli.app import app
+from rctsim.trace.catalog import resolve_trace
+from rctsim.trace.info import bundled_list, trace_info
+from rctsim.trace.model import OPERANDS
 
 trace_app = typer.Typer(help="Inspect, list and synthesise training traces.", no_args_is_help=True)
 app.add_typer(trace_app, name="trace")
+
+WIDE = 160
+"""Console width when stdout is not a terminal (rich would otherwise squeeze tables to 80)."""
+
+
+@trace_app.command("info")
+def info(
+    trace: Annotated[str, typer.Argument(help="Trace file, or the name of a bundled trace.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Summarise a trace: header, layer table, phases and metrics."""
+    summary = trace_info(resolve_trace(trace))
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2, allow_nan=False))
+        return
+    console = _console()
+    console.print(_overview_table(summary))
+    console.print(_layer_table(summary))
+    console.print(_metrics_table(summary))
+
+
+@trace_app.command("list")
+def list_traces(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """List the bundled traces."""
+    listing = bundled_list()
+    if as_json:
+        typer.echo(json.dumps(listing, indent=2, allow_nan=False))
+        return
+    table = Table(title="Bundled traces")
+    for column in ("name", "model", "dataset", "policy", "iterations", "layers", "phases", "bytes"):
+        table.add_column(column, justify="right" if column in _NUMERIC else "left")
+    for row in listing["traces"]:
+        table.add_row(row["name"], row["model"], row["dataset"], row["policy"],
+                      f"{row['iterations']:,}", str(row["n_layers"]), str(row["n_phases"]),
+                      f"{row['size_bytes']:,}")
+    if not listing["traces"]:
+        table.caption = "no bundled traces"
+    _console().print(table)
+
+
+_NUMERIC = {"iterations", "layers", "phases", "bytes"}
+
+
+def _console() -> Console:
+    console = Console()
+    return console if console.is_terminal else Console(width=WIDE)
+
+
+def _overview_table(s: dict[str, Any]) -> Table:
+    h = s["header"]
+    table = Table(title=f"Trace {s['file']}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    params = ", ".join(f"{k}={v}" for k, v in sorted(s["policy"]["params"].items()))
+    lengths = [p["stop"] - p["start"] for p in s["phases"]]
+    rows = [
+        ("model", h["model"]), ("dataset", h["dataset"]),
+        ("policy", f"{s['policy']['name']} ({params or 'no parameters'})"),
+        ("batch size", str(h["batch_size"])), ("seed", str(h["seed"])),
+        ("iterations", f"{s['iterations']:,}"), ("layers", str(s["n_layers"])),
+        ("phases", f"{s['n_phases']} (iterations per phase: {min(lengths)}..{max(lengths)})"),
+        ("parameters", f"{s['totals']['params']:,}"), ("forward MACs", f"{s['totals']['macs']:,}"),
+        ("producer", f"{h['producer']} {h['producer_version']}"),
+        ("schedule source", h["schedule_source"] or "this run"),
+        ("file", f"{s['size_bytes']:,} bytes, sha256 {s['sha256']}"),
+    ]
+    loss, acc = s["metrics"]["loss"], s["metrics"]["eval_acc"]
+    if loss:
+        rows.append(("loss", f"first {_fmt_point(loss['first'])}, last {_fmt_point(loss['last'])}"
+                             f", min {_fmt_point(loss['min'])}"))
+    if acc:
+        rows.append(("eval accuracy", f"last {_fmt_point(acc['last'])}, "
+                                      f"best {_fmt_point(acc['best'])}"))
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def _layer_table(s: dict[str, Any]) -> Table:
+    signals = s["metrics"]["signals"]
+    table = Table(title="Layers (mean bits over iterations)")
+    for column in ("#", "name", "kind", "M", "N", "K", "params", "act elems", *OPERANDS):
+        table.add_column(column, justify="left" if column in ("name", "kind") else "right")
+    for name in signals:
+        table.add_column(f"{name} n", justify="right")
+        table.add_column(f"{name} mean", justify="right")
+    for layer in s["layers"]:
+        cells = [str(layer["index"]), layer["name"], layer["kind"], f"{layer['m']:,}",
+                 f"{layer['n']:,}", f"{layer['k']:,}", f"{layer['params']:,}",
+                 f"{layer['act_elems']:,}",
+                 *(f"{layer['mean_bits'][op]:.2f}" for op in OPERANDS)]
+        for sig in signals.values():
+            row = sig["per_layer"][layer["index"]]
+            cells += [str(row["count"]), _fmt(row["mean"])]
+        table.add_row(*cells)
+    return table
+
+
+def _metrics_table(s: dict[str, Any]) -> Table:
+    table = Table(title="Metrics (value @ iteration)")
+    for column in ("metric", "records", "first", "last", "min", "max"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name, m in s["metrics"]["series"].items():
+        table.add_row(name, str(m["count"]),
+                      *(_fmt_point(m[k]) for k in ("first", "last", "min", "max")))
+    for name, sig in s["metrics"]["signals"].items():
+        table.add_row(f"{name} (per layer)", str(sig["count"]), "", "", "", "")
+    if not s["metrics"]["series"] and not s["metrics"]["signals"]:
+        table.caption = "no metrics recorded"
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _fmt_point(point: dict[str, Any] | None) -> str:
+    return "-" if point is None else f"{_fmt(point['value'])} @ {point['iteration']:,}"

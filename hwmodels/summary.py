@@ -1,0 +1,58 @@
+"""Derived headline numbers of a hardware description (what `rctsim hw show` prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hwmodels.components import CostModels, build_cost_models
+from hwmodels.load import hardware_digest
+from hwmodels.schema import HardwareSpec
+from rctsim.errors import InputError
+
+
+def peak_macs_per_s(spec: HardwareSpec) -> float:
+    """Peak MAC/s at the native width: rows x cols x clock."""
+    return spec.array.rows * spec.array.cols * spec.array.clock_hz
+
+
+def on_chip_bytes(spec: HardwareSpec) -> int:
+    """On-chip capacity: the global buffer plus per-PE memories times the number of PEs."""
+    pes = spec.array.rows * spec.array.cols
+    return sum(m.size_bytes * (pes if m.role == "pe_local" else 1) for m in spec.memories)
+
+
+def _int8_mac_pj(models: CostModels) -> float | None:
+    try:
+        return models.mac.mac_energy_pj(a_bits=8, b_bits=8)
+    except InputError:
+        return None
+
+
+def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> dict[str, Any]:
+    """Headline numbers: peak rates, on-chip bytes, per-action energies, leakage, digest."""
+    models = models or build_cost_models(spec)
+    array = spec.array
+    fp32_peak = peak_macs_per_s(spec) / array.fp32_cycles_per_mac if array.fp32 else None
+    memories = {
+        name: {"size_bytes": m.memory.size_bytes, "role": m.memory.role,
+               "read_pj_per_byte": m.read_pj_per_byte, "write_pj_per_byte": m.write_pj_per_byte,
+               "leakage_w": m.leakage_w}
+        for name, m in models.sram.items()
+    }
+    return {
+        "name": spec.name,
+        "energy_table": models.table.name,
+        "pes": array.rows * array.cols,
+        "peak_macs_per_s": peak_macs_per_s(spec),
+        "native_bits": array.native_bits,
+        "peak_fp32_macs_per_s": fp32_peak,
+        "on_chip_bytes": on_chip_bytes(spec),
+        "int8_mac_pj": _int8_mac_pj(models),
+        "fp32_mac_pj": models.mac.mac_energy_pj(a_bits=32, b_bits=32, is_float=True)
+        if array.fp32 else None,
+        "memories": memories,
+        "dram_pj_per_byte": models.dram.pj_per_byte,
+        "dram_bandwidth_bytes_per_s": models.dram.bandwidth_bytes_per_s,
+        "leakage_w": sum(m.leakage_w for m in models.sram.values()),
+        "digest": hardware_digest(spec),
+    }

@@ -1,0 +1,125 @@
+"""Turn YAML syntax errors and pydantic validation errors into one-line `InputError`s.
+
+Each message names the file, the field path (`array.dataflow`, `memories[0].size_bytes`) and what
+is allowed, taken from the pydantic error (literal choices, bounds, the model's known keys).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from rctsim.errors import InputError
+
+TOP_LEVEL = "(top level)"
+"""Field name used for errors about the document as a whole."""
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """`('memories', 0, 'size_bytes')` -> `memories[0].size_bytes`; `()` -> `(top level)`."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or TOP_LEVEL
+
+
+def _strip(tp: Any) -> Any:
+    """Remove Annotated[...] and `X | None` wrappers around a type."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (Union, types.UnionType):
+            args = [a for a in get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model class found at `loc` inside `model`, or None."""
+    tp: Any = model
+    for part in loc:
+        tp = _strip(tp)
+        if isinstance(part, int):
+            args = get_args(tp)
+            tp = args[0] if args else None
+        elif _is_model(tp) and part in tp.model_fields:
+            tp = tp.model_fields[part].annotation
+        else:
+            return None
+    tp = _strip(tp)
+    return tp if _is_model(tp) else None
+
+
+def allowed_keys(model: type[BaseModel] | None) -> str | None:
+    """Comma-separated field names of a model, for error messages."""
+    return ", ".join(model.model_fields) if model is not None else None
+
+
+def _describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str, str | None]:
+    """(field, problem, allowed) for one pydantic error dict."""
+    loc = tuple(error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    message = message[:1].lower() + message[1:]
+    value = error.get("input")
+    if error["type"] == "extra_forbidden":
+        keys = allowed_keys(model_at(model, loc[:-1]))
+        return field_path(loc), f"{message} (unknown key '{loc[-1]}'; allowed keys: {keys})", None
+    if error["type"] == "missing":
+        return field_path(loc), "required key is missing", None
+    if error["type"] == "model_type":
+        keys = allowed_keys(model_at(model, loc))
+        return field_path(loc), "expected a mapping of keys", keys
+    if isinstance(value, str | int | float | bool) or value is None:
+        message += f", got {value!r}"
+    return field_path(loc), message, None
+
+
+def validation_input_error(
+    source: str, err: ValidationError, model: type[BaseModel]
+) -> InputError:
+    """One-line InputError for the first pydantic error (counting any others)."""
+    errors = err.errors()
+    field, problem, allowed = _describe(dict(errors[0]), model)
+    if len(errors) > 1:
+        problem += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+    return InputError(source, field, problem, allowed)
+
+
+def yaml_input_error(source: str, err: yaml.YAMLError) -> InputError:
+    """One-line InputError for a YAML syntax error, naming the line and column."""
+    mark = getattr(err, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else TOP_LEVEL
+    problem = getattr(err, "problem", None) or str(err)
+    return InputError(source, where, f"YAML syntax error: {problem}")
+
+
+def parse_mapping(source: str, text: str, model: type[BaseModel]) -> dict[str, Any]:
+    """Parse YAML text that must be a mapping; errors become InputError."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise yaml_input_error(source, err) from None
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise InputError(source, TOP_LEVEL, f"expected a mapping of keys, got {got}",
+                         allowed_keys(model))
+    return data
+
+
+def validate_model(source: str, data: dict[str, Any], model: type[BaseModel]) -> Any:
+    """`model.model_validate(data)`, with errors turned into one-line InputError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise validation_input_error(source, err, model) from None

@@ -1,0 +1,180 @@
+"""Count what one op does: MACs, compute cycles, SRAM and DRAM bytes per tensor class.
+
+Counting only: no energy here (that is `rctsim.pricing`). The array component supplies the
+stall-free cycles and the SRAM<->array operand traffic of a GEMM; `rctsim.mapping` the DRAM
+traffic of its operands that live off chip; `rctsim.placement` where each tensor lives.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from rctsim.errors import InputError
+from rctsim.mapping import GemmOperands, Mapping, choose_mapping
+from rctsim.ops import Op
+from rctsim.placement import Placement
+from rctsim.trace.model import LayerSpec
+
+UPDATE_MACS_PER_PARAM = 2
+"""SGD with momentum: v = mu*v + g and w = w - lr*v, one multiply-add each (docs/model.md)."""
+
+
+@dataclass
+class OpCounts:
+    """What one op of one step does."""
+
+    op: Op
+    macs: int = 0
+    """GEMM multiply-accumulates."""
+    update_macs: int = 0
+    """Element-wise multiply-adds of the update."""
+    compute_cycles: int = 0
+    """Stall-free cycles on the array."""
+    utilization: float = 0.0
+    tiles: int = 1
+    """DMA/compute pipeline steps (mapping tiles)."""
+    sram_read: Counter = field(default_factory=Counter)
+    """Bytes read from the global buffer, by tensor class."""
+    sram_write: Counter = field(default_factory=Counter)
+    """Bytes written to the global buffer, by tensor class."""
+    dram_read: Counter = field(default_factory=Counter)
+    """Bytes read from DRAM, by tensor class."""
+    dram_write: Counter = field(default_factory=Counter)
+    """Bytes written to DRAM, by tensor class."""
+    mapping: Mapping | None = None
+
+    @property
+    def dram_read_bytes(self) -> float:
+        """All DRAM bytes read."""
+        return float(sum(self.dram_read.values()))
+
+    @property
+    def dram_write_bytes(self) -> float:
+        """All DRAM bytes written."""
+        return float(sum(self.dram_write.values()))
+
+    def dma(self, direction: str, tensor: str, nbytes: float) -> None:
+        """Move bytes between DRAM and the buffer: DRAM traffic plus the buffer side of it."""
+        if nbytes <= 0:
+            return
+        if direction == "in":
+            self.dram_read[tensor] += nbytes
+            self.sram_write[tensor] += nbytes
+        else:
+            self.dram_write[tensor] += nbytes
+            self.sram_read[tensor] += nbytes
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What counting needs to know about the step and the hardware."""
+
+    layers: tuple[LayerSpec, ...]
+    placement: Placement
+    array: object
+    """The array component: `gemm(m, n, k, a_bits, b_bits, is_float) -> GemmTiming`."""
+    rows: int
+    cols: int
+    source: str
+    """Trace name, for error messages."""
+
+    def input_on_chip(self, layer: int) -> bool:
+        """Whether a layer's input arrives on chip from its producer's output."""
+        preds = self.layers[layer].preds
+        if not preds:
+            return False
+        src = self.layers[next(i for i, lay in enumerate(self.layers) if lay.name == preds[0])]
+        if not src.has_gemm:
+            return self.placement.transient_on_chip(src.act_elems)
+        return self.placement.transient_on_chip(src.m * src.n)
+
+
+def count_op(op: Op, ctx: StepContext) -> OpCounts:
+    """Counts for one op."""
+    if op.kind == "update":
+        return _count_update(op, ctx)
+    return _count_gemm(op, ctx)
+
+
+def _homes(op: Op, ctx: StepContext) -> tuple[bool, bool, bool]:
+    """(A, B, C) in DRAM?"""
+    p, i, layer = ctx.placement, op.layer, ctx.layers[op.layer]
+    kept = p.resident(i, "activations")
+    out_dram = not p.transient_on_chip(op.m * op.n * op.out.bytes)
+    if op.kind == "fwd":
+        a_dram = not kept and not ctx.input_on_chip(i)
+        b_dram = not p.resident(i, op.b_tensor) if layer.has_weights else a_dram
+        return a_dram, b_dram, out_dram
+    dy_dram = not p.transient_on_chip(layer.m * layer.n * op.a.bytes if op.kind == "dgrad"
+                                      else layer.m * layer.n * op.b.bytes)
+    if op.kind == "dgrad":
+        b_dram = not p.resident(i, op.b_tensor) if layer.has_weights else not kept
+        return dy_dram, b_dram, out_dram
+    return not kept, dy_dram, out_dram
+
+
+def _count_gemm(op: Op, ctx: StepContext) -> OpCounts:
+    layer = ctx.layers[op.layer]
+    is_float = op.a.is_float or op.b.is_float
+    timing = ctx.array.gemm(op.m, op.n, op.k, op.a.bits, op.b.bits, is_float)
+    c = OpCounts(op=op, macs=timing.macs, compute_cycles=timing.compute_cycles,
+                 utilization=timing.utilization)
+    c.sram_read[op.a_tensor] += timing.a_reads * op.a.bytes
+    c.sram_read[op.b_tensor] += timing.b_reads * op.b.bytes
+    c.sram_write[op.out_tensor] += timing.out_writes * op.acc.bytes
+    c.sram_read[op.out_tensor] += timing.out_reads * op.acc.bytes
+    a_dram, b_dram, out_dram = _homes(op, ctx)
+    a_unique = min(op.m * op.k, layer.act_elems) if op.a_tensor == "activations" else None
+    operands = GemmOperands(
+        m=op.m, n=op.n, k=op.k, a_bytes=op.a.bytes, b_bytes=op.b.bytes, out_bytes=op.out.bytes,
+        acc_bytes=op.acc.bytes, a_in_dram=a_dram, b_in_dram=b_dram, out_in_dram=out_dram,
+        a_unique_elems=a_unique or None, align_m=ctx.rows, align_n=ctx.cols)
+    mapping = choose_mapping(operands, ctx.placement.workspace_bytes)
+    if mapping is None:
+        raise InputError(ctx.source, f"layers[{op.layer}] ({layer.name}).{op.kind}",
+                         f"the {op.m}x{op.n}x{op.k} GEMM fits no mapping in a "
+                         f"{ctx.placement.workspace_bytes:.0f}-byte workspace",
+                         "a larger global buffer or a smaller layer")
+    c.mapping, c.tiles = mapping, mapping.tiles
+    a_size = (a_unique or op.m * op.k) * op.a.bytes
+    c.dma("in", op.a_tensor, mapping.a_fetches * a_size)
+    weights = op.b_tensor in ("weights", "master_copy")
+    b_elems = max(layer.params, op.k * op.n) if weights and op.kind == "fwd" else op.k * op.n
+    c.dma("in", op.b_tensor, mapping.b_fetches * b_elems * op.b.bytes)
+    partial = op.m * op.n * op.acc.bytes
+    c.dma("in", op.out_tensor, mapping.out_reads * partial)
+    if mapping.out_writes:
+        c.dma("out", op.out_tensor, (mapping.out_writes - 1) * partial + op.m * op.n * op.out.bytes)
+    if op.kind == "fwd" and op.a_tensor == "activations" and not a_dram \
+            and not ctx.placement.resident(op.layer, "activations"):
+        c.dma("out", "activations", layer.act_elems * op.a.bytes)  # keep X for backward
+    return c
+
+
+def _count_update(op: Op, ctx: StepContext) -> OpCounts:
+    """Element-wise update: read dW, read/write the updated copy and the optimiser state."""
+    p, i, n = ctx.placement, op.layer, op.elems
+    c = OpCounts(op=op, update_macs=UPDATE_MACS_PER_PARAM * n)
+    lanes = ctx.rows * ctx.cols
+    per_mac = ctx.array.spec.fp32_cycles_per_mac if op.acc.is_float else 1
+    c.compute_cycles = -(-c.update_macs // lanes) * per_mac
+    dw_bytes = n * op.a.bytes
+    c.sram_read["gradients"] += dw_bytes
+    if not p.transient_on_chip(dw_bytes):
+        c.dma("in", "gradients", dw_bytes)
+    touched = [(op.b_tensor, n * op.b.bytes, True)]
+    if op.b_tensor == "master_copy":  # QAT re-quantises and writes the quantised copy
+        touched.append(("weights", n * op.out.bytes, False))
+    opt = p.persistent_bytes.get((i, "optimizer"), 0.0)
+    if opt:
+        touched.append(("optimizer", opt, True))
+    for tensor, nbytes, read in touched:
+        if read:
+            c.sram_read[tensor] += nbytes
+            if not p.resident(i, tensor):
+                c.dma("in", tensor, nbytes)
+        c.sram_write[tensor] += nbytes
+        if not p.resident(i, tensor):
+            c.dma("out", tensor, nbytes)
+    return c

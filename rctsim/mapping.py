@@ -1,0 +1,122 @@
+"""DRAM-level mapping of one GEMM: tile sizes and loop order that minimise DRAM traffic.
+
+A GEMM `C[m,n] = A[m,k] · B[k,n]` whose operands live in DRAM is cut into tiles that fit the
+on-chip workspace (double-buffered). Three loop orders are considered (docs/model.md §3):
+
+- `out_stationary` (k innermost): A re-fetched ceil(n/tn) times, B ceil(m/tm) times, C written once;
+- `a_stationary`   (n innermost): A fetched once, B ceil(m/tm) times, C partial sums written
+  ceil(k/tk) times and read back ceil(k/tk) - 1 times;
+- `b_stationary`   (m innermost): B fetched once, A ceil(n/tn) times, C as for a_stationary.
+
+Operands already on chip cost no DRAM traffic and need no tile buffer. The search is exhaustive
+over a small candidate set per dimension, vectorised with numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ORDERS: tuple[str, ...] = ("out_stationary", "a_stationary", "b_stationary")
+"""Loop orders, by what stays on chip across the innermost loop."""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """The chosen tiling of one GEMM and the DRAM traffic it implies."""
+
+    tile_m: int
+    tile_n: int
+    tile_k: int
+    order: str
+    """One of ORDERS."""
+    a_fetches: int
+    """Times operand A is read from DRAM in full (0 when A is on chip)."""
+    b_fetches: int
+    """Times operand B is read from DRAM in full (0 when B is on chip)."""
+    out_writes: int
+    """Times C is written to DRAM (partial sums then final; 0 when C stays on chip)."""
+    out_reads: int
+    """Times partial sums of C are read back from DRAM."""
+    dram_read_bytes: float
+    dram_write_bytes: float
+    tiles: int
+    """Number of (m, n, k) tiles, i.e. DMA/compute pipeline steps."""
+    buffer_bytes: float
+    """Workspace the double-buffered tiles occupy."""
+
+
+@dataclass(frozen=True)
+class GemmOperands:
+    """Sizes and homes of a GEMM's operands, as the mapper needs them."""
+
+    m: int
+    n: int
+    k: int
+    a_bytes: float
+    """Bytes per element of A."""
+    b_bytes: float
+    out_bytes: float
+    """Bytes per element of the final C."""
+    acc_bytes: float
+    """Bytes per element of a partial sum."""
+    a_in_dram: bool
+    b_in_dram: bool
+    out_in_dram: bool
+    a_unique_elems: int | None = None
+    """Distinct elements of A in DRAM when smaller than m*k (im2col: the layer input tensor)."""
+    align_m: int = 1
+    """Smallest useful tile along m (the array side it is spread over)."""
+    align_n: int = 1
+
+
+def _candidates(dim: int, align: int) -> np.ndarray:
+    """Tile sizes worth trying along one dimension."""
+    lo = max(1, min(align, dim))
+    pows = [lo * 2**i for i in range(40) if lo * 2**i < dim]
+    parts = [-(-dim // j) for j in range(1, 17)]
+    return np.unique(np.array([lo, dim, *pows, *parts], dtype=np.int64).clip(lo, dim))
+
+
+def choose_mapping(ops: GemmOperands, workspace_bytes: float) -> Mapping | None:
+    """Best mapping (least DRAM bytes, then fewest tiles) or None when no tile fits."""
+    m, n, k = ops.m, ops.n, ops.k
+    tm, tn, tk = np.meshgrid(_candidates(m, ops.align_m), _candidates(n, ops.align_n),
+                             _candidates(k, 1), indexing="ij")
+    tm, tn, tk = tm.ravel(), tn.ravel(), tk.ravel()
+    buf = 2.0 * (tm * tk * ops.a_bytes * ops.a_in_dram + tk * tn * ops.b_bytes * ops.b_in_dram
+                 + tm * tn * ops.acc_bytes * ops.out_in_dram)
+    fits = buf <= workspace_bytes
+    if not fits.any():
+        return None
+    tm, tn, tk, buf = tm[fits], tn[fits], tk[fits], buf[fits]
+    fm, fn, fk = -(-m // tm), -(-n // tn), -(-k // tk)
+    a_size = (ops.a_unique_elems if ops.a_unique_elems else m * k) * ops.a_bytes * ops.a_in_dram
+    b_size = k * n * ops.b_bytes * ops.b_in_dram
+    c_final, c_acc = m * n * ops.out_bytes * ops.out_in_dram, m * n * ops.acc_bytes * ops.out_in_dram
+    one = np.ones_like(fm)
+    plans = {  # order: (a_fetches, b_fetches, out_writes)
+        "out_stationary": (fn, fm, one),
+        "a_stationary": (one, fm, fk),
+        "b_stationary": (fn, one, fk),
+    }
+    best: tuple | None = None
+    tiles = fm * fn * fk
+    for order, (ra, rb, wc) in plans.items():
+        reads = ra * a_size + rb * b_size + (wc - 1) * c_acc
+        writes = (wc - 1) * c_acc + c_final
+        total = reads + writes
+        i = int(np.lexsort((tiles, total))[0])
+        key = (float(total[i]), int(tiles[i]))
+        if best is None or key < best[0]:
+            best = (key, order, i, ra, rb, wc, reads, writes)
+    _, order, i, ra, rb, wc, reads, writes = best
+    return Mapping(
+        tile_m=int(tm[i]), tile_n=int(tn[i]), tile_k=int(tk[i]), order=order,
+        a_fetches=int(ra[i]) * ops.a_in_dram, b_fetches=int(rb[i]) * ops.b_in_dram,
+        out_writes=int(wc[i]) * ops.out_in_dram,
+        out_reads=(int(wc[i]) - 1) * ops.out_in_dram,
+        dram_read_bytes=float(reads[i]), dram_write_bytes=float(writes[i]),
+        tiles=int(tiles[i]), buffer_bytes=float(buf[i]),
+    )

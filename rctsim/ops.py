@@ -1,0 +1,93 @@
+"""Expand one training step of a trace phase into its ops (DESIGN.md §2).
+
+Schedule: every layer's `fwd` in topological order, then in reverse order each layer's `dgrad`,
+`wgrad` and (for layers with weights) `update`. GEMMs are written `C[m,n] = A[m,k] · B[k,n]`:
+
+- fwd:   Y[M,N]  = X[M,K]  · W[K,N]      -> (m, n, k) = (M, N, K), A = X,  B = W
+- dgrad: dX[M,K] = dY[M,N] · Wᵀ[N,K]     -> (m, n, k) = (M, K, N), A = dY, B = W
+- wgrad: dW[K,N] = Xᵀ[K,M] · dY[M,N]     -> (m, n, k) = (K, N, M), A = X,  B = dY
+
+For a weightless layer (attention products) B is the second activation operand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rctsim.storage import Fmt, LayerFormats
+from rctsim.trace.model import LayerSpec
+
+OP_KINDS: tuple[str, ...] = ("fwd", "dgrad", "wgrad", "update")
+"""The four ops of a layer's training step."""
+
+GEMM_KINDS: tuple[str, ...] = ("fwd", "dgrad", "wgrad")
+"""The ops that are GEMMs."""
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op of a training step with the formats it runs at."""
+
+    layer: int
+    """Index into the trace's layer table."""
+    kind: str
+    """fwd, dgrad, wgrad or update."""
+    m: int
+    n: int
+    k: int
+    a: Fmt
+    """Format of operand A (update: the gradient read)."""
+    b: Fmt
+    """Format of operand B (update: the weights updated)."""
+    acc: Fmt
+    """Accumulator format."""
+    a_tensor: str
+    """Tensor class of A."""
+    b_tensor: str
+    """Tensor class of B."""
+    out_tensor: str
+    """Tensor class of C."""
+    out: Fmt
+    """Format C is stored in."""
+    elems: int = 0
+    """update only: parameters updated."""
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates (0 for update)."""
+        return self.m * self.n * self.k if self.kind in GEMM_KINDS else 0
+
+
+def layer_ops(index: int, layer: LayerSpec, fmt: LayerFormats) -> dict[str, Op]:
+    """The ops of one layer, by kind (no GEMMs for layers without one; no update without weights)."""
+    ops: dict[str, Op] = {}
+    b_class = "weights" if layer.has_weights else "activations"
+    b_back = "master_copy" if (fmt.master is not None and layer.has_weights) else b_class
+    if layer.has_gemm:
+        M, N, K = layer.m, layer.n, layer.k
+        ops["fwd"] = Op(index, "fwd", M, N, K, fmt.fwd[0], fmt.fwd[1], fmt.acc,
+                        "activations", b_class, "outputs", fmt.activations)
+        ops["dgrad"] = Op(index, "dgrad", M, K, N, fmt.dgrad[0], fmt.dgrad[1], _acc(fmt, "dgrad"),
+                          "gradients", b_back, "gradients", fmt.gradients)
+        ops["wgrad"] = Op(index, "wgrad", K, N, M, fmt.wgrad[0], fmt.wgrad[1], _acc(fmt, "wgrad"),
+                          "activations", "gradients", "gradients", fmt.gradients)
+    if layer.has_weights:
+        target = fmt.master if fmt.master is not None else fmt.weights
+        ops["update"] = Op(index, "update", 0, 0, 0, fmt.gradients, target, fmt.update_arith,
+                           "gradients", "master_copy" if fmt.master else "weights", "weights",
+                           fmt.weights, elems=layer.params)
+    return ops
+
+
+def _acc(fmt: LayerFormats, kind: str) -> Fmt:
+    """Backward GEMMs in floating point accumulate in fp32; integer ones at the trace's acc."""
+    a, _ = getattr(fmt, kind)
+    return a if a.is_float else fmt.acc
+
+
+def step_schedule(ops_by_layer: list[dict[str, Op]]) -> list[Op]:
+    """Ops of one step in execution order."""
+    order = [o["fwd"] for o in ops_by_layer if "fwd" in o]
+    for o in reversed(ops_by_layer):
+        order += [o[k] for k in ("dgrad", "wgrad", "update") if k in o]
+    return order

@@ -1,0 +1,482 @@
+"""Trace file format 1: a preamble, a JSON header, little-endian arrays and a sha256 trailer.
+
+`docs/trace-format.md` specifies the bytes; this module is the reference reader and writer.
+Bitwidths are stored as run-length segments per (layer, operand) and turned back into the global
+phases of `Trace` on read. Every problem with a file is an `InputError` naming the file and the
+field or byte offset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import struct
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rctsim.errors import InputError
+from rctsim.trace.model import (
+    FORMAT_VERSION,
+    MAX_BITS,
+    MIN_BITS,
+    OPERANDS,
+    LayerSignal,
+    LayerSpec,
+    Series,
+    Trace,
+    TraceHeader,
+)
+
+MAGIC = b"RCTTRACE"
+"""First 8 bytes of every trace file."""
+FORMAT_MINOR = 0
+"""Minor version this code writes; it reads every minor version of major `FORMAT_VERSION`."""
+PREAMBLE = struct.Struct("<8sHHIQ")
+"""magic, major, minor, header_length (u32), data_length (u64): 24 bytes."""
+DIGEST_SIZE = 32
+"""Bytes of the sha256 trailer."""
+ALIGN = 8
+"""Header length, data length and every array offset are multiples of this."""
+
+SEGMENT_DTYPES = {"layer": "<u4", "operand": "<u1", "start": "<i8", "bits": "<u1"}
+"""On-disk dtype of each bitwidth-segment column, in storage order."""
+SERIES_DTYPES = {"iteration": "<i8", "value": "<f8"}
+"""On-disk dtype of each metric column, in storage order."""
+SIGNAL_DTYPES = {"iteration": "<i8", "layer": "<u4", "value": "<f8"}
+"""On-disk dtype of each per-layer-signal column, in storage order."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _ArrayRef(_Frozen):
+    """Where one array lies in the data section."""
+
+    dtype: str
+    """numpy dtype string (little-endian), fixed per column by the format."""
+    shape: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=1)]
+    """`[length]`: every array is 1-D."""
+    offset: Annotated[int, Field(ge=0)]
+    """Byte offset from the start of the data section; a multiple of 8."""
+
+
+class _SegmentRefs(_Frozen):
+    """The four columns of the bitwidth segments."""
+
+    layer: _ArrayRef
+    """Layer index of each segment."""
+    operand: _ArrayRef
+    """Operand index (0 w, 1 a, 2 g, 3 acc)."""
+    start: _ArrayRef
+    """First iteration of the segment."""
+    bits: _ArrayRef
+    """Bits from `start` until the next segment of the same (layer, operand)."""
+
+
+class _SeriesRefs(_Frozen):
+    """The columns of one metric."""
+
+    iteration: _ArrayRef
+    """Iterations at which the metric was measured."""
+    value: _ArrayRef
+    """Measured values."""
+
+
+class _SignalRefs(_Frozen):
+    """The columns of one per-layer signal."""
+
+    iteration: _ArrayRef
+    """Iteration of each record."""
+    layer: _ArrayRef
+    """Layer index of each record."""
+    value: _ArrayRef
+    """Value of each record."""
+
+
+class _Directory(_Frozen):
+    """Every array of the file, by group."""
+
+    segments: _SegmentRefs
+    """Bitwidth segments."""
+    metrics: dict[str, _SeriesRefs]
+    """Metrics by name."""
+    signals: dict[str, _SignalRefs]
+    """Per-layer signals by name."""
+
+
+class _Header(_Frozen):
+    """The JSON header of a trace file."""
+
+    trace: TraceHeader
+    """The trace header."""
+    layers: list[LayerSpec]
+    """The layer table, in topological order."""
+    arrays: _Directory
+    """Directory of the binary arrays."""
+
+
+# ---------------------------------------------------------------------------------------- write
+
+
+def trace_to_bytes(trace: Trace) -> bytes:
+    """Encode `trace` as a file image; the same trace always gives the same bytes."""
+    trace = _revalidated(trace)
+    directory, data = _pack_arrays(_disk_arrays(trace))
+    header = {
+        "arrays": directory,
+        "layers": [layer.model_dump(mode="json") for layer in trace.layers],
+        "trace": trace.header.model_dump(mode="json"),
+    }
+    try:
+        text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                          allow_nan=False)
+    except ValueError as err:
+        raise InputError("<trace>", "header", f"cannot be written as JSON: {err}",
+                         "finite numbers in header fields") from None
+    head = text.encode("ascii")
+    head += b" " * (-len(head) % ALIGN)
+    body = PREAMBLE.pack(MAGIC, FORMAT_VERSION, FORMAT_MINOR, len(head), len(data)) + head + data
+    return body + hashlib.sha256(body).digest()
+
+
+def write_trace(trace: Trace, path: str | Path) -> None:
+    """Write `trace` to `path` atomically: afterwards the file is complete or untouched."""
+    data = trace_to_bytes(trace)
+    target = Path(path)
+    try:
+        _atomic_write(target, data)
+    except OSError as err:
+        raise InputError(str(target), "path", f"cannot write: {err.strerror or err}",
+                         "a writable file path in an existing folder") from None
+
+
+def trace_digest(trace_or_path: Trace | str | Path) -> str:
+    """sha256 hex digest of the file bytes (of the encoded trace when given a Trace)."""
+    if isinstance(trace_or_path, Trace):
+        return hashlib.sha256(trace_to_bytes(trace_or_path)).hexdigest()
+    return hashlib.sha256(_read_file(Path(trace_or_path))).hexdigest()
+
+
+def _revalidated(trace: Trace) -> Trace:
+    if trace.header.format_version != FORMAT_VERSION:
+        raise InputError("<trace>", "header.format_version", f"{trace.header.format_version}",
+                         f"{FORMAT_VERSION}")
+    return Trace.build(header=trace.header, layers=trace.layers, phase_start=trace.phase_start,
+                       phase_bits=trace.phase_bits, metrics=trace.metrics,
+                       signals=trace.signals, source="<trace>")
+
+
+def _disk_arrays(trace: Trace) -> dict[str, Any]:
+    """The arrays to store, grouped as in the directory, in on-disk dtypes and storage order."""
+    n_phases, n_layers, n_ops = trace.phase_bits.shape
+    columns = trace.phase_bits.reshape(n_phases, n_layers * n_ops).T
+    change = np.ones(columns.shape, dtype=bool)
+    change[:, 1:] = columns[:, 1:] != columns[:, :-1]
+    key, phase = np.nonzero(change)  # row-major: sorted by (layer, operand), then start
+    segments = {"layer": key // n_ops, "operand": key % n_ops,
+                "start": trace.phase_start[phase], "bits": columns[key, phase]}
+    return {
+        "segments": _typed(segments, SEGMENT_DTYPES),
+        "metrics": {name: _typed(vars(s), SERIES_DTYPES) for name, s in trace.metrics.items()},
+        "signals": {name: _typed(vars(s), SIGNAL_DTYPES) for name, s in trace.signals.items()},
+    }
+
+
+def _typed(columns: dict[str, np.ndarray], dtypes: dict[str, str]) -> dict[str, np.ndarray]:
+    return {col: np.ascontiguousarray(columns[col], dtype=dtype) for col, dtype in dtypes.items()}
+
+
+def _pack_arrays(groups: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """Lay the arrays out back to back (8-byte aligned); return the directory and the bytes."""
+    chunks: list[bytes] = []
+    end = [0]  # bytes placed so far
+
+    def place(arr: np.ndarray, dtype: str) -> dict[str, Any]:
+        raw = arr.tobytes()
+        chunks.append(raw + b"\0" * (-len(raw) % ALIGN))
+        ref = {"dtype": dtype, "offset": end[0], "shape": [len(arr)]}
+        end[0] += len(chunks[-1])
+        return ref
+
+    def group(columns: dict[str, np.ndarray], dtypes: dict[str, str]) -> dict[str, Any]:
+        return {col: place(columns[col], dtypes[col]) for col in dtypes}
+
+    directory = {
+        "segments": group(groups["segments"], SEGMENT_DTYPES),
+        "metrics": {n: group(groups["metrics"][n], SERIES_DTYPES)
+                    for n in sorted(groups["metrics"])},
+        "signals": {n: group(groups["signals"][n], SIGNAL_DTYPES)
+                    for n in sorted(groups["signals"])},
+    }
+    return directory, b"".join(chunks)
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    """Write to a temporary file beside `target`, fsync it, then rename it over `target`."""
+    fd, tmp = _create_temp(target)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_folder(target.parent)
+
+
+def _create_temp(target: Path) -> tuple[int, Path]:
+    """Create a fresh hidden temporary file in target's folder (mode 0o666 minus the umask)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable where the platform allows syncing a folder (POSIX)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# ----------------------------------------------------------------------------------------- read
+
+
+def read_trace(path: str | Path) -> Trace:
+    """Read and fully validate the trace file at `path`."""
+    path = Path(path)
+    return trace_from_bytes(_read_file(path), source=str(path))
+
+
+def trace_from_bytes(data: bytes, source: str = "<bytes>") -> Trace:
+    """Decode and fully validate a file image; `source` names it in error messages."""
+    data = bytes(data)
+    header_length, data_length, minor = _check_frame(data, source)
+    header = _parse_header(data[PREAMBLE.size:PREAMBLE.size + header_length], minor, source)
+    base = PREAMBLE.size + header_length
+    arrays = _read_arrays(data, base, data_length, header.arrays, source)
+    phase_start, phase_bits = _phases_from_segments(arrays["segments"], header, source)
+    return Trace.build(
+        header=header.trace, layers=header.layers, phase_start=phase_start,
+        phase_bits=phase_bits,
+        metrics={n: Series(**cols) for n, cols in arrays["metrics"].items()},
+        signals={n: LayerSignal(**cols) for n, cols in arrays["signals"].items()},
+        source=source,
+    )
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(str(path), "path", "no such file", "an existing trace file") from None
+    except OSError as err:
+        raise InputError(str(path), "path", f"cannot read: {err.strerror or err}",
+                         "a readable trace file") from None
+
+
+def _check_frame(data: bytes, source: str) -> tuple[int, int, int]:
+    """Check magic, version, lengths and checksum; return (header_length, data_length, minor)."""
+    if data[:len(MAGIC)] != MAGIC[:len(data)]:
+        raise InputError(source, "magic (byte 0)", f"{data[:len(MAGIC)]!r} is not a trace file",
+                         f"{MAGIC!r}")
+    if len(data) < PREAMBLE.size:
+        raise InputError(source, "preamble", f"truncated: file is {len(data)} bytes",
+                         f"at least {PREAMBLE.size + DIGEST_SIZE} bytes")
+    _, major, minor, header_length, data_length = PREAMBLE.unpack_from(data)
+    if major != FORMAT_VERSION:
+        raise InputError(source, "major version (byte 8)", f"format {major}.{minor}",
+                         f"format {FORMAT_VERSION}.x; this rctsim reads only major version "
+                         f"{FORMAT_VERSION}")
+    for field, offset, value in (("header_length", 12, header_length),
+                                 ("data_length", 16, data_length)):
+        if value % ALIGN:
+            raise InputError(source, f"{field} (byte {offset})", f"{value}",
+                             f"a multiple of {ALIGN}")
+    _check_length(len(data), header_length, data_length, source)
+    body_end = len(data) - DIGEST_SIZE
+    if hashlib.sha256(data[:body_end]).digest() != data[body_end:]:
+        raise InputError(source, f"checksum (byte {body_end})",
+                         f"sha256 of bytes 0..{body_end} does not match: the file is corrupted",
+                         "the sha256 of everything before the trailer")
+    return header_length, data_length, minor
+
+
+def _check_length(size: int, header_length: int, data_length: int, source: str) -> None:
+    data_at = PREAMBLE.size + header_length
+    trailer_at = data_at + data_length
+    expected = trailer_at + DIGEST_SIZE
+    if size > expected:
+        raise InputError(source, f"length (byte {expected})",
+                         f"{size - expected} unexpected bytes after the trailer",
+                         f"exactly {expected} bytes as the preamble declares")
+    if size < expected:
+        part = ("header" if size < data_at else "data section" if size < trailer_at
+                else "checksum trailer")
+        raise InputError(source, f"length (byte {size})",
+                         f"truncated inside the {part}: file is {size} bytes",
+                         f"{expected} bytes as the preamble declares (header at "
+                         f"{PREAMBLE.size}, data at {data_at}, trailer at {trailer_at})")
+
+
+def _parse_header(raw: bytes, minor: int, source: str) -> _Header:
+    """Parse and validate the JSON header; unknown keys pass only in a newer minor version."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(source, f"header (byte {PREAMBLE.size + err.start})",
+                         "not valid UTF-8", "UTF-8 JSON") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as err:
+        at = PREAMBLE.size + len(text[:err.pos].encode("utf-8"))
+        raise InputError(source, f"header (byte {at})", f"invalid JSON: {err.msg}",
+                         "one JSON object") from None
+    if not isinstance(obj, dict):
+        raise InputError(source, f"header (byte {PREAMBLE.size})",
+                         f"a JSON {type(obj).__name__}", "one JSON object")
+    for layer in obj.get("layers", []) if isinstance(obj.get("layers"), list) else []:
+        if isinstance(layer, dict) and isinstance(layer.get("preds"), list):
+            layer["preds"] = tuple(layer["preds"])
+    newer = {"extra": "ignore"} if minor > FORMAT_MINOR else {}
+    try:
+        header = _Header.model_validate(obj, strict=True, **newer)
+    except ValidationError as err:
+        raise _field_error(err, obj, source) from None
+    if header.trace.format_version != FORMAT_VERSION:
+        raise InputError(source, "header.trace.format_version",
+                         f"{header.trace.format_version}", f"{FORMAT_VERSION} (as the preamble)")
+    return header
+
+
+def _field_error(err: ValidationError, obj: dict, source: str) -> InputError:
+    """The first pydantic error as an InputError naming the header field."""
+    first = err.errors()[0]
+    loc = list(first["loc"])
+    field = "header"
+    for i, part in enumerate(loc):
+        field += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if loc[:1] == ["layers"] and i == 1 and isinstance(obj["layers"][part], dict):
+            name = obj["layers"][part].get("name")
+            field += f" ({name})" if isinstance(name, str) and name else ""
+    got = "missing" if first["type"] == "missing" else f"got {first.get('input')!r}"[:120]
+    allowed = first["msg"].removeprefix("Input should be ")
+    if first["type"] == "extra_forbidden":
+        got, allowed = "unknown key", f"the keys of format {FORMAT_VERSION}.{FORMAT_MINOR}"
+    return InputError(source, field, got, allowed)
+
+
+def _read_arrays(data: bytes, base: int, data_length: int, directory: _Directory,
+                 source: str) -> dict[str, Any]:
+    """Check every directory entry against the data section and view the arrays (no copies)."""
+    spans: list[tuple[int, int, str]] = []
+
+    def group(refs: BaseModel, dtypes: dict[str, str], where: str) -> dict[str, np.ndarray]:
+        cols = {c: _view(data, base, data_length, getattr(refs, c), dtypes[c], f"{where}.{c}",
+                         spans, source) for c in dtypes}
+        lengths = {len(v) for v in cols.values()}
+        if len(lengths) > 1:
+            raise InputError(source, f"header.arrays.{where}",
+                             f"column lengths differ: { {c: len(v) for c, v in cols.items()} }",
+                             "equal lengths")
+        return cols
+
+    arrays = {
+        "segments": group(directory.segments, SEGMENT_DTYPES, "segments"),
+        "metrics": {n: group(r, SERIES_DTYPES, f"metrics.{n}")
+                    for n, r in directory.metrics.items()},
+        "signals": {n: group(r, SIGNAL_DTYPES, f"signals.{n}")
+                    for n, r in directory.signals.items()},
+    }
+    spans.sort()
+    for (_, end, first), (start, _, second) in zip(spans, spans[1:], strict=False):
+        if start < end:
+            raise InputError(source, f"header.arrays.{second}.offset",
+                             f"overlaps header.arrays.{first}", "arrays that do not overlap")
+    return arrays
+
+
+def _view(data: bytes, base: int, data_length: int, ref: _ArrayRef, dtype: str, where: str,
+          spans: list[tuple[int, int, str]], source: str) -> np.ndarray:
+    if ref.dtype != dtype:
+        raise InputError(source, f"header.arrays.{where}.dtype", f"{ref.dtype!r}", f"{dtype!r}")
+    length = ref.shape[0]
+    end = ref.offset + length * np.dtype(dtype).itemsize
+    if ref.offset % ALIGN or end > data_length:
+        raise InputError(source, f"header.arrays.{where}.offset",
+                         f"bytes {ref.offset}..{end} of the data section (file bytes "
+                         f"{base + ref.offset}..{base + end})",
+                         f"8-aligned and inside the data section's {data_length} bytes")
+    if length:
+        spans.append((ref.offset, end, where))
+    return np.frombuffer(data, dtype=dtype, count=length, offset=base + ref.offset)
+
+
+def _phases_from_segments(seg: dict[str, np.ndarray], header: _Header,
+                          source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Turn run-length segments per (layer, operand) back into global phases."""
+    n_layers, n_ops = len(header.layers), len(OPERANDS)
+    layer, op = seg["layer"].astype(np.int64), seg["operand"].astype(np.int64)
+    start, bits = seg["start"], seg["bits"]
+    _check_segment(np.flatnonzero((layer >= n_layers) | (op >= n_ops)), seg, header, source,
+                   "layer/operand index out of range",
+                   f"layer < {n_layers}, operand < {n_ops} ({', '.join(OPERANDS)})")
+    key = layer * n_ops + op
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    unordered = (np.diff(key) < 0) | (~first[1:] & (np.diff(start) <= 0))
+    _check_segment(np.flatnonzero(unordered) + 1, seg, header, source, "out of order",
+                   "sorted by layer, operand, then strictly increasing start")
+    _check_segment(np.flatnonzero(first & (start != 0)), seg, header, source,
+                   "a (layer, operand) whose first segment does not start at 0", "start 0")
+    _check_segment(np.flatnonzero(start >= header.trace.iterations), seg, header, source,
+                   "start past the last iteration", f"0..{header.trace.iterations - 1}")
+    _check_segment(np.flatnonzero((bits < MIN_BITS) | (bits > MAX_BITS)), seg, header, source,
+                   "bits out of range", f"{MIN_BITS}..{MAX_BITS}")
+    if np.count_nonzero(first) != n_layers * n_ops:
+        present = set(key[first].tolist())
+        missing = next(k for k in range(n_layers * n_ops) if k not in present)
+        raise InputError(source, "arrays.segments",
+                         f"no segment for layer {header.layers[missing // n_ops].name} "
+                         f"operand {OPERANDS[missing % n_ops]}",
+                         "segments for every layer and operand")
+    phase_start = np.unique(start) if len(start) else np.zeros(1, dtype=np.int64)
+    previous = np.zeros_like(bits)
+    previous[1:] = bits[:-1]
+    previous[first] = 0
+    steps = np.zeros((len(phase_start), n_layers * n_ops), dtype=np.uint8)
+    steps[np.searchsorted(phase_start, start), key] = bits - previous  # wraps mod 256
+    phase_bits = np.cumsum(steps, axis=0, dtype=np.uint8)  # exact: every prefix is 1..32
+    return phase_start, phase_bits.reshape(len(phase_start), n_layers, n_ops)
+
+
+def _check_segment(bad: np.ndarray, seg: dict[str, np.ndarray], header: _Header, source: str,
+                   problem: str, allowed: str) -> None:
+    """Raise for the first segment index in `bad`, naming its layer, operand, start and bits."""
+    if not len(bad):
+        return
+    i = int(bad[0])
+    layer, op = int(seg["layer"][i]), int(seg["operand"][i])
+    name = header.layers[layer].name if layer < len(header.layers) else f"#{layer}"
+    operand = OPERANDS[op] if op < len(OPERANDS) else f"#{op}"
+    raise InputError(source, f"arrays.segments[{i}]",
+                     f"{problem} (layer {name}, operand {operand}, start "
+                     f"{int(seg['start'][i])}, bits {int(seg['bits'][i])})", allowed)
