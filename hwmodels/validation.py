@@ -6,6 +6,7 @@ is allowed, taken from the pydantic error (literal choices, bounds, the model's 
 
 from __future__ import annotations
 
+import re
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -66,6 +67,19 @@ def allowed_keys(model: type[BaseModel] | None) -> str | None:
     return ", ".join(model.model_fields) if model is not None else None
 
 
+def _singular(name: str) -> str:
+    return name[:-3] + "y" if name.endswith("ies") else name.removesuffix("s")
+
+
+def _named_field(model: type[BaseModel] | None, message: str) -> str | None:
+    """The field of `model` a validator message talks about (`int_bits`, `memories`), if any."""
+    words = set(re.findall(r"[a-z_0-9]+", message))
+    for name in model.model_fields if model is not None else ():
+        if name in words or _singular(name) in words:
+            return name
+    return None
+
+
 def _describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str, str | None]:
     """(field, problem, allowed) for one pydantic error dict."""
     loc = tuple(error["loc"])
@@ -75,6 +89,9 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str, 
     if error["type"] == "extra_forbidden":
         keys = allowed_keys(model_at(model, loc[:-1]))
         return field_path(loc), f"{message} (unknown key '{loc[-1]}'; allowed keys: {keys})", None
+    if error["type"] == "value_error":
+        named = _named_field(model_at(model, loc), message)
+        return field_path(loc + ((named,) if named else ())), message, None
     if error["type"] == "missing":
         return field_path(loc), "required key is missing", None
     if error["type"] == "model_type":

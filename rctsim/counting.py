@@ -79,15 +79,14 @@ class StepContext:
     source: str
     """Trace name, for error messages."""
 
-    def input_on_chip(self, layer: int) -> bool:
-        """Whether a layer's input arrives on chip from its producer's output."""
+    def input_on_chip(self, layer: int, elem_bytes: float) -> bool:
+        """Whether a layer's input arrives on chip from its first producer's output."""
         preds = self.layers[layer].preds
         if not preds:
             return False
-        src = self.layers[next(i for i, lay in enumerate(self.layers) if lay.name == preds[0])]
-        if not src.has_gemm:
-            return self.placement.transient_on_chip(src.act_elems)
-        return self.placement.transient_on_chip(src.m * src.n)
+        src = next(lay for lay in self.layers if lay.name == preds[0])
+        elems = src.m * src.n if src.has_gemm else src.act_elems
+        return self.placement.transient_on_chip(elems * elem_bytes)
 
 
 def count_op(op: Op, ctx: StepContext) -> OpCounts:
@@ -103,7 +102,7 @@ def _homes(op: Op, ctx: StepContext) -> tuple[bool, bool, bool]:
     kept = p.resident(i, "activations")
     out_dram = not p.transient_on_chip(op.m * op.n * op.out.bytes)
     if op.kind == "fwd":
-        a_dram = not kept and not ctx.input_on_chip(i)
+        a_dram = not kept and not ctx.input_on_chip(i, op.a.bytes)
         b_dram = not p.resident(i, op.b_tensor) if layer.has_weights else a_dram
         return a_dram, b_dram, out_dram
     dy_dram = not p.transient_on_chip(layer.m * layer.n * op.a.bytes if op.kind == "dgrad"
@@ -140,7 +139,7 @@ def _count_gemm(op: Op, ctx: StepContext) -> OpCounts:
     a_size = (a_unique or op.m * op.k) * op.a.bytes
     c.dma("in", op.a_tensor, mapping.a_fetches * a_size)
     weights = op.b_tensor in ("weights", "master_copy")
-    b_elems = max(layer.params, op.k * op.n) if weights and op.kind == "fwd" else op.k * op.n
+    b_elems = max(layer.params, op.k * op.n) if weights else op.k * op.n
     c.dma("in", op.b_tensor, mapping.b_fetches * b_elems * op.b.bytes)
     partial = op.m * op.n * op.acc.bytes
     c.dma("in", op.out_tensor, mapping.out_reads * partial)

@@ -1,4 +1,4 @@
-"""What every training policy does: set up storage and operand rounding, apply updates, report bits."""
+"""What every training policy does: storage, operand rounding, updates, bits in force."""
 
 from __future__ import annotations
 

@@ -1,0 +1,85 @@
+"""The ledger: aggregate counters keyed by (layer, op, component, action, tensor, bits).
+
+Every count the simulation makes lands here as one row with its quantity (MACs, bytes, seconds)
+and its energy in pJ; totals and breakdowns are derived from the rows, never kept separately.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+KEY_FIELDS: tuple[str, ...] = ("layer", "op", "component", "action", "tensor", "bits")
+"""The fields a ledger row is keyed by."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One aggregated counter."""
+
+    layer: str
+    """Layer name (`*` for step-wide rows such as leakage)."""
+    op: str
+    """fwd, dgrad, wgrad, update (or `*`)."""
+    component: str
+    """array, vector, sram:<name>, dram, leakage."""
+    action: str
+    """mac, update_mac, read, write, leak."""
+    tensor: str
+    """Tensor class (rctsim.storage.TENSORS) or `-`."""
+    bits: str
+    """Operand formats, e.g. `int8xint8`, `fp32`."""
+    quantity: float
+    """MACs, bytes or seconds."""
+    energy_pj: float
+
+
+class Ledger:
+    """Accumulates rows; adding the same key again sums quantities and energies."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, ...], list[float]] = defaultdict(lambda: [0.0, 0.0])
+
+    def add(self, *, layer: str, op: str, component: str, action: str, tensor: str, bits: str,
+            quantity: float, energy_pj: float) -> None:
+        """Add one count."""
+        if quantity == 0 and energy_pj == 0:
+            return
+        cell = self._rows[(layer, op, component, action, tensor, bits)]
+        cell[0] += quantity
+        cell[1] += energy_pj
+
+    def extend(self, other: Ledger, times: float = 1.0) -> None:
+        """Add every row of `other`, multiplied by `times` (iterations of a phase)."""
+        for key, (q, e) in other._rows.items():
+            cell = self._rows[key]
+            cell[0] += q * times
+            cell[1] += e * times
+
+    def rows(self) -> list[Row]:
+        """All rows, sorted by key."""
+        return [Row(*key, quantity=q, energy_pj=e) for key, (q, e) in sorted(self._rows.items())]
+
+    def total(self, field: str = "energy_pj", **where: str | tuple[str, ...]) -> float:
+        """Sum of `quantity` or `energy_pj` over rows matching `where` (a value or a tuple)."""
+        idx = 0 if field == "quantity" else 1
+        out = 0.0
+        for key, cell in self._rows.items():
+            if all(_match(key[KEY_FIELDS.index(f)], v) for f, v in where.items()):
+                out += cell[idx]
+        return out
+
+    def breakdown(self, by: str, field: str = "energy_pj", **where) -> dict[str, float]:
+        """Sums grouped by one key field."""
+        idx, pos = (0 if field == "quantity" else 1), KEY_FIELDS.index(by)
+        out: dict[str, float] = defaultdict(float)
+        for key, cell in self._rows.items():
+            if all(_match(key[KEY_FIELDS.index(f)], v) for f, v in where.items()):
+                out[key[pos]] += cell[idx]
+        return dict(out)
+
+
+def _match(value: str, want: str | tuple[str, ...]) -> bool:
+    if isinstance(want, tuple):
+        return value in want or any(value.startswith(w[:-1]) for w in want if w.endswith("*"))
+    return value == want or (want.endswith("*") and value.startswith(want[:-1]))

@@ -1,0 +1,67 @@
+"""Price counts: energy = per-action cost (hardware components) x count (rctsim.counting).
+
+The hardware's cost models answer what one MAC, one byte of SRAM or DRAM access, or one second
+of leakage costs; this module multiplies and writes ledger rows.
+"""
+
+from __future__ import annotations
+
+from hwmodels.components import CostModels
+from rctsim.counting import OpCounts
+from rctsim.ledger import Ledger
+
+PJ_PER_J = 1e12
+
+
+def price_op(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) -> None:
+    """Add the rows of one op's counts to the ledger."""
+    op = c.op
+    gb = costs.global_buffer
+    sram = f"sram:{gb.memory.name}"
+    if c.macs:
+        is_float = op.a.is_float or op.b.is_float
+        pj = costs.mac.mac_energy_pj(a_bits=op.a.bits, b_bits=op.b.bits, is_float=is_float,
+                                     acc_bits=op.acc.bits)
+        bits = "fp32" if is_float else f"{op.a.label()}x{op.b.label()}"
+        ledger.add(layer=layer_name, op=op.kind, component="array", action="mac", tensor="-",
+                   bits=bits, quantity=c.macs, energy_pj=c.macs * pj)
+        _price_pe_local(c, layer_name, costs, ledger, bits)
+    if c.update_macs:
+        f = op.acc
+        pj = costs.mac.mac_energy_pj(a_bits=f.bits, b_bits=f.bits, is_float=f.is_float,
+                                     acc_bits=f.bits)
+        ledger.add(layer=layer_name, op=op.kind, component="vector", action="update_mac",
+                   tensor="-", bits=f.label(), quantity=c.update_macs,
+                   energy_pj=c.update_macs * pj)
+    for action, counter, per_byte in (("read", c.sram_read, gb.read_pj_per_byte),
+                                      ("write", c.sram_write, gb.write_pj_per_byte)):
+        for tensor, nbytes in counter.items():
+            ledger.add(layer=layer_name, op=op.kind, component=sram, action=action, tensor=tensor,
+                       bits="-", quantity=nbytes, energy_pj=nbytes * per_byte)
+    for action, counter in (("read", c.dram_read), ("write", c.dram_write)):
+        for tensor, nbytes in counter.items():
+            ledger.add(layer=layer_name, op=op.kind, component="dram", action=action,
+                       tensor=tensor, bits="-", quantity=nbytes,
+                       energy_pj=nbytes * costs.dram.pj_per_byte)
+
+
+def _price_pe_local(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger,
+                    bits: str) -> None:
+    """Per-PE registers: each MAC reads both operands and reads+writes its partial sum."""
+    for name, model in costs.sram.items():
+        if model.memory.role != "pe_local":
+            continue
+        op = c.op
+        read = c.macs * (op.a.bytes + op.b.bytes + op.acc.bytes)
+        write = c.macs * op.acc.bytes
+        for action, nbytes, per in (("read", read, model.read_pj_per_byte),
+                                    ("write", write, model.write_pj_per_byte)):
+            ledger.add(layer=layer_name, op=op.kind, component=f"sram:{name}", action=action,
+                       tensor="-", bits=bits, quantity=nbytes, energy_pj=nbytes * per)
+
+
+def price_leakage(seconds: float, costs: CostModels, ledger: Ledger) -> None:
+    """Leakage of every on-chip memory over `seconds`."""
+    for name, model in costs.sram.items():
+        ledger.add(layer="*", op="*", component=f"sram:{name}", action="leak", tensor="-",
+                   bits="-", quantity=seconds, energy_pj=model.leakage_w * seconds * PJ_PER_J)

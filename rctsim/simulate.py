@@ -1,0 +1,199 @@
+"""Replay a trace on a hardware description: the pipeline from inputs to a Result.
+
+trace + hardware -> per phase: formats -> placement -> ops -> counts -> priced ledger rows and a
+SimPy step timing -> multiplied by the phase's iterations -> PolicyResult. Each distinct phase
+(bits of every layer) is simulated once and each distinct op once (DESIGN.md §4: never iterate
+iteration by iteration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from hwmodels.components import CostModels, build_cost_models
+from hwmodels.load import hardware_digest, load_hardware
+from hwmodels.registry import default_registry
+from hwmodels.schema import HardwareSpec
+from rctsim.counting import OpCounts, StepContext, count_op
+from rctsim.engine import OpWork, StepTiming, simulate_step
+from rctsim.errors import InputError
+from rctsim.footprint import Footprint, step_footprint
+from rctsim.ledger import Ledger
+from rctsim.ops import Op, layer_ops, step_schedule
+from rctsim.placement import persistent_sizes, place
+from rctsim.pricing import price_leakage, price_op
+from rctsim.result import PolicyResult, Result, summarise
+from rctsim.storage import BASELINE_BITS, layer_formats
+from rctsim.trace import load_trace, trace_digest
+from rctsim.trace.model import Trace
+
+
+class SimOptions(BaseModel):
+    """Modelling choices a user may change (docs/model.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    workspace_fraction: float = Field(0.25, gt=0, lt=1)
+    """Share of the global buffer kept for GEMM tiles and tensors passed between ops; the rest
+    holds resident tensors (weights, master copy, optimiser state, kept activations)."""
+    keep_timeline: bool = True
+    """Record the DMA/compute timeline of one step (for reports)."""
+
+
+@dataclass
+class _Machine:
+    spec: HardwareSpec
+    costs: CostModels
+    array: object
+    source: str
+
+
+def _machine(hw: HardwareSpec | str | Path) -> _Machine:
+    spec = hw if isinstance(hw, HardwareSpec) else load_hardware(hw)
+    source = spec.name if isinstance(hw, HardwareSpec) else str(hw)
+    registry = default_registry()
+    costs = build_cost_models(spec, registry=registry)
+    name = spec.components.get("array", "systolic")
+    array = registry.get_component("array", name)(spec.array, source=source)
+    return _Machine(spec, costs, array, source)
+
+
+def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
+             baseline: str | Trace | Path | None = "qat",
+             options: SimOptions | None = None) -> Result:
+    """Simulate a trace on a hardware and compare it with a baseline.
+
+    `baseline`: `qat` or `fp32` (a counterfactual: the trace's layers at that policy's default
+    bits), a trace (a real run of another policy), or None.
+    """
+    options = options or SimOptions()
+    machine = _machine(hw)
+    tr = trace if isinstance(trace, Trace) else load_trace(trace)
+    trace_name = getattr(trace, "name", None) or (str(trace) if not isinstance(trace, Trace)
+                                                  else tr.header.model)
+    runs = {tr.header.policy.name: simulate_policy(machine, tr, role="trace", options=options)}
+    if baseline is not None:
+        label, base = _baseline(baseline, tr, machine, options)
+        runs.setdefault(label, base)
+        if label == tr.header.policy.name:
+            runs[f"{label}_baseline"] = base
+    return Result.build(hardware=machine.spec, hardware_sha256=hardware_digest(machine.spec),
+                        trace=tr, trace_name=str(trace_name), trace_sha256=trace_digest(tr),
+                        policies=runs, trace_policy=tr.header.policy.name,
+                        baseline=_baseline_label(baseline, tr), options=options.model_dump())
+
+
+def _baseline_label(baseline, tr: Trace) -> str | None:
+    if baseline is None:
+        return None
+    if isinstance(baseline, str) and baseline in BASELINE_BITS:
+        return baseline if baseline != tr.header.policy.name else f"{baseline}_baseline"
+    base = baseline if isinstance(baseline, Trace) else load_trace(baseline)
+    name = base.header.policy.name
+    return name if name != tr.header.policy.name else f"{name}_baseline"
+
+
+def _baseline(baseline, tr: Trace, machine: _Machine, options: SimOptions):
+    if isinstance(baseline, str) and baseline in BASELINE_BITS:
+        cf = counterfactual(tr, baseline)
+        return baseline, simulate_policy(machine, cf, role="baseline (counterfactual)",
+                                         options=options)
+    base = baseline if isinstance(baseline, Trace) else load_trace(baseline)
+    if [(la.m, la.n, la.k) for la in base.layers] != [(la.m, la.n, la.k) for la in tr.layers]:
+        raise InputError(str(baseline), "layers",
+                         "the baseline trace's layer shapes differ from the trace's",
+                         "a trace of the same model (same layer table)")
+    return base.header.policy.name, simulate_policy(machine, base, role="baseline (trace)",
+                                                    options=options)
+
+
+def counterfactual(tr: Trace, policy: str) -> Trace:
+    """The same layers and iterations at `policy`'s default bits, in one phase."""
+    bits = np.tile(np.array(BASELINE_BITS[policy], dtype=np.uint8), (tr.n_layers, 1))
+    params = {"w_q": 8, "a_q": 8} if policy == "qat" else {}
+    keep = {k: v for k, v in tr.header.policy.params.items()
+            if k in ("optimizer", "momentum", "opt_state_per_param", "lr")}
+    header = tr.header.model_copy(update={
+        "policy": tr.header.policy.model_copy(update={"name": policy, "params": params | keep}),
+        "schedule_source": f"counterfactual: {policy} default bits on the layers of "
+                           f"{tr.header.model}"})
+    return Trace.build(header=header, layers=tr.layers, phase_start=np.array([0]),
+                       phase_bits=bits[None])
+
+
+def _opt_facts(tr: Trace) -> tuple[int, int | None]:
+    params = tr.header.policy.params
+    per_param = int(params.get("opt_state_per_param", 1))
+    bits = params.get("opt_state_bits")
+    return per_param, (int(bits) if bits is not None else None)
+
+
+def simulate_policy(machine: _Machine, tr: Trace, *, role: str,
+                    options: SimOptions) -> PolicyResult:
+    """Simulate every distinct phase of a trace once; scale by the phase's iterations."""
+    total = Ledger()
+    cache: dict[bytes, tuple[Ledger, StepTiming, Footprint]] = {}
+    op_cache: dict[tuple, OpCounts] = {}
+    cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0}
+    peak = None
+    timeline = ()
+    for phase in tr.phases():
+        key = phase.bits.tobytes()
+        if key not in cache:
+            cache[key] = _simulate_phase(machine, tr, phase.bits, op_cache, options)
+        step_ledger, timing, fp = cache[key]
+        total.extend(step_ledger, times=phase.iterations)
+        cycles["compute"] += timing.compute_cycles * phase.iterations
+        cycles["stall"] += timing.stall_cycles * phase.iterations
+        cycles["total"] += timing.total_cycles * phase.iterations
+        peak = fp if peak is None else _max_fp(peak, fp)
+        timeline = timeline or timing.timeline
+    seconds = cycles["total"] / machine.spec.array.clock_hz
+    price_leakage(seconds, machine.costs, total)
+    return summarise(ledger=total, policy=tr.header.policy.name, role=role, cycles=cycles,
+                     seconds=seconds, footprint=peak, iterations=tr.iterations,
+                     phases=len(tr.phase_start), distinct_phases=len(cache),
+                     layer_names=[la.name for la in tr.layers], timeline=timeline)
+
+
+def _max_fp(a: Footprint, b: Footprint) -> Footprint:
+    return Footprint(**{f: max(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__})
+
+
+def _simulate_phase(machine: _Machine, tr: Trace, bits: np.ndarray,
+                    op_cache: dict[tuple, OpCounts], options: SimOptions):
+    per_param, state_bits = _opt_facts(tr)
+    policy = tr.header.policy.name
+    formats = [layer_formats(policy, b, opt_state_bits=state_bits) for b in bits]
+    gb = machine.spec.global_buffer
+    placement = place(persistent_sizes(tr.layers, formats, per_param),
+                      buffer_bytes=gb.size_bytes, workspace_fraction=options.workspace_fraction)
+    ctx = StepContext(layers=tr.layers, placement=placement, array=machine.array,
+                      rows=machine.spec.array.rows, cols=machine.spec.array.cols,
+                      source=machine.source)
+    schedule = step_schedule([layer_ops(i, la, f)
+                              for i, (la, f) in enumerate(zip(tr.layers, formats, strict=True))])
+    counts = [_count_cached(op, ctx, op_cache) for op in schedule]
+    ledger = Ledger()
+    for c in counts:
+        price_op(c, tr.layers[c.op.layer].name, machine.costs, ledger)
+    bytes_per_cycle = machine.costs.dram.bandwidth_bytes_per_s / machine.spec.array.clock_hz
+    work = [OpWork(label=f"{tr.layers[c.op.layer].name}.{c.op.kind}",
+                   compute_cycles=c.compute_cycles, dram_read_bytes=c.dram_read_bytes,
+                   dram_write_bytes=c.dram_write_bytes, chunks=min(c.tiles, 4)) for c in counts]
+    timing = simulate_step(work, dram_bytes_per_cycle=bytes_per_cycle,
+                           keep_timeline=options.keep_timeline)
+    return ledger, timing, step_footprint(tr.layers, formats, placement, counts)
+
+
+def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, OpCounts]) -> OpCounts:
+    p = ctx.placement
+    key = (op, p.workspace_bytes,
+           tuple(sorted(c for (i, c) in p.on_chip if i == op.layer)))
+    if key not in cache:
+        cache[key] = count_op(op, ctx)
+    return cache[key]
