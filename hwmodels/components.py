@@ -9,7 +9,7 @@ unless the hardware description overrides a number. `build_cost_models` picks th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from hwmodels import energy
 from hwmodels.load import load_energy_table
@@ -77,9 +77,12 @@ def padded_bits(array: ArraySpec, bits: int) -> int:
     for width in array.int_bits:
         if width >= bits:
             return width
-    raise InputError("hardware", "array.int_bits",
-                     f"a {bits}-bit integer operand is wider than any supported width",
-                     ", ".join(str(b) for b in array.int_bits))
+    raise InputError(
+        "hardware",
+        "array.int_bits",
+        f"a {bits}-bit integer operand is wider than any supported width",
+        ", ".join(str(b) for b in array.int_bits),
+    )
 
 
 @dataclass(frozen=True)
@@ -101,11 +104,15 @@ class TableMac:
         """Energy in pJ of one MAC."""
         if is_float:
             if not self.array.fp32:
-                raise InputError("hardware", "array.fp32",
-                                 "an fp32 MAC was asked for but the array has no fp32 support",
-                                 "set array.fp32: true")
+                raise InputError(
+                    "hardware",
+                    "array.fp32",
+                    "an fp32 MAC was asked for but the array has no fp32 support",
+                    "set array.fp32: true",
+                )
             return energy.fp_mult_pj(self.table, FP32_BITS) + energy.fp_add_pj(
-                self.table, max(acc_bits, FP32_BITS))
+                self.table, max(acc_bits, FP32_BITS)
+            )
         a_run, b_run = padded_bits(self.array, a_bits), padded_bits(self.array, b_bits)
         return energy.int_mac_pj(self.table, a_run, b_run, acc_bits)
 
@@ -148,9 +155,12 @@ def table_sram(*, memory: MemorySpec, table: EnergyTable) -> TableSram:
     if read_word_pj is None:
         read_word_pj = energy.sram_word_pj(table, memory.size_bytes, memory.word_bits)
     write_word_pj = memory.write_energy_pj if memory.write_energy_pj is not None else read_word_pj
-    return TableSram(memory=memory, read_pj_per_byte=read_word_pj / word_bytes,
-                     write_pj_per_byte=write_word_pj / word_bytes,
-                     leakage_w=memory.leakage_mw / 1000.0)
+    return TableSram(
+        memory=memory,
+        read_pj_per_byte=read_word_pj / word_bytes,
+        write_pj_per_byte=write_word_pj / word_bytes,
+        leakage_w=memory.leakage_mw / 1000.0,
+    )
 
 
 def table_dram(*, dram: DramSpec, table: EnergyTable) -> TableDram:
@@ -158,8 +168,9 @@ def table_dram(*, dram: DramSpec, table: EnergyTable) -> TableDram:
     pj_per_bit = dram.energy_pj_per_bit
     if pj_per_bit is None:
         pj_per_bit = energy.dram_pj_per_bit(table)
-    return TableDram(dram=dram, pj_per_byte=8 * pj_per_bit,
-                     bandwidth_bytes_per_s=dram.bandwidth_bytes_per_s)
+    return TableDram(
+        dram=dram, pj_per_byte=8 * pj_per_bit, bandwidth_bytes_per_s=dram.bandwidth_bytes_per_s
+    )
 
 
 @dataclass(frozen=True)
@@ -198,11 +209,20 @@ def build_cost_models(
     if table is None:
         table = load_energy_table(spec.energy_table)
     registry = registry or default_registry()
-    mac = registry.get_component("mac", component_name(spec, "mac"))(
-        array=spec.array, table=table)
+    mac = registry.get_component("mac", component_name(spec, "mac"))(array=spec.array, table=table)
     sram_factory = registry.get_component("sram", component_name(spec, "sram"))
     srams = {m.name: sram_factory(memory=m, table=table) for m in spec.memories}
-    dram = registry.get_component("dram", component_name(spec, "dram"))(
-        dram=spec.dram, table=table)
-    return CostModels(table=table, mac=mac, sram=srams, dram=dram,
-                      global_buffer_name=spec.global_buffer.name)
+    dram = registry.get_component("dram", component_name(spec, "dram"))(dram=spec.dram, table=table)
+    return CostModels(
+        table=table, mac=mac, sram=srams, dram=dram, global_buffer_name=spec.global_buffer.name
+    )
+
+
+def array_model(
+    spec: HardwareSpec, *, registry: ComponentRegistry | None = None, source: str = "hardware"
+) -> Any:
+    """The timing model of a spec's array: `factory(spec.array, source=source)`."""
+    registry = registry or default_registry()
+    return registry.get_component("array", component_name(spec, "array"))(
+        spec.array, source=source
+    )

@@ -43,8 +43,7 @@ def resolve_import_path(path: str) -> Callable[..., Any]:
     """Import `module:attribute` (attribute may be dotted) and return the object."""
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
-        raise InputError("component registry", path, "not an import path",
-                         "'module:attribute'")
+        raise InputError("component registry", path, "not an import path", "'module:attribute'")
     try:
         target: Any = importlib.import_module(module_name)
         for name in attribute.split("."):
@@ -63,8 +62,7 @@ class ComponentRegistry:
     def register(self, slot: str, name: str, factory: Factory) -> None:
         """Add a factory (or `module:attribute` path) for `slot` under `name`."""
         if slot not in SLOTS:
-            raise InputError("component registry", slot, "unknown component slot",
-                             ", ".join(SLOTS))
+            raise InputError("component registry", slot, "unknown component slot", ", ".join(SLOTS))
         if not name:
             raise InputError("component registry", slot, "model name must not be empty")
         self._factories[(slot, name)] = factory
@@ -77,8 +75,12 @@ class ComponentRegistry:
         """The factory for (slot, name), importing it if it was registered by path."""
         factory = self._factories.get((slot, name))
         if factory is None:
-            raise InputError("hardware components", slot, f"no {slot} model named '{name}'",
-                             ", ".join(self.available(slot)) or "none registered")
+            raise InputError(
+                "hardware components",
+                slot,
+                f"no {slot} model named '{name}'",
+                ", ".join(self.available(slot)) or "none registered",
+            )
         if isinstance(factory, str):
             factory = resolve_import_path(factory)
             self._factories[(slot, name)] = factory
@@ -94,12 +96,16 @@ def add_entry_points(registry: ComponentRegistry) -> None:
     for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
         slot, _, name = entry.name.partition(".")
         if slot not in SLOTS or not name:
-            warnings.warn(f"ignoring entry point '{entry.name}' in group {ENTRY_POINT_GROUP}: "
-                          f"its name must be 'slot.name' with slot one of {', '.join(SLOTS)}",
-                          stacklevel=2)
+            warnings.warn(
+                f"ignoring entry point '{entry.name}' in group {ENTRY_POINT_GROUP}: "
+                f"its name must be 'slot.name' with slot one of {', '.join(SLOTS)}",
+                stacklevel=2,
+            )
         elif name in registry.available(slot):
-            warnings.warn(f"ignoring entry point '{entry.name}': {slot} model '{name}' "
-                          "is already registered", stacklevel=2)
+            warnings.warn(
+                f"ignoring entry point '{entry.name}': {slot} model '{name}' is already registered",
+                stacklevel=2,
+            )
         else:
             registry.register(slot, name, entry.value)
 

@@ -34,9 +34,13 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
     array = spec.array
     fp32_peak = peak_macs_per_s(spec) / array.fp32_cycles_per_mac if array.fp32 else None
     memories = {
-        name: {"size_bytes": m.memory.size_bytes, "role": m.memory.role,
-               "read_pj_per_byte": m.read_pj_per_byte, "write_pj_per_byte": m.write_pj_per_byte,
-               "leakage_w": m.leakage_w}
+        name: {
+            "size_bytes": m.memory.size_bytes,
+            "role": m.memory.role,
+            "read_pj_per_byte": m.read_pj_per_byte,
+            "write_pj_per_byte": m.write_pj_per_byte,
+            "leakage_w": m.leakage_w,
+        }
         for name, m in models.sram.items()
     }
     return {
@@ -49,7 +53,8 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
         "on_chip_bytes": on_chip_bytes(spec),
         "int8_mac_pj": _int8_mac_pj(models),
         "fp32_mac_pj": models.mac.mac_energy_pj(a_bits=32, b_bits=32, is_float=True)
-        if array.fp32 else None,
+        if array.fp32
+        else None,
         "memories": memories,
         "dram_pj_per_byte": models.dram.pj_per_byte,
         "dram_bandwidth_bytes_per_s": models.dram.bandwidth_bytes_per_s,

@@ -102,9 +102,7 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str, 
     return field_path(loc), message, None
 
 
-def validation_input_error(
-    source: str, err: ValidationError, model: type[BaseModel]
-) -> InputError:
+def validation_input_error(source: str, err: ValidationError, model: type[BaseModel]) -> InputError:
     """One-line InputError for the first pydantic error (counting any others)."""
     errors = err.errors()
     field, problem, allowed = _describe(dict(errors[0]), model)
@@ -129,8 +127,9 @@ def parse_mapping(source: str, text: str, model: type[BaseModel]) -> dict[str, A
         raise yaml_input_error(source, err) from None
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
-        raise InputError(source, TOP_LEVEL, f"expected a mapping of keys, got {got}",
-                         allowed_keys(model))
+        raise InputError(
+            source, TOP_LEVEL, f"expected a mapping of keys, got {got}", allowed_keys(model)
+        )
     return data
 
 

@@ -29,8 +29,15 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     """`hw list` shows every preset and table with its description."""
     code, out, _ = _run(["hw", "list"], capsys)
     assert code == 0
-    for name in ("edge_npu", "mcu_npu", "datacenter", "bitfusion", "horowitz_45nm",
-                 "tpuv4i_7nm", "Eyeriss-like"):
+    for name in (
+        "edge_npu",
+        "mcu_npu",
+        "datacenter",
+        "bitfusion",
+        "horowitz_45nm",
+        "tpuv4i_7nm",
+        "Eyeriss-like",
+    ):
         assert name in out
 
 

@@ -21,11 +21,16 @@ def horowitz() -> EnergyTable:
 
 def _table(**overrides: list[EnergyEntry] | EnergyEntry) -> EnergyTable:
     """A small synthetic table; lists given as overrides replace the defaults."""
+
     def entries(points: list[tuple[int, float]], key: str = "bits") -> list[EnergyEntry]:
         return [EnergyEntry(**{key: k}, energy_pj=e, source="test") for k, e in points]
+
     fields = {
-        "name": "t", "int_mult": entries([(8, 1.0)]), "int_add": entries([(8, 1.0)]),
-        "fp_mult": entries([(32, 1.0)]), "fp_add": entries([(32, 1.0)]),
+        "name": "t",
+        "int_mult": entries([(8, 1.0)]),
+        "int_add": entries([(8, 1.0)]),
+        "fp_mult": entries([(32, 1.0)]),
+        "fp_add": entries([(32, 1.0)]),
         "sram_64b": entries([(1024, 1.0)], "size_bytes"),
         "dram_64b": EnergyEntry(energy_pj=64.0, source="test"),
     }
@@ -36,7 +41,8 @@ def _table(**overrides: list[EnergyEntry] | EnergyEntry) -> EnergyTable:
 def test_table_points_are_exact(horowitz: EnergyTable) -> None:
     """At the published points the rules return the published numbers."""
     assert [energy.int_add_pj(horowitz, b) for b in (8, 16, 32)] == pytest.approx(
-        [0.03, 0.05, 0.1], rel=1e-12)
+        [0.03, 0.05, 0.1], rel=1e-12
+    )
     assert energy.int_mult_pj(horowitz, 8, 8) == pytest.approx(0.2, rel=1e-12)
     assert energy.int_mult_pj(horowitz, 32, 32) == pytest.approx(3.1, rel=1e-12)
     assert energy.fp_add_pj(horowitz, 16) == pytest.approx(0.4, rel=1e-12)
@@ -104,8 +110,10 @@ def test_single_point_scales_proportionally() -> None:
 
 def test_downward_extrapolation_never_goes_non_positive() -> None:
     """A steep adder segment would cross zero below its first point: fall back to ~bits."""
-    adds = [EnergyEntry(bits=8, energy_pj=0.01, source="t"),
-            EnergyEntry(bits=16, energy_pj=0.1, source="t")]
+    adds = [
+        EnergyEntry(bits=8, energy_pj=0.01, source="t"),
+        EnergyEntry(bits=16, energy_pj=0.1, source="t"),
+    ]
     table = _table(int_add=adds)
     assert 0.01 - 6 * (0.09 / 8) < 0
     assert energy.int_add_pj(table, 2) == pytest.approx(0.01 * 2 / 8)

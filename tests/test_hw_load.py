@@ -62,8 +62,14 @@ def test_every_preset_number_has_a_source(name: str) -> None:
 def test_every_table_entry_has_a_source(name: str) -> None:
     """Each energy-table entry names its publication."""
     table = load_energy_table(name)
-    groups = [table.int_mult, table.int_add, table.fp_mult, table.fp_add, table.sram_64b,
-              [table.dram_64b]]
+    groups = [
+        table.int_mult,
+        table.int_add,
+        table.fp_mult,
+        table.fp_add,
+        table.sram_64b,
+        [table.dram_64b],
+    ]
     assert all(len(e.source) > 20 for group in groups for e in group)
 
 
@@ -84,8 +90,9 @@ def test_presets_match_the_published_designs() -> None:
     assert fusion.global_buffer.size_bytes == (64 + 32 + 16) * 1024
 
 
-def test_yaml_suffix_and_path_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     edge_data: dict[str, Any]) -> None:
+def test_yaml_suffix_and_path_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edge_data: dict[str, Any]
+) -> None:
     """`edge_npu.yaml` finds the preset, unless a file of that name exists: a path wins."""
     monkeypatch.chdir(tmp_path)
     assert load_hardware("edge_npu.yaml").name == "edge_npu"
@@ -141,26 +148,40 @@ def test_bits_outside_range(tmp_path: Path, edge_data: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("mutate", "field", "words"),
     [
-        (lambda d: d["array"].update(int_bits=[8, 4], native_bits=8), "array.int_bits",
-         "strictly increasing"),
+        (
+            lambda d: d["array"].update(int_bits=[8, 4], native_bits=8),
+            "array.int_bits",
+            "strictly increasing",
+        ),
         (lambda d: d["memories"][1].update(role="global"), "memories", "exactly one memory"),
-        (lambda d: d["array"].update(int_bits=[4, 8], native_bits=16), "array.native_bits",
-         "not one of"),
-        (lambda d: d["array"].update(precision_mode="bit_fusion", int_bits=[3, 8],
-                                     native_bits=8), "array.int_bits", "powers of two"),
+        (
+            lambda d: d["array"].update(int_bits=[4, 8], native_bits=16),
+            "array.native_bits",
+            "not one of",
+        ),
+        (
+            lambda d: d["array"].update(
+                precision_mode="bit_fusion", int_bits=[3, 8], native_bits=8
+            ),
+            "array.int_bits",
+            "powers of two",
+        ),
         (lambda d: d["array"].update(serial_bits=2), "array.serial_bits", "bit_serial"),
         (lambda d: d.update(energy_table="nope"), "energy_table", "neither"),
         (lambda d: d.update(components={"gpu": "x"}), "components.gpu", "unknown component"),
         (lambda d: d.update(components={"mac": "x"}), "components.mac", "no mac model"),
-        (lambda d: d["memories"].append(dict(d["memories"][1], name="again")), "memories",
-         "pe_local"),
-        (lambda d: d["memories"][0].update(word_bits=12), "memories[0].word_bits",
-         "multiple of 8"),
+        (
+            lambda d: d["memories"].append(dict(d["memories"][1], name="again")),
+            "memories",
+            "pe_local",
+        ),
+        (lambda d: d["memories"][0].update(word_bits=12), "memories[0].word_bits", "multiple of 8"),
         (lambda d: d.pop("dram"), "dram", "missing"),
     ],
 )
-def test_cross_field_errors(tmp_path: Path, edge_data: dict[str, Any], mutate: Any,
-                            field: str, words: str) -> None:
+def test_cross_field_errors(
+    tmp_path: Path, edge_data: dict[str, Any], mutate: Any, field: str, words: str
+) -> None:
     """Checks beyond the schema name their field and what is wrong."""
     mutate(edge_data)
     err = _load_error(_write(tmp_path / "hw.yaml", edge_data))
@@ -177,8 +198,7 @@ def test_document_must_be_a_mapping(tmp_path: Path, text: str, words: str) -> No
     assert words in err.problem and "memories" in (err.allowed or "")
 
 
-def test_relative_energy_table_next_to_the_file(tmp_path: Path,
-                                                edge_data: dict[str, Any]) -> None:
+def test_relative_energy_table_next_to_the_file(tmp_path: Path, edge_data: dict[str, Any]) -> None:
     """A table path is read relative to the hardware file and stored as an absolute path."""
     table_text = (resources.files("hwmodels") / "tables" / "tpuv4i_7nm.yaml").read_text()
     (tmp_path / "tables").mkdir()
@@ -191,8 +211,9 @@ def test_relative_energy_table_next_to_the_file(tmp_path: Path,
 
 def test_energy_table_errors(tmp_path: Path) -> None:
     """Table entries need their key, no duplicates; errors name the entry."""
-    data = yaml.safe_load((resources.files("hwmodels") / "tables" / "horowitz_45nm.yaml")
-                          .read_text())
+    data = yaml.safe_load(
+        (resources.files("hwmodels") / "tables" / "horowitz_45nm.yaml").read_text()
+    )
     broken = copy.deepcopy(data)
     broken["int_add"][1]["bits"] = 8
     path = _write(tmp_path / "t.yaml", broken)

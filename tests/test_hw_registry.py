@@ -64,7 +64,11 @@ def test_default_registry_slots() -> None:
     """The bundled models fill every slot, the array by the systolic model's import path."""
     reg = default_registry()
     assert {slot: reg.available(slot) for slot in registry.SLOTS} == {
-        "mac": ["table"], "sram": ["table"], "dram": ["table"], "array": ["systolic"]}
+        "mac": ["table"],
+        "sram": ["table"],
+        "dram": ["table"],
+        "array": ["systolic"],
+    }
     assert reg.get_component("mac", "table") is table_mac
 
 
@@ -115,12 +119,12 @@ def test_mac_model_energies() -> None:
     edge = build_cost_models(load_hardware("edge_npu"))
     mcu = build_cost_models(load_hardware("mcu_npu"))
     assert edge.mac.mac_energy_pj(a_bits=8, b_bits=8) == pytest.approx(0.3)
-    assert edge.mac.mac_energy_pj(a_bits=4, b_bits=4) == pytest.approx(
-        0.2 / math.sqrt(15.5) + 0.1)
+    assert edge.mac.mac_energy_pj(a_bits=4, b_bits=4) == pytest.approx(0.2 / math.sqrt(15.5) + 0.1)
     assert edge.mac.mac_energy_pj(a_bits=32, b_bits=32, is_float=True) == pytest.approx(4.6)
     assert mcu.mac.mac_energy_pj(a_bits=4, b_bits=4) == pytest.approx(0.3)
     assert mcu.mac.mac_energy_pj(a_bits=12, b_bits=8, acc_bits=24) == pytest.approx(
-        energy.int_mult_pj(table, 16, 8) + 0.075)
+        energy.int_mult_pj(table, 16, 8) + 0.075
+    )
     with pytest.raises(InputError, match="wider than any supported width"):
         mcu.mac.mac_energy_pj(a_bits=17, b_bits=8)
     fusion = build_cost_models(load_hardware("bitfusion"))
@@ -142,8 +146,7 @@ def test_sram_and_dram_models() -> None:
     expected = 20 * (110592 / 32768) ** exponent / 8
     assert models.global_buffer.read_pj_per_byte == pytest.approx(expected)
     assert models.global_buffer.write_pj_per_byte == pytest.approx(expected)
-    assert models.sram["pe_spads"].read_pj_per_byte == pytest.approx(
-        10 * math.sqrt(520 / 8192) / 8)
+    assert models.sram["pe_spads"].read_pj_per_byte == pytest.approx(10 * math.sqrt(520 / 8192) / 8)
     assert models.global_buffer.leakage_w == pytest.approx(0.01831)
     assert models.dram.pj_per_byte == pytest.approx(1950 / 8)
     assert models.dram.bandwidth_bytes_per_s == 6.4e9
@@ -170,3 +173,12 @@ def test_summary_numbers() -> None:
     fusion = hardware_summary(load_hardware("bitfusion"))
     assert fusion["fp32_mac_pj"] is None and fusion["peak_fp32_macs_per_s"] is None
     assert components.FP32_BITS == 32
+
+
+def test_array_model_is_the_systolic_array() -> None:
+    """The default `array` slot resolves to hwmodels.systolic.SystolicArray, built on the spec."""
+    from hwmodels.systolic import SystolicArray
+
+    spec = load_hardware("bitfusion")
+    model = components.array_model(spec, source="bitfusion")
+    assert isinstance(model, SystolicArray) and model.spec == spec.array

@@ -2,7 +2,7 @@
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,7 +19,9 @@ from hwmodels.summary import hardware_summary
 from rctsim.cli.app import app
 from rctsim.errors import InputError
 
-hw_app = typer.Typer(help="Hardware descriptions: list, show, validate, schema.", no_args_is_help=True)
+hw_app = typer.Typer(
+    help="Hardware descriptions: list, show, validate, schema.", no_args_is_help=True
+)
 app.add_typer(hw_app, name="hw")
 
 _PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
@@ -72,10 +74,13 @@ def _summary_table(summary: dict[str, Any]) -> Table:
         ("energy table", summary["energy_table"]),
         ("digest", summary["digest"][:16]),
     ]
-    rows[4:4] = [(f"SRAM {name} ({memory['role']}, {_bytes(memory['size_bytes'])})",
-                  f"read {memory['read_pj_per_byte']:.4g} / "
-                  f"write {memory['write_pj_per_byte']:.4g} pJ/B")
-                 for name, memory in summary["memories"].items()]
+    rows[4:4] = [
+        (
+            f"SRAM {name} ({memory['role']}, {_bytes(memory['size_bytes'])})",
+            f"read {memory['read_pj_per_byte']:.4g} / write {memory['write_pj_per_byte']:.4g} pJ/B",
+        )
+        for name, memory in summary["memories"].items()
+    ]
     for row in rows:
         table.add_row(*row)
     return table
@@ -85,13 +90,25 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
     columns = ("part", "description", "source") if sources else ("part", "description")
     table = Table(*columns, title=f"{spec.name}: {spec.description}")
     array = spec.array
-    rows = [("array", f"{array.rows}x{array.cols} {array.dataflow} @ "
-             f"{_si(array.clock_hz, 'Hz')}, int bits {list(array.int_bits)} "
-             f"(native {array.native_bits}, {array.precision_mode}), fp32 {array.fp32} "
-             f"({array.fp32_cycles_per_mac} cycle/MAC)", array.source)]
-    rows += [(f"memory {m.name}", f"{m.role} {_bytes(m.size_bytes)}, {m.word_bits}-bit words, "
-              f"{m.banks} bank(s) x {m.ports} port(s), leakage {m.leakage_mw:.4g} mW", m.source)
-             for m in spec.memories]
+    rows = [
+        (
+            "array",
+            f"{array.rows}x{array.cols} {array.dataflow} @ "
+            f"{_si(array.clock_hz, 'Hz')}, int bits {list(array.int_bits)} "
+            f"(native {array.native_bits}, {array.precision_mode}), fp32 {array.fp32} "
+            f"({array.fp32_cycles_per_mac} cycle/MAC)",
+            array.source,
+        )
+    ]
+    rows += [
+        (
+            f"memory {m.name}",
+            f"{m.role} {_bytes(m.size_bytes)}, {m.word_bits}-bit words, "
+            f"{m.banks} bank(s) x {m.ports} port(s), leakage {m.leakage_mw:.4g} mW",
+            m.source,
+        )
+        for m in spec.memories
+    ]
     rows.append(("dram", f"{_si(spec.dram.bandwidth_bytes_per_s, 'B/s')}", spec.dram.source))
     rows.append(("energy table", spec.energy_table, ""))
     for part, description, source in rows:
@@ -101,16 +118,19 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
 
 @hw_app.command("show")
 def show_cmd(
-    hardware: str = typer.Argument(..., help="Bundled preset name or hardware YAML file."),
-    as_json: bool = typer.Option(False, "--json", help="Print spec and derived numbers as JSON."),
-    sources: bool = typer.Option(False, "--sources", help="Add each part's source text."),
+    hardware: Annotated[str, typer.Argument(help="Bundled preset name or hardware YAML file.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print spec and derived numbers as JSON.")
+    ] = False,
+    sources: Annotated[
+        bool, typer.Option("--sources", help="Add each part's source text.")
+    ] = False,
 ) -> None:
     """Show a hardware description with derived numbers (peak MAC/s, energies per action)."""
     spec = load_hardware(hardware)
     summary = hardware_summary(spec)
     if as_json:
-        typer.echo(json.dumps({"spec": spec.model_dump(mode="json"), "derived": summary},
-                              indent=2))
+        typer.echo(json.dumps({"spec": spec.model_dump(mode="json"), "derived": summary}, indent=2))
         return
     console = Console()
     console.print(_spec_table(spec, sources))
@@ -119,8 +139,12 @@ def show_cmd(
 
 @hw_app.command("validate")
 def validate_cmd(
-    path: Path = typer.Argument(..., help="Hardware (or, with --table, energy table) YAML file."),
-    table: bool = typer.Option(False, "--table", help="Validate an energy table instead."),
+    path: Annotated[
+        Path, typer.Argument(help="Hardware (or, with --table, energy table) YAML file.")
+    ],
+    table: Annotated[
+        bool, typer.Option("--table", help="Validate an energy table instead.")
+    ] = False,
 ) -> None:
     """Check a YAML file; print `ok: FILE` or one error line (exit status 2)."""
     if not path.is_file():
@@ -134,7 +158,7 @@ def validate_cmd(
 
 @hw_app.command("schema")
 def schema_cmd(
-    table: bool = typer.Option(False, "--table", help="Energy-table schema instead."),
+    table: Annotated[bool, typer.Option("--table", help="Energy-table schema instead.")] = False,
 ) -> None:
     """Print the JSON Schema of a hardware description (or an energy table)."""
     model = EnergyTable if table else HardwareSpec

@@ -1,1 +1,149 @@
-"""`rctsim run` command (being written)."""
+"""`rctsim run` (replay a trace on a hardware) and `rctsim gemm` (one GEMM what-if)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rctsim.cli.app import app
+from rctsim.errors import InputError
+from rctsim.gemm import gemm_report
+from rctsim.result import Result
+from rctsim.simulate import SimOptions, simulate
+
+DEFAULT_HW = "edge_npu"
+DEFAULT_TRACE = "resnet"
+
+
+def _check_out(path: Path | None, flag: str) -> None:
+    if path is not None and not path.parent.exists():
+        raise InputError(str(path), flag, "the folder does not exist", "a path in an existing folder")
+
+
+@app.command()
+def run(
+    hw: Annotated[str, typer.Option("--hw", help="Hardware preset name or YAML file.")] = DEFAULT_HW,
+    trace: Annotated[str, typer.Option("--trace", help="Bundled trace name or .trace file.")]
+    = DEFAULT_TRACE,
+    baseline: Annotated[str, typer.Option(
+        "--baseline", help="qat | fp32 (counterfactual on the same layers), none, or a .trace "
+        "file / bundled name of a real run of another policy.")] = "qat",
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the run JSON here.")]
+    = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write per-layer, per-op rows.")]
+    = None,
+    workspace_fraction: Annotated[float, typer.Option(
+        help="Share of the global buffer kept for tiles and transients.")] = 0.25,
+) -> None:
+    """Replay a training trace on an accelerator; compare its policy with a baseline."""
+    _check_out(json_out, "--json")
+    _check_out(csv_out, "--csv")
+    if not 0 < workspace_fraction < 1:
+        raise InputError("command line", "--workspace-fraction", f"{workspace_fraction}",
+                         "a number strictly between 0 and 1")
+    base = None if baseline == "none" else baseline
+    result = simulate(hw, trace, baseline=base,
+                      options=SimOptions(workspace_fraction=workspace_fraction))
+    if json_out:
+        result.to_json(json_out)
+    if csv_out:
+        result.to_csv(csv_out)
+    print_summary(result, Console())
+
+
+_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""),
+             (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
+
+
+def _fmt(value: float, unit: str) -> str:
+    """SI-prefixed value; energies given in pJ are shown in joules."""
+    if unit == "pJ":
+        value, unit = value * 1e-12, "J"
+    if value == 0:
+        return f"0 {unit}"
+    for scale, prefix in _PREFIXES:
+        if abs(value) >= scale:
+            return f"{value / scale:,.2f} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+_ROWS = (
+    ("MACs (fwd+dgrad+wgrad)", ("macs", "total"), ""),
+    ("GEMM energy", ("energy_pj", "gemm"), "pJ"),
+    ("MAC energy (incl. update)", ("energy_pj", "mac"), "pJ"),
+    ("SRAM energy", ("energy_pj", "sram"), "pJ"),
+    ("DRAM energy", ("energy_pj", "dram"), "pJ"),
+    ("Leakage energy", ("energy_pj", "leakage"), "pJ"),
+    ("Parameter movement energy", ("energy_pj", "param_movement"), "pJ"),
+    ("Total energy", ("energy_pj", "total"), "pJ"),
+    ("DRAM traffic", ("traffic_bytes", "dram_total"), "B"),
+    ("  of which parameters", ("traffic_bytes", "param_dram"), "B"),
+    ("Parameter memory (all copies)", ("memory_bytes", "param_total"), "B"),
+    ("Optimiser state", ("memory_bytes", "optimizer"), "B"),
+    ("Peak memory (total)", ("memory_bytes", "peak_total"), "B"),
+    ("Peak on chip", ("memory_bytes", "peak_on_chip"), "B"),
+    ("Compute cycles", ("cycles", "compute"), ""),
+    ("Stall cycles", ("cycles", "stall"), ""),
+    ("Latency", ("seconds",), "s"),
+)
+
+
+def print_summary(result: Result, console: Console) -> None:
+    """The terminal summary: every policy side by side, then the savings."""
+    t = result.trace
+    console.print(f"[bold]rctsim run[/bold]  hardware [cyan]{result.hardware['name']}[/cyan]  "
+                  f"trace [cyan]{t['name']}[/cyan] ({t['model']}, {t['policy']}, "
+                  f"{t['iterations']:,} iterations, {t['layers']} layers, {t['phases']} phases)")
+    table = Table(show_lines=False)
+    table.add_column("metric")
+    for label, pr in result.policies.items():
+        table.add_column(f"{label}\n[dim]{pr.role}[/dim]", justify="right")
+    for name, path, unit in _ROWS:
+        cells = []
+        for pr in result.policies.values():
+            value = getattr(pr, path[0])
+            value = value[path[1]] if len(path) > 1 else value
+            cells.append(_fmt(float(value), unit))
+        table.add_row(name, *cells)
+    console.print(table)
+    if result.comparison:
+        c = result.comparison
+        cmp = Table(title=f"{c['policy']} against {c['baseline']} ({c['baseline_role']})")
+        cmp.add_column("saving")
+        cmp.add_column("value", justify="right")
+        for name, value in c["savings"].items():
+            cmp.add_row(name.replace("_", " "), "n/a" if value is None else f"{100 * value:.1f} %")
+        console.print(cmp)
+
+
+@app.command()
+def gemm(
+    m: Annotated[int, typer.Argument(help="Rows of the output (M).")],
+    n: Annotated[int, typer.Argument(help="Columns of the output (N).")],
+    k: Annotated[int, typer.Argument(help="Reduction length (K).")],
+    array: Annotated[str | None, typer.Option(help="RxC array, overriding the hardware's.")]
+    = None,
+    dataflow: Annotated[str | None, typer.Option(help="ws | os | is, overriding the hardware's.")]
+    = None,
+    bits: Annotated[str, typer.Option(help="a=8,b=8,acc=32 or fp32.")] = "a=8,b=8,acc=32",
+    hw: Annotated[str, typer.Option("--hw", help="Hardware preset or YAML file.")] = DEFAULT_HW,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One GEMM on one array: cycles, utilisation, traffic, energy."""
+    report = gemm_report(m, n, k, hw=hw, array=array, dataflow=dataflow, bits=bits)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    table = Table(title=f"GEMM {m}x{n}x{k} on {report['hardware']} "
+                        f"({report['array']}, {report['dataflow']}, {report['bits']})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in report.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            table.add_row(key, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
+    Console().print(table)

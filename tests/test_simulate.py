@@ -1,0 +1,152 @@
+"""Replay engine: totals against independent computations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hwmodels.systolic import compute_cycles
+from rctsim.counting import UPDATE_MACS_PER_PARAM
+from rctsim.errors import InputError
+from rctsim.simulate import SimOptions, simulate
+from rctsim.synth import synth_trace
+from tests.helpers import hardware, make_trace, mlp_layers
+
+
+@pytest.fixture(scope="module")
+def resnet_run():
+    trace = synth_trace("resnet18_cifar", batch_size=8, iterations=50,
+                        schedule="w=8,a=8,g=8")
+    return trace, simulate("edge_npu", trace, baseline="qat")
+
+
+def test_macs_are_three_gemms_per_layer_per_iteration(resnet_run):
+    """MACs equal the sum over iterations of 3*M*N*K per layer."""
+    trace, result = resnet_run
+    expected = 3 * sum(la.m * la.n * la.k for la in trace.layers) * trace.iterations
+    for pr in result.policies.values():
+        assert pr.macs["total"] == expected
+        assert pr.macs["fwd"] == pr.macs["dgrad"] == pr.macs["wgrad"] == expected / 3
+
+
+def test_breakdowns_sum_to_totals(resnet_run):
+    """Energy by layer, op, component and tensor, and traffic by direction, add up."""
+    _, result = resnet_run
+    for pr in result.policies.values():
+        total = pr.energy_pj["total"]
+        for by in ("layer", "op", "component"):
+            assert math.isclose(sum(pr.breakdown_energy_pj[by].values()), total, rel_tol=1e-9)
+        e = pr.energy_pj
+        assert math.isclose(e["mac"] + e["sram"] + e["dram"] + e["leakage"], total, rel_tol=1e-12)
+        rows_dram = sum(r.quantity for r in pr.rows if r.component == "dram")
+        assert math.isclose(rows_dram, pr.traffic_bytes["dram_total"], rel_tol=1e-12)
+        assert pr.cycles["compute"] + pr.cycles["stall"] == pytest.approx(pr.cycles["total"])
+
+
+def test_compute_cycles_are_the_systolic_closed_form(resnet_run):
+    """A step's compute cycles = sum of the array's cycles per GEMM + the update's lanes."""
+    trace, result = resnet_run
+    hw = hardware()
+    a = hw.array
+    gemm = sum(compute_cycles(m, n, k, a.rows, a.cols, a.dataflow)
+               for la in trace.layers if la.has_gemm
+               for (m, n, k) in ((la.m, la.n, la.k), (la.m, la.k, la.n), (la.k, la.n, la.m)))
+    lanes = a.rows * a.cols
+    update = sum(-(-UPDATE_MACS_PER_PARAM * la.params // lanes)
+                 for la in trace.layers if la.has_weights)
+    assert result.policies["rct"].cycles["compute"] == (gemm + update) * trace.iterations
+
+
+def test_gemm_energy_is_macs_times_table_energy(resnet_run):
+    """int8 x int8 MACs into a 32-bit accumulator: Horowitz mult 0.2 pJ + add32 0.1 pJ."""
+    _, result = resnet_run
+    pr = result.policies["rct"]
+    assert pr.energy_pj["gemm"] == pytest.approx(pr.macs["total"] * (0.2 + 0.1), rel=1e-9)
+    qat = result.policies["qat"]  # fwd int8, backward fp32 (3.7 + 0.9 pJ)
+    expected = qat.macs["fwd"] * 0.3 + (qat.macs["dgrad"] + qat.macs["wgrad"]) * 4.6
+    assert qat.energy_pj["gemm"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_phases_are_simulated_once_and_multiplied():
+    """Two phases cost exactly what the two single-phase traces cost."""
+    layers = mlp_layers()
+    bits = np.array([[(8, 8, 8, 32)] * 3, [(6, 8, 8, 32), (8, 8, 8, 32), (12, 8, 8, 32)]])
+    both = simulate(hardware(), make_trace(layers, iterations=300, starts=(0, 100), bits=bits),
+                    baseline=None).policies["rct"]
+    first = simulate(hardware(), make_trace(layers, iterations=100, bits=bits[0]),
+                     baseline=None).policies["rct"]
+    second = simulate(hardware(), make_trace(layers, iterations=200, bits=bits[1]),
+                      baseline=None).policies["rct"]
+    for key in ("mac", "gemm", "sram", "dram"):
+        assert both.energy_pj[key] == pytest.approx(first.energy_pj[key] + second.energy_pj[key])
+    assert both.cycles["total"] == pytest.approx(first.cycles["total"] + second.cycles["total"])
+    assert both.distinct_phases == 2
+
+
+def test_qat_second_copy_spills_to_dram_and_rct_does_not():
+    """SRAM holds RCT's weights (and state) but not QAT's two copies."""
+    layers = mlp_layers(batch=4, dims=(256, 256, 256, 10))
+    params = sum(la.params for la in layers)
+    # resident budget (75 % of the buffer) fits 8-bit weights + 8-bit momentum, not 8 + 32 bits
+    size = int(params * 2.6 / 0.75)
+    hw = hardware(global_size=size)
+    trace = make_trace(layers, iterations=10, params={"opt_state_bits": 8})
+    result = simulate(hw, trace, baseline="qat")
+    rct, qat = result.policies["rct"], result.policies["qat"]
+    assert rct.traffic_bytes["param_dram"] == 0
+    per_iter = qat.traffic_bytes["param_dram"] / trace.iterations
+    master_bytes = 4 * params
+    assert qat.memory_bytes["master_copy"] == master_bytes
+    assert per_iter >= master_bytes  # the master copy (at least) moves every iteration
+    assert result.comparison["savings"]["param_movement_energy"] > 0.5
+
+
+def test_everything_on_chip_means_no_dram_traffic():
+    """A buffer larger than everything (kept inputs resident): no DRAM traffic, no stall."""
+    layers = mlp_layers()
+    result = simulate(hardware(global_size=64 << 20), make_trace(layers), baseline=None)
+    pr = result.policies["rct"]
+    assert pr.traffic_bytes["dram_write"] == 0
+    assert pr.traffic_bytes["dram_read"] == 0
+    assert pr.energy_pj["dram"] == 0
+    assert pr.cycles["stall"] == 0
+    assert pr.cycles["total"] == pr.cycles["compute"]
+
+
+def test_layers_that_fit_no_mapping_are_refused():
+    layers = mlp_layers()
+    with pytest.raises(InputError, match="fits no mapping"):
+        simulate(hardware(global_size=64), make_trace(layers), baseline=None)
+
+
+def test_bits_the_hardware_lacks_are_refused():
+    layers = mlp_layers()
+    with pytest.raises(InputError, match="array.int_bits"):
+        simulate(hardware(), make_trace(layers, bits=(24, 8, 8, 32)), baseline=None)
+    with pytest.raises(InputError, match="array.fp32"):
+        simulate(hardware(fp32=False), make_trace(layers), baseline="fp32")
+
+
+def test_baseline_trace_must_match_layers():
+    a = make_trace(mlp_layers())
+    b = make_trace(mlp_layers(dims=(64, 40, 32, 10)), policy="qat", bits=(8, 8, 32, 32))
+    with pytest.raises(InputError, match="layer shapes differ"):
+        simulate(hardware(), a, baseline=b)
+
+
+def test_real_baseline_trace_is_used_as_is():
+    layers = mlp_layers()
+    rct = make_trace(layers)
+    qat = make_trace(layers, policy="qat", bits=(8, 8, 32, 32))
+    result = simulate(hardware(), rct, baseline=qat)
+    assert result.policies["qat"].role == "baseline (trace)"
+    assert result.comparison["baseline"] == "qat"
+
+
+def test_workspace_fraction_is_an_option():
+    layers = mlp_layers()
+    trace = make_trace(layers)
+    small = simulate(hardware(), trace, baseline=None, options=SimOptions(workspace_fraction=0.1))
+    assert small.options["workspace_fraction"] == 0.1
