@@ -19,7 +19,7 @@ from rctsim.ledger import Ledger
 from rctsim.ops import Op
 from rctsim.placement import place
 from rctsim.pricing import price_leakage, price_op
-from rctsim.simulate import _Machine, _machine
+from rctsim.replay import _Machine, _machine
 from rctsim.storage import FP32, Fmt
 from rctsim.trace.model import LayerSpec
 

@@ -10,7 +10,7 @@ import pytest
 from hwmodels.systolic import compute_cycles
 from rctsim.counting import UPDATE_MACS_PER_PARAM
 from rctsim.errors import InputError
-from rctsim.simulate import SimOptions, simulate
+from rctsim.replay import SimOptions, simulate
 from rctsim.synth import synth_trace
 from tests.helpers import hardware, make_trace, mlp_layers
 

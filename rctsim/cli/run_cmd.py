@@ -14,7 +14,7 @@ from rctsim.cli.app import app
 from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
 from rctsim.result import Result
-from rctsim.simulate import SimOptions, simulate
+from rctsim.replay import SimOptions, simulate
 
 DEFAULT_HW = "edge_npu"
 DEFAULT_TRACE = "resnet"

@@ -45,7 +45,7 @@ Scalar = int | float | str | bool
 class LayerSpec(BaseModel):
     """One layer of the model, in the GEMM view `Y[M,N] = X[M,K] · W[K,N]`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: Annotated[str, Field(min_length=1)]
     """Unique layer name."""
@@ -80,7 +80,7 @@ class LayerSpec(BaseModel):
 class PolicySpec(BaseModel):
     """The policy a trace was trained with, and its parameters."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: Literal["fp32", "qat", "rct", "apt"]
     """Policy name (DESIGN.md §2)."""
@@ -91,7 +91,7 @@ class PolicySpec(BaseModel):
 class TraceHeader(BaseModel):
     """Everything about a trace that is not an array."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     format_version: int = FORMAT_VERSION
     """Major version of the trace format."""

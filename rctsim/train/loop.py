@@ -17,6 +17,7 @@ from rctsim.train.models import build_model
 from rctsim.train.module import Module, layer_table, table_layers
 from rctsim.train.optim import SGDMomentum, cosine_lr
 from rctsim.train.policies import Policy, make_policy
+from rctsim.train.threads import single_threaded_blas
 
 EVAL_BATCH = 500
 """Samples per evaluation forward pass."""
@@ -163,5 +164,6 @@ def _header(session: Session, iterations: int) -> TraceHeader:
 
 
 def train(config: TrainConfig, on_progress: Callable[[Progress], None] | None = None) -> Trace:
-    """Run `config` end to end and return its trace."""
-    return run(prepare(config), on_progress)
+    """Run `config` end to end (BLAS single-threaded) and return its trace."""
+    with single_threaded_blas():
+        return run(prepare(config), on_progress)

@@ -35,7 +35,7 @@ from rctsim.trace.model import Trace
 class SimOptions(BaseModel):
     """Modelling choices a user may change (docs/model.md)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     workspace_fraction: float = Field(0.25, gt=0, lt=1)
     """Share of the global buffer kept for GEMM tiles and tensors passed between ops; the rest

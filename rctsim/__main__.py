@@ -1,0 +1,5 @@
+"""`python -m rctsim` runs the command line."""
+
+from rctsim.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""`rctsim run` and `rctsim gemm` end to end: outputs, JSON keys, errors with exit status 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hwmodels.systolic import compute_cycles
+from rctsim.cli import main
+from rctsim.trace import write_trace
+from tests.helpers import make_trace, mlp_layers
+
+POLICY_KEYS = {
+    "macs": {"fwd", "dgrad", "wgrad", "total"},
+    "cycles": {"compute", "stall", "total"},
+    "energy_pj": {"mac", "gemm", "sram", "dram", "leakage", "param_movement", "total"},
+    "traffic_bytes": {"sram_read", "sram_write", "dram_read", "dram_write"},
+    "memory_bytes": {"params", "master_copy", "optimizer", "activations_peak", "gradients_peak",
+                     "peak_on_chip", "peak_total"},
+}
+
+
+def _run(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+@pytest.fixture()
+def trace_file(tmp_path):
+    path = tmp_path / "mlp.trace"
+    write_trace(make_trace(mlp_layers(), iterations=20), path)
+    return path
+
+
+def test_run_writes_json_and_csv(trace_file, tmp_path, capsys):
+    code, out, err = _run(["run", "--hw", "edge_npu", "--trace", str(trace_file),
+                           "--json", str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv")],
+                          capsys)
+    assert code in (0, None), err
+    assert "rct against qat" in out
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["schema_version"] == 1
+    assert set(doc["hardware"]) >= {"name", "sha256"} and set(doc["trace"]) >= {"name", "sha256"}
+    for label in ("rct", "qat"):
+        pol = doc["policies"][label]
+        for key, fields in POLICY_KEYS.items():
+            assert fields <= set(pol[key]), (label, key)
+        assert pol["seconds"] > 0
+    assert set(doc["comparison"]["savings"]) == {
+        "gemm_energy", "param_memory", "param_movement_energy", "dram_traffic",
+        "total_energy", "latency"}
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "r.csv").read_text())))
+    energy = sum(float(r["energy_pj"]) for r in rows if r["policy"] == "rct")
+    assert energy == pytest.approx(doc["policies"]["rct"]["energy_pj"]["total"], rel=1e-9)
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["run", "--trace", "/nonexistent/x.trace"], "x.trace"),
+    (["run", "--hw", "no_such_preset"], "no_such_preset"),
+    (["gemm", "0", "4", "4"], "M"),
+    (["gemm", "4", "4", "4", "--bits", "a=40"], "--bits"),
+    (["gemm", "4", "4", "4", "--dataflow", "rs"], "array.dataflow"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, field, capsys):
+    code, _, err = _run(argv, capsys)
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and field in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_trace_with_unsupported_bits_exits_2(tmp_path, capsys):
+    path = tmp_path / "wide.trace"
+    write_trace(make_trace(mlp_layers(), bits=(24, 8, 8, 32)), path)
+    code, _, err = _run(["run", "--trace", str(path), "--json", str(tmp_path / "o.json")], capsys)
+    assert code == 2 and "array.int_bits" in err
+    assert not (tmp_path / "o.json").exists()  # nothing half-written
+
+
+def test_gemm_json_matches_the_closed_form(capsys):
+    code, out, _ = _run(["gemm", "100", "30", "70", "--array", "8x8", "--dataflow", "os",
+                         "--json"], capsys)
+    assert code in (0, None)
+    doc = json.loads(out)
+    for key in ("cycles", "compute_cycles", "stall_cycles", "utilization", "macs",
+                "sram_read_bytes", "dram_read_bytes", "energy_pj"):
+        assert key in doc
+    assert doc["compute_cycles"] == compute_cycles(100, 30, 70, 8, 8, "os")
+    assert doc["macs"] == 100 * 30 * 70
+    assert doc["cycles"] == pytest.approx(doc["compute_cycles"] + doc["stall_cycles"])
+
+
+def test_console_script_runs_in_a_subprocess(trace_file):
+    proc = subprocess.run([sys.executable, "-m", "rctsim", "run", "--trace", str(trace_file),
+                           "--baseline", "fp32"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "rct against fp32" in proc.stdout
