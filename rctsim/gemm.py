@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 from hwmodels.load import load_hardware
-from hwmodels.validation import validate_model
 from hwmodels.schema import HardwareSpec
+from hwmodels.validation import validate_model
 from rctsim.counting import StepContext, count_op
 from rctsim.engine import OpWork, simulate_step
 from rctsim.errors import InputError

@@ -94,7 +94,8 @@ def choose_mapping(ops: GemmOperands, workspace_bytes: float) -> Mapping | None:
     fm, fn, fk = -(-m // tm), -(-n // tn), -(-k // tk)
     a_size = (ops.a_unique_elems if ops.a_unique_elems else m * k) * ops.a_bytes * ops.a_in_dram
     b_size = k * n * ops.b_bytes * ops.b_in_dram
-    c_final, c_acc = m * n * ops.out_bytes * ops.out_in_dram, m * n * ops.acc_bytes * ops.out_in_dram
+    c_final = m * n * ops.out_bytes * ops.out_in_dram
+    c_acc = m * n * ops.acc_bytes * ops.out_in_dram
     one = np.ones_like(fm)
     plans = {  # order: (a_fetches, b_fetches, out_writes)
         "out_stationary": (fn, fm, one),

@@ -59,7 +59,7 @@ class Op:
 
 
 def layer_ops(index: int, layer: LayerSpec, fmt: LayerFormats) -> dict[str, Op]:
-    """The ops of one layer, by kind (no GEMMs for layers without one; no update without weights)."""
+    """The ops of one layer by kind (no GEMMs without a GEMM, no update without weights)."""
     ops: dict[str, Op] = {}
     b_class = "weights" if layer.has_weights else "activations"
     b_back = "master_copy" if (fmt.master is not None and layer.has_weights) else b_class

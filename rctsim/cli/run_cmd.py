@@ -13,8 +13,8 @@ from rich.table import Table
 from rctsim.cli.app import app
 from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
-from rctsim.result import Result
 from rctsim.replay import SimOptions, simulate
+from rctsim.result import Result
 
 DEFAULT_HW = "edge_npu"
 DEFAULT_TRACE = "resnet"
@@ -22,12 +22,14 @@ DEFAULT_TRACE = "resnet"
 
 def _check_out(path: Path | None, flag: str) -> None:
     if path is not None and not path.parent.exists():
-        raise InputError(str(path), flag, "the folder does not exist", "a path in an existing folder")
+        raise InputError(str(path), flag, "the folder does not exist",
+                         "a path in an existing folder")
 
 
 @app.command()
 def run(
-    hw: Annotated[str, typer.Option("--hw", help="Hardware preset name or YAML file.")] = DEFAULT_HW,
+    hw: Annotated[str, typer.Option("--hw", help="Hardware preset name or YAML file.")]
+    = DEFAULT_HW,
     trace: Annotated[str, typer.Option("--trace", help="Bundled trace name or .trace file.")]
     = DEFAULT_TRACE,
     baseline: Annotated[str, typer.Option(
