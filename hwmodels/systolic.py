@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
-from typing import Literal
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -32,17 +32,17 @@ import numpy.typing as npt
 from hwmodels.schema import ArraySpec
 from rctsim.errors import InputError
 
-Dataflow = Literal["ws", "os", "is"]
 DATAFLOWS: tuple[str, ...] = ("ws", "os", "is")
 """Dataflows the model knows (SCALE-Sim's three)."""
 
 IntArray = npt.NDArray[np.int64]
-IntLike = int | npt.ArrayLike
+Ints = TypeVar("Ints", int, IntArray)
+"""Python ints (one GEMM) or int64 arrays (many): every formula below takes either."""
 
 
-def _ceil_div(num: IntLike, den: IntLike) -> IntArray:
-    """Elementwise ceil(num / den) for non-negative integers."""
-    return -(-np.asarray(num, dtype=np.int64) // np.asarray(den, dtype=np.int64))
+def _ceil_div(num: Ints, den: Ints | int) -> Ints:
+    """ceil(num / den) for non-negative integers, elementwise on arrays."""
+    return -(-num // den)
 
 
 def _check_dataflow(dataflow: str) -> None:
@@ -52,68 +52,77 @@ def _check_dataflow(dataflow: str) -> None:
                          ", ".join(DATAFLOWS))
 
 
-def fold_dims(m: IntLike, n: IntLike, k: IntLike,
-              dataflow: str) -> tuple[IntArray, IntArray, IntArray]:
+def fold_dims(m: Ints, n: Ints, k: Ints, dataflow: str) -> tuple[Ints, Ints, Ints]:
     """SCALE-Sim's (Sr, Sc, T) for our GEMM: os (M, N, K), ws (K, N, M), is (K, M, N)."""
     _check_dataflow(dataflow)
-    m, n, k = (np.asarray(x, dtype=np.int64) for x in (m, n, k))
     return {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[dataflow]
 
 
-def fill_drain_per_fold(rows: IntLike, cols: IntLike, dataflow: str) -> IntArray:
+def fill_drain_per_fold(rows: Ints, cols: Ints, dataflow: str) -> Ints:
     """Cycles of a fold that are not the operand stream: skew fill, drain, stationary preload."""
     _check_dataflow(dataflow)
-    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
     preload = 0 if dataflow == "os" else rows
     return preload + rows + cols - 2
 
 
-def folds_np(m: IntLike, n: IntLike, k: IntLike, rows: IntLike, cols: IntLike,
-             dataflow: str) -> IntArray:
+def fold_count(m: Ints, n: Ints, k: Ints, rows: Ints, cols: Ints, dataflow: str) -> Ints:
     """Number of array-sized tiles the GEMM is cut into: ceil(Sr/rows) * ceil(Sc/cols)."""
     sr, sc, _ = fold_dims(m, n, k, dataflow)
     return _ceil_div(sr, rows) * _ceil_div(sc, cols)
 
 
-def compute_cycles_np(m: IntLike, n: IntLike, k: IntLike, rows: IntLike, cols: IntLike,
-                      dataflow: str, scale_num: IntLike = 1, scale_den: IntLike = 1) -> IntArray:
-    """Vectorised stall-free cycles; the stream part of a fold is ceil(T * scale_num/scale_den)."""
+def stream_and_fill_drain(m: Ints, n: Ints, k: Ints, rows: Ints, cols: Ints, dataflow: str,
+                          scale_num: Ints | int = 1, scale_den: Ints | int = 1
+                          ) -> tuple[Ints, Ints]:
+    """Cycles streaming the temporal operand (ceil(T*scale) per fold) and of fill/drain, summed
+    over folds; the total is max(fill_drain + stream - 1, stream)."""
     _, _, t = fold_dims(m, n, k, dataflow)
-    folds = folds_np(m, n, k, rows, cols, dataflow)
-    stream = folds * _ceil_div(t * np.asarray(scale_num, dtype=np.int64), scale_den)
-    total = folds * fill_drain_per_fold(rows, cols, dataflow) + stream - 1
-    return np.maximum(total, stream)
+    folds = fold_count(m, n, k, rows, cols, dataflow)
+    stream = folds * _ceil_div(t * scale_num, scale_den)
+    return stream, folds * fill_drain_per_fold(rows, cols, dataflow)
+
+
+def _as_int64(*values: npt.ArrayLike) -> list[IntArray]:
+    """Inputs of a vectorised call as int64 arrays."""
+    return [np.asarray(v, dtype=np.int64) for v in values]
+
+
+def compute_cycles_np(m: npt.ArrayLike, n: npt.ArrayLike, k: npt.ArrayLike,
+                      rows: npt.ArrayLike, cols: npt.ArrayLike, dataflow: str,
+                      scale_num: npt.ArrayLike = 1, scale_den: npt.ArrayLike = 1) -> IntArray:
+    """Vectorised stall-free cycles (numpy broadcasting); stream scaled by scale_num/scale_den."""
+    stream, fill_drain = stream_and_fill_drain(*_as_int64(m, n, k, rows, cols), dataflow,
+                                               *_as_int64(scale_num, scale_den))
+    return np.maximum(fill_drain + stream - 1, stream)
 
 
 def compute_cycles(m: int, n: int, k: int, rows: int, cols: int, dataflow: str) -> int:
     """Stall-free cycles of an M x N x K GEMM at native precision: SCALE-Sim's compute cycles."""
-    return int(compute_cycles_np(m, n, k, rows, cols, dataflow))
+    stream, fill_drain = stream_and_fill_drain(m, n, k, rows, cols, dataflow)
+    return max(fill_drain + stream - 1, stream)
 
 
-def operand_traffic_np(m: IntLike, n: IntLike, k: IntLike, rows: IntLike, cols: IntLike,
-                       dataflow: str) -> dict[str, IntArray]:
+def operand_traffic(m: Ints, n: Ints, k: Ints, rows: Ints, cols: Ints,
+                    dataflow: str) -> dict[str, Ints]:
     """SRAM<->array elements: a_reads, b_reads, out_writes, out_reads (partial sums read back)."""
     _check_dataflow(dataflow)
-    m, n, k = (np.asarray(x, dtype=np.int64) for x in (m, n, k))
     out = m * n
     if dataflow == "os":
         a_reads, b_reads = m * k * _ceil_div(n, cols), k * n * _ceil_div(m, rows)
         out_writes = out
     else:
-        k_folds = _ceil_div(k, rows)
         a_reads = m * k * (_ceil_div(n, cols) if dataflow == "ws" else 1)
         b_reads = k * n * (1 if dataflow == "ws" else _ceil_div(m, cols))
-        out_writes = out * k_folds
+        out_writes = out * _ceil_div(k, rows)
     return {"a_reads": a_reads, "b_reads": b_reads, "out_writes": out_writes,
             "out_reads": out_writes - out}
 
 
-def mapping_efficiency_np(m: IntLike, n: IntLike, k: IntLike, rows: IntLike, cols: IntLike,
-                          dataflow: str) -> npt.NDArray[np.float64]:
+def mapping_efficiency(m: Ints, n: Ints, k: Ints, rows: Ints, cols: Ints,
+                       dataflow: str) -> float | npt.NDArray[np.float64]:
     """Mean over folds of the fraction of PEs holding a stationary element (SCALE-Sim's)."""
     sr, sc, _ = fold_dims(m, n, k, dataflow)
-    folds = folds_np(m, n, k, rows, cols, dataflow)
-    return (sr * sc) / (folds * np.asarray(rows) * np.asarray(cols))
+    return (sr * sc) / (fold_count(m, n, k, rows, cols, dataflow) * rows * cols)
 
 
 @dataclass(frozen=True)
@@ -157,20 +166,18 @@ def gemm_timing(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, *,
                 scale: Fraction = Fraction(1), a_bits_run: int, b_bits_run: int,
                 is_float: bool) -> GemmTiming:
     """GemmTiming of an M x N x K GEMM whose stream part runs `scale` cycles per step."""
-    folds = int(folds_np(m, n, k, rows, cols, dataflow))
-    _, _, t = fold_dims(m, n, k, dataflow)
-    stream = folds * ceil(int(t) * scale)
-    fill_drain = folds * int(fill_drain_per_fold(rows, cols, dataflow))
+    stream, fill_drain = stream_and_fill_drain(m, n, k, rows, cols, dataflow,
+                                               scale.numerator, scale.denominator)
     cycles = max(fill_drain + stream - 1, stream)
-    traffic = {key: int(v) for key, v in operand_traffic_np(m, n, k, rows, cols, dataflow).items()}
     macs = m * n * k
     return GemmTiming(
         compute_cycles=cycles, macs=macs,
         utilization=float(macs * scale / (cycles * rows * cols)),
-        mapping_efficiency=float(mapping_efficiency_np(m, n, k, rows, cols, dataflow)),
-        folds=folds, stream_cycles=stream, fill_drain_cycles=fill_drain,
-        a_bits_run=a_bits_run, b_bits_run=b_bits_run, is_float=is_float,
-        stream_scale=float(scale), **traffic,
+        mapping_efficiency=float(mapping_efficiency(m, n, k, rows, cols, dataflow)),
+        folds=fold_count(m, n, k, rows, cols, dataflow), stream_cycles=stream,
+        fill_drain_cycles=fill_drain, a_bits_run=a_bits_run, b_bits_run=b_bits_run,
+        is_float=is_float, stream_scale=float(scale),
+        **operand_traffic(m, n, k, rows, cols, dataflow),
     )
 
 

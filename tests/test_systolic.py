@@ -19,6 +19,8 @@ from hwmodels.systolic import (
     compute_cycles,
     compute_cycles_np,
     gemm_timing,
+    mapping_efficiency,
+    operand_traffic,
 )
 from rctsim.errors import InputError
 
@@ -61,11 +63,17 @@ def test_compute_cycles_equal_scalesim(case):
 
 @pytest.mark.parametrize("dataflow", DATAFLOWS)
 def test_vectorised_cycles_equal_scalesim(dataflow):
-    """One numpy call over all cases of a dataflow gives SCALE-Sim's cycles elementwise."""
+    """One numpy call over all cases of a dataflow gives SCALE-Sim's numbers elementwise."""
     cases = [c for c in CASES if c["dataflow"] == dataflow]
     cols = {key: np.array([c[key] for c in cases]) for key in ("m", "n", "k", "rows", "cols")}
-    got = compute_cycles_np(cols["m"], cols["n"], cols["k"], cols["rows"], cols["cols"], dataflow)
-    np.testing.assert_array_equal(got, [c["compute_cycles"] for c in cases])
+    dims = [cols[key] for key in ("m", "n", "k", "rows", "cols")]
+    np.testing.assert_array_equal(compute_cycles_np(*dims, dataflow),
+                                  [c["compute_cycles"] for c in cases])
+    traffic = operand_traffic(*dims, dataflow)
+    np.testing.assert_array_equal(traffic["a_reads"], [c["ifmap_sram_reads"] for c in cases])
+    np.testing.assert_array_equal(traffic["b_reads"], [c["filter_sram_reads"] for c in cases])
+    np.testing.assert_allclose(mapping_efficiency(*dims, dataflow) * 100,
+                               [c["mapping_efficiency_pct"] for c in cases], rtol=1e-12)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
@@ -199,6 +207,7 @@ def test_bit_fusion_partial_steps_round_up_per_fold():
     timing = array.gemm(10, 4, 12, a_bits=2, b_bits=2, is_float=False)  # K=12 -> 3 folds
     assert (timing.folds, timing.stream_cycles) == (3, 3)
     assert timing.compute_cycles == 3 * 10 + 3 - 1
+    assert compute_cycles_np(10, 4, 12, 4, 4, "ws", scale_num=1, scale_den=16) == 32
 
 
 def test_fp32_takes_fp32_cycles_per_mac():

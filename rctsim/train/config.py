@@ -35,8 +35,8 @@ class TrainConfig(BaseModel):
     """Peak learning rate (cosine decay to zero); default: the model's."""
     momentum: float = Field(0.9, ge=0, lt=1)
     """SGD momentum."""
-    warmup: int = Field(0, ge=0)
-    """Iterations of linear learning-rate warm-up."""
+    warmup: int | None = Field(None, ge=0)
+    """Iterations of linear learning-rate warm-up; default: the model's."""
     max_iterations: int | None = Field(None, ge=1)
     """Stop after this many iterations (short runs for tests and benchmarks)."""
 
@@ -50,6 +50,7 @@ class TrainConfig(BaseModel):
             "epochs": self.epochs or recipe.epochs,
             "batch_size": self.batch_size or recipe.batch_size,
             "lr": self.lr or recipe.lr,
+            "warmup": recipe.warmup if self.warmup is None else self.warmup,
         })
 
     def command(self) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import rctsim
+from rctsim.errors import InputError
 from rctsim.trace.model import LayerSpec, PolicySpec, Trace, TraceHeader
 from rctsim.train.capture import TraceRecorder
 from rctsim.train.config import TrainConfig
@@ -48,6 +49,8 @@ class Session:
     model: Module
     policy: Policy
     optimizer: SGDMomentum
+    shuffle_rng: np.random.Generator
+    """Draws each epoch's sample order."""
 
     @property
     def iterations_per_epoch(self) -> int:
@@ -67,8 +70,6 @@ def prepare(config: TrainConfig) -> Session:
     init_seed, shuffle_seed, round_seed = np.random.SeedSequence(config.seed).spawn(3)
     data = load_dataset(config.dataset, dict(config.dataset_params))
     if len(data.x_train) < config.batch_size:
-        from rctsim.errors import InputError
-
         raise InputError("--batch-size", "batch_size", f"{config.batch_size} exceeds the "
                          f"{len(data.x_train)} training samples", f"1..{len(data.x_train)}")
     model = build_model(config.model, data, np.random.default_rng(init_seed))
@@ -76,9 +77,7 @@ def prepare(config: TrainConfig) -> Session:
                          np.random.default_rng(round_seed))
     optimizer = SGDMomentum(model.params(), momentum=config.momentum,
                             state_bits=policy.opt_state_bits)
-    session = Session(config, data, model, policy, optimizer)
-    session.shuffle_rng = np.random.default_rng(shuffle_seed)  # type: ignore[attr-defined]
-    return session
+    return Session(config, data, model, policy, optimizer, np.random.default_rng(shuffle_seed))
 
 
 def evaluate(model: Module, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -116,7 +115,7 @@ def run(session: Session, on_progress: Callable[[Progress], None] | None = None)
     weights = np.array([sum(p.grad.size for p in layer.own_params()) for layer in policy.layers])
     total, it, eval_acc = session.iterations, 0, None
     for epoch in range(cfg.epochs):
-        order = session.shuffle_rng.permutation(len(data.x_train))  # type: ignore[attr-defined]
+        order = session.shuffle_rng.permutation(len(data.x_train))
         seen = right = 0
         for b in range(session.iterations_per_epoch):
             if it == total:

@@ -46,13 +46,13 @@ class StrokesParams(BaseModel):
     """Test images."""
     size: int = Field(16, ge=8, le=64)
     """Image side in pixels."""
-    jitter: float = Field(0.04, ge=0)
+    jitter: float = Field(0.07, ge=0)
     """Standard deviation of the control-point jitter (unit square)."""
-    rotation_deg: float = Field(15.0, ge=0)
+    rotation_deg: float = Field(25.0, ge=0)
     """Largest rotation, degrees."""
     shear: float = Field(0.25, ge=0)
     """Largest horizontal shear."""
-    noise: float = Field(0.15, ge=0)
+    noise: float = Field(0.35, ge=0)
     """Standard deviation of the additive pixel noise."""
     seed: int = 0
     """Generator seed (independent of the training seed)."""

@@ -30,14 +30,16 @@ class Recipe:
     """Default mini-batch size."""
     lr: float
     """Default peak learning rate."""
+    warmup: int = 0
+    """Default learning-rate warm-up iterations."""
 
 
 MODELS: dict[str, Recipe] = {
     "mlp": Recipe(mlp, "image", "mnist1d", 30, 100, 0.05),
     "cnn": Recipe(cnn, "image", "mnist1d", 30, 100, 0.05),
     "resnet": Recipe(resnet, "image", "strokes", 4, 32, 0.05),
-    "lstm": Recipe(lstm, "sequence", "text", 2, 32, 0.5),
-    "transformer": Recipe(transformer, "sequence", "text", 2, 32, 0.1),
+    "lstm": Recipe(lstm, "sequence", "text", 10, 32, 0.5),
+    "transformer": Recipe(transformer, "sequence", "text", 8, 32, 0.3, warmup=50),
 }
 """Model name -> recipe."""
 

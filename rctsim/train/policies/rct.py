@@ -19,8 +19,8 @@ from rctsim.train.policies.base import ACC_BITS, Policy
 from rctsim.train.quantize import OperandQuant
 from rctsim.train.storage import IntegerStore, power_of_two_exponent
 
-APT_HYSTERESIS = 8.0
-"""APT: `t_high = APT_HYSTERESIS * tradeoff` (our choice: three bit steps of headroom)."""
+APT_HYSTERESIS = 10.0
+"""APT: `t_high = APT_HYSTERESIS * tradeoff` (our choice, as the rct defaults 0.02 and 0.2)."""
 
 
 class _IntegerParams(BaseModel):
@@ -56,9 +56,9 @@ class _IntegerParams(BaseModel):
 class RctParams(_IntegerParams):
     """Parameters of the `rct` policy."""
 
-    t_low: float = Field(0.05, gt=0)
+    t_low: float = Field(0.02, gt=0)
     """Gavg below which a layer gains a bit."""
-    t_high: float = Field(0.5, gt=0)
+    t_high: float = Field(0.2, gt=0)
     """Gavg above which a layer loses a bit."""
     operand_bits: Literal["fixed", "adaptive"] = "fixed"
     """`fixed`: activations/gradients at `a_bits`/`g_bits`; `adaptive`: at the weight bits."""
@@ -73,7 +73,7 @@ class RctParams(_IntegerParams):
 class AptParams(_IntegerParams):
     """Parameters of the `apt` policy: RCT's mechanism driven by one trade-off knob."""
 
-    tradeoff: float = Field(0.05, gt=0)
+    tradeoff: float = Field(0.02, gt=0)
     """APT's T_min: the Gavg below which a layer gains a bit (higher: more bits, more accuracy)."""
     operand_bits: Literal["fixed", "adaptive"] = "adaptive"
     """As for `rct`; APT uses one precision for forward and backward, hence `adaptive`."""
@@ -151,7 +151,7 @@ class RctPolicy(Policy):
 
 
 class AptPolicy(RctPolicy):
-    """RCT's mechanism with APT's single trade-off: `t_low = tradeoff`, `t_high = 8 * tradeoff`."""
+    """RCT's mechanism with APT's single trade-off: `t_low = tradeoff`, `t_high = 10 * tradeoff`."""
 
     name = "apt"
 
