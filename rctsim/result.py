@@ -1,6 +1,6 @@
 """Frozen results: per-policy summaries, the comparison, JSON and CSV output.
 
-The JSON schema is documented in docs/results.md and versioned by RESULT_SCHEMA_VERSION.
+The JSON schema is documented in docs/run-json.md and versioned by RESULT_SCHEMA_VERSION.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from rctsim.storage import PARAM_TENSORS
 from rctsim.trace.model import Trace
 
 RESULT_SCHEMA_VERSION = 1
-"""Version of the run JSON (docs/results.md)."""
+"""Version of the run JSON (docs/run-json.md)."""
 
 COMPARED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gemm_energy", ("energy_pj", "gemm")),

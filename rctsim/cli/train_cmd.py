@@ -49,8 +49,9 @@ def train(
 ) -> None:
     """Train MODEL under POLICY with the numpy trainer; write the trace (same seed, same bytes)."""
     from rctsim.trace.io import write_trace
-    from rctsim.train.loop import train as run_training
+    from rctsim.train.loop import prepare, run
     from rctsim.train.params import split_pairs
+    from rctsim.train.threads import single_threaded_blas
 
     if not out.parent.exists():
         raise InputError(str(out), "--out", "the folder does not exist", "a path in an existing "
@@ -60,8 +61,9 @@ def train(
                      dataset_params=split_pairs(dataset_param or [], "--dataset-param"),
                      epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, momentum=momentum,
                      warmup=warmup, max_iterations=max_iterations)
+    session = prepare(config)
     console = Console(stderr=True)
-    with _progress_bar(console, quiet) as bar:
+    with single_threaded_blas(), _progress_bar(console, quiet) as bar:
         task = bar.add_task(f"{config.model}/{config.policy}", total=None, loss=float("nan"),
                             acc="-", bits=float("nan"))
 
@@ -70,19 +72,20 @@ def train(
             bar.update(task, completed=p.iteration, total=p.iterations, loss=p.loss, acc=acc,
                        bits=p.mean_w_bits)
 
-        trace = run_training(config, on_progress=show)
+        trace = run(session, on_progress=show)
     write_trace(trace, out)
     final = trace.metrics["eval_acc"].value[-1]
     console.print(f"wrote {out}: {trace.iterations} iterations, {len(trace.phase_start)} "
                   f"phases, eval accuracy {final:.4f}, mean weight bits "
-                  f"{_mean_weight_bits(trace):.2f}")
+                  f"{_mean_weight_bits(trace):.2f}", soft_wrap=True)
 
 
 def _progress_bar(console: Console, quiet: bool) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("acc {task.fields[acc]}"),
+                    TextColumn("loss {task.fields[loss]:.3f}"),
+                    TextColumn("acc {task.fields[acc]}"),
                     TextColumn("bits {task.fields[bits]:.2f}"), TimeElapsedColumn(),
-                    console=console, disable=quiet, transient=False)
+                    console=console, disable=quiet)
 
 
 def _mean_weight_bits(trace) -> float:

@@ -34,7 +34,8 @@ def parse_params(model: type[M], raw: dict[str, Any], option: str, owner: str) -
         return model.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(parameters)"
+        key = ".".join(str(p) for p in first["loc"]) or "parameters"
         field = model.model_fields.get(key)
-        hint = field.description if field and field.description else allowed
-        raise InputError(option, key, f"{first['msg']} for {owner}", hint) from None
+        hint = f"{key}: {field.description}" if field and field.description else allowed
+        problem = first["msg"].removeprefix("Value error, ")
+        raise InputError(option, key, f"{problem} ({owner})", hint) from None
