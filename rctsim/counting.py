@@ -100,7 +100,8 @@ def _homes(op: Op, ctx: StepContext) -> tuple[bool, bool, bool]:
     """(A, B, C) in DRAM?"""
     p, i, layer = ctx.placement, op.layer, ctx.layers[op.layer]
     kept = p.resident(i, "activations")
-    out_dram = not p.transient_on_chip(op.m * op.n * op.out.bytes)
+    out_elems = _stored_elems(op, layer)["out_elems"] or op.m * op.n
+    out_dram = not p.transient_on_chip(out_elems * op.out.bytes)
     if op.kind == "fwd":
         a_dram = not kept and not ctx.input_on_chip(i, op.a.bytes)
         b_dram = not p.resident(i, op.b_tensor) if layer.has_weights else a_dram
@@ -124,31 +125,38 @@ def _count_gemm(op: Op, ctx: StepContext) -> OpCounts:
     c.sram_write[op.out_tensor] += timing.out_writes * op.acc.bytes
     c.sram_read[op.out_tensor] += timing.out_reads * op.acc.bytes
     a_dram, b_dram, out_dram = _homes(op, ctx)
-    a_unique = min(op.m * op.k, layer.act_elems) if op.a_tensor == "activations" else None
+    sizes = _stored_elems(op, layer)
     operands = GemmOperands(
         m=op.m, n=op.n, k=op.k, a_bytes=op.a.bytes, b_bytes=op.b.bytes, out_bytes=op.out.bytes,
         acc_bytes=op.acc.bytes, a_in_dram=a_dram, b_in_dram=b_dram, out_in_dram=out_dram,
-        a_unique_elems=a_unique or None, align_m=ctx.rows, align_n=ctx.cols)
-    mapping = choose_mapping(operands, ctx.placement.workspace_bytes)
+        align_m=ctx.rows, align_n=ctx.cols, **sizes)
+    tile_space = ctx.placement.workspace_bytes / 2
+    mapping = choose_mapping(operands, tile_space)
     if mapping is None:
         raise InputError(ctx.source, f"layers[{op.layer}] ({layer.name}).{op.kind}",
-                         f"the {op.m}x{op.n}x{op.k} GEMM fits no mapping in a "
-                         f"{ctx.placement.workspace_bytes:.0f}-byte workspace",
+                         f"the {op.m}x{op.n}x{op.k} GEMM fits no mapping in "
+                         f"{tile_space:.0f} bytes of tile workspace",
                          "a larger global buffer or a smaller layer")
     c.mapping, c.tiles = mapping, mapping.tiles
-    a_size = (a_unique or op.m * op.k) * op.a.bytes
-    c.dma("in", op.a_tensor, mapping.a_fetches * a_size)
-    weights = op.b_tensor in ("weights", "master_copy")
-    b_elems = max(layer.params, op.k * op.n) if weights else op.k * op.n
-    c.dma("in", op.b_tensor, mapping.b_fetches * b_elems * op.b.bytes)
-    partial = op.m * op.n * op.acc.bytes
-    c.dma("in", op.out_tensor, mapping.out_reads * partial)
-    if mapping.out_writes:
-        c.dma("out", op.out_tensor, (mapping.out_writes - 1) * partial + op.m * op.n * op.out.bytes)
+    c.dma("in", op.a_tensor, mapping.a_read_bytes)
+    c.dma("in", op.b_tensor, mapping.b_read_bytes)
+    c.dma("in", op.out_tensor, mapping.out_read_bytes)
+    c.dma("out", op.out_tensor, mapping.out_write_bytes)
     if op.kind == "fwd" and op.a_tensor == "activations" and not a_dram \
             and not ctx.placement.resident(op.layer, "activations"):
         c.dma("out", "activations", layer.act_elems * op.a.bytes)  # keep X for backward
     return c
+
+
+def _stored_elems(op: Op, layer: LayerSpec) -> dict[str, int | None]:
+    """Tensor sizes as stored in memory where the GEMM view differs (im2col, grouped convs)."""
+    x_elems = min(layer.m * layer.k, layer.act_elems) or None
+    weights = layer.params if layer.has_weights and layer.params > layer.k * layer.n else None
+    if op.kind == "fwd":
+        return {"a_elems": x_elems, "b_elems": weights, "out_elems": None}
+    if op.kind == "dgrad":
+        return {"a_elems": None, "b_elems": weights, "out_elems": x_elems}
+    return {"a_elems": x_elems, "b_elems": None, "out_elems": weights}
 
 
 def _count_update(op: Op, ctx: StepContext) -> OpCounts:

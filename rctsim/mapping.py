@@ -39,12 +39,28 @@ class Mapping:
     """Times C is written to DRAM (partial sums then final; 0 when C stays on chip)."""
     out_reads: int
     """Times partial sums of C are read back from DRAM."""
-    dram_read_bytes: float
-    dram_write_bytes: float
+    a_read_bytes: float
+    """DRAM bytes of A read."""
+    b_read_bytes: float
+    """DRAM bytes of B read."""
+    out_read_bytes: float
+    """DRAM bytes of partial sums read back."""
+    out_write_bytes: float
+    """DRAM bytes of C written (partial sums, then the final result)."""
     tiles: int
     """Number of (m, n, k) tiles, i.e. DMA/compute pipeline steps."""
     buffer_bytes: float
     """Workspace the double-buffered tiles occupy."""
+
+    @property
+    def dram_read_bytes(self) -> float:
+        """All DRAM bytes read."""
+        return self.a_read_bytes + self.b_read_bytes + self.out_read_bytes
+
+    @property
+    def dram_write_bytes(self) -> float:
+        """All DRAM bytes written."""
+        return self.out_write_bytes
 
 
 @dataclass(frozen=True)
@@ -64,8 +80,12 @@ class GemmOperands:
     a_in_dram: bool
     b_in_dram: bool
     out_in_dram: bool
-    a_unique_elems: int | None = None
-    """Distinct elements of A in DRAM when smaller than m*k (im2col: the layer input tensor)."""
+    a_elems: int | None = None
+    """Elements of A as stored in DRAM, when not m*k (im2col: the layer's input tensor)."""
+    b_elems: int | None = None
+    """Elements of B as stored in DRAM, when not k*n (grouped conv: all groups' weights)."""
+    out_elems: int | None = None
+    """Elements of the final C as stored, when not m*n (conv dgrad: dX, not its im2col)."""
     align_m: int = 1
     """Smallest useful tile along m (the array side it is spread over)."""
     align_n: int = 1
@@ -92,9 +112,9 @@ def choose_mapping(ops: GemmOperands, workspace_bytes: float) -> Mapping | None:
         return None
     tm, tn, tk, buf = tm[fits], tn[fits], tk[fits], buf[fits]
     fm, fn, fk = -(-m // tm), -(-n // tn), -(-k // tk)
-    a_size = (ops.a_unique_elems if ops.a_unique_elems else m * k) * ops.a_bytes * ops.a_in_dram
-    b_size = k * n * ops.b_bytes * ops.b_in_dram
-    c_final = m * n * ops.out_bytes * ops.out_in_dram
+    a_size = (ops.a_elems or m * k) * ops.a_bytes * ops.a_in_dram
+    b_size = (ops.b_elems or k * n) * ops.b_bytes * ops.b_in_dram
+    c_final = (ops.out_elems or m * n) * ops.out_bytes * ops.out_in_dram
     c_acc = m * n * ops.acc_bytes * ops.out_in_dram
     one = np.ones_like(fm)
     plans = {  # order: (a_fetches, b_fetches, out_writes)
@@ -113,11 +133,12 @@ def choose_mapping(ops: GemmOperands, workspace_bytes: float) -> Mapping | None:
         if best is None or key < best[0]:
             best = (key, order, i, ra, rb, wc, reads, writes)
     _, order, i, ra, rb, wc, reads, writes = best
+    ra, rb, wc = int(ra[i]), int(rb[i]), int(wc[i])
     return Mapping(
         tile_m=int(tm[i]), tile_n=int(tn[i]), tile_k=int(tk[i]), order=order,
-        a_fetches=int(ra[i]) * ops.a_in_dram, b_fetches=int(rb[i]) * ops.b_in_dram,
-        out_writes=int(wc[i]) * ops.out_in_dram,
-        out_reads=(int(wc[i]) - 1) * ops.out_in_dram,
-        dram_read_bytes=float(reads[i]), dram_write_bytes=float(writes[i]),
+        a_fetches=ra * ops.a_in_dram, b_fetches=rb * ops.b_in_dram,
+        out_writes=wc * ops.out_in_dram, out_reads=(wc - 1) * ops.out_in_dram,
+        a_read_bytes=float(ra * a_size), b_read_bytes=float(rb * b_size),
+        out_read_bytes=float((wc - 1) * c_acc), out_write_bytes=float((wc - 1) * c_acc + c_final),
         tiles=int(tiles[i]), buffer_bytes=float(buf[i]),
     )
