@@ -8,6 +8,7 @@ iteration by iteration).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,20 +65,23 @@ def _machine(hw: HardwareSpec | str | Path) -> _Machine:
 
 def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
              baseline: str | Trace | Path | None = "qat",
-             options: SimOptions | None = None) -> Result:
+             options: SimOptions | None = None,
+             progress: Callable[[str, int, int], None] | None = None) -> Result:
     """Simulate a trace on a hardware and compare it with a baseline.
 
     `baseline`: `qat` or `fp32` (a counterfactual: the trace's layers at that policy's default
-    bits), a trace (a real run of another policy), or None.
+    bits), a trace (a real run of another policy), or None. `progress(label, done, total)` is
+    called after each phase.
     """
     options = options or SimOptions()
     machine = _machine(hw)
     tr = trace if isinstance(trace, Trace) else load_trace(trace)
     trace_name = getattr(trace, "name", None) or (str(trace) if not isinstance(trace, Trace)
                                                   else tr.header.model)
-    runs = {tr.header.policy.name: simulate_policy(machine, tr, role="trace", options=options)}
+    runs = {tr.header.policy.name: simulate_policy(machine, tr, role="trace", options=options,
+                                                   progress=progress)}
     if baseline is not None:
-        label, base = _baseline(baseline, tr, machine, options)
+        label, base = _baseline(baseline, tr, machine, options, progress)
         runs.setdefault(label, base)
         if label == tr.header.policy.name:
             runs[f"{label}_baseline"] = base
@@ -97,18 +101,18 @@ def _baseline_label(baseline, tr: Trace) -> str | None:
     return name if name != tr.header.policy.name else f"{name}_baseline"
 
 
-def _baseline(baseline, tr: Trace, machine: _Machine, options: SimOptions):
+def _baseline(baseline, tr: Trace, machine: _Machine, options: SimOptions, progress=None):
     if isinstance(baseline, str) and baseline in BASELINE_BITS:
         cf = counterfactual(tr, baseline)
         return baseline, simulate_policy(machine, cf, role="baseline (counterfactual)",
-                                         options=options)
+                                         options=options, progress=progress)
     base = baseline if isinstance(baseline, Trace) else load_trace(baseline)
     if [(la.m, la.n, la.k) for la in base.layers] != [(la.m, la.n, la.k) for la in tr.layers]:
         raise InputError(str(baseline), "layers",
                          "the baseline trace's layer shapes differ from the trace's",
                          "a trace of the same model (same layer table)")
     return base.header.policy.name, simulate_policy(machine, base, role="baseline (trace)",
-                                                    options=options)
+                                                    options=options, progress=progress)
 
 
 def counterfactual(tr: Trace, policy: str) -> Trace:
@@ -132,8 +136,8 @@ def _opt_facts(tr: Trace) -> tuple[int, int | None]:
     return per_param, (int(bits) if bits is not None else None)
 
 
-def simulate_policy(machine: _Machine, tr: Trace, *, role: str,
-                    options: SimOptions) -> PolicyResult:
+def simulate_policy(machine: _Machine, tr: Trace, *, role: str, options: SimOptions,
+                    progress: Callable[[str, int, int], None] | None = None) -> PolicyResult:
     """Simulate every distinct phase of a trace once; scale by the phase's iterations."""
     total = Ledger()
     cache: dict[bytes, tuple[Ledger, StepTiming, Footprint]] = {}
@@ -141,7 +145,10 @@ def simulate_policy(machine: _Machine, tr: Trace, *, role: str,
     cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0}
     peak = None
     timeline = ()
-    for phase in tr.phases():
+    n_phases = len(tr.phase_start)
+    for done, phase in enumerate(tr.phases(), start=1):
+        if progress is not None:
+            progress(f"{tr.header.policy.name} ({role})", done, n_phases)
         key = phase.bits.tobytes()
         if key not in cache:
             cache[key] = _simulate_phase(machine, tr, phase.bits, op_cache, options)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from rctsim.cli.app import app
@@ -49,8 +51,9 @@ def run(
         raise InputError("command line", "--workspace-fraction", f"{workspace_fraction}",
                          "a number strictly between 0 and 1")
     base = None if baseline == "none" else baseline
-    result = simulate(hw, trace, baseline=base,
-                      options=SimOptions(workspace_fraction=workspace_fraction))
+    with phase_progress() as progress:
+        result = simulate(hw, trace, baseline=base, progress=progress,
+                          options=SimOptions(workspace_fraction=workspace_fraction))
     if json_out:
         result.to_json(json_out)
     if csv_out:
@@ -60,6 +63,25 @@ def run(
 
 _PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""),
              (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
+
+
+@contextmanager
+def phase_progress():
+    """A transient progress bar on stderr over simulated phases (shown for long traces only)."""
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("phases"), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    tasks: dict[str, int] = {}
+
+    def update(label: str, done: int, total: int) -> None:
+        if total < 20:
+            return
+        if label not in tasks:
+            tasks[label] = bar.add_task(label, total=total)
+        bar.update(tasks[label], completed=done)
+
+    with bar:
+        yield update
 
 
 def _fmt(value: float, unit: str) -> str:
