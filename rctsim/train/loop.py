@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,40 +109,58 @@ def train_step(session: Session, xb: np.ndarray, yb: np.ndarray, lr: float
 
 def run(session: Session, on_progress: Callable[[Progress], None] | None = None) -> Trace:
     """Train and return the trace of the run."""
-    cfg, data, policy = session.config, session.data, session.policy
     recorder = TraceRecorder()
     table: list[LayerSpec] = []
-    weights = np.array([sum(p.grad.size for p in layer.own_params()) for layer in policy.layers])
-    total, it, eval_acc = session.iterations, 0, None
-    for epoch in range(cfg.epochs):
-        order = session.shuffle_rng.permutation(len(data.x_train))
-        seen = right = 0
+    weights = np.array([sum(p.grad.size for p in layer.own_params())
+                        for layer in session.policy.layers])
+    seen = right = 0
+    eval_acc = None
+    for epoch, it, idx in _batches(session):
+        loss, correct, bits = _iteration(session, recorder, it, idx)
+        table = table or layer_table(session.model)
+        seen, right = seen + session.data.y_train[idx].size, right + correct
+        if on_progress:
+            on_progress(Progress(it + 1, session.iterations, epoch, loss, right / seen, eval_acc,
+                                 _mean_bits(bits[:, 0], weights)))
+        if (it + 1) % session.iterations_per_epoch == 0 or it + 1 == session.iterations:
+            eval_acc = _end_of_epoch(session, recorder, it, right / seen)
+            seen = right = 0
+    return recorder.build(_header(session, session.iterations), table)
+
+
+def _batches(session: Session) -> Iterator[tuple[int, int, np.ndarray]]:
+    """`(epoch, iteration, sample indices)` of every iteration of the run."""
+    size, it = session.config.batch_size, 0
+    for epoch in range(session.config.epochs):
+        order = session.shuffle_rng.permutation(len(session.data.x_train))
         for b in range(session.iterations_per_epoch):
-            if it == total:
-                break
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            bits = policy.bits()
-            recorder.bits(it, bits)
-            lr = cosine_lr(cfg.lr, it, total, cfg.warmup)
-            loss, correct = train_step(session, data.x_train[idx], data.y_train[idx], lr)
-            if not table:
-                table = layer_table(session.model)
-            recorder.metric("loss", it, loss)
-            for layer, gavg in policy.end_iteration(it):
-                recorder.signal("gavg", it, layer, gavg)
-            seen += data.y_train[idx].size
-            right += correct
+            if it == session.iterations:
+                return
+            yield epoch, it, order[b * size:(b + 1) * size]
             it += 1
-            if on_progress:
-                on_progress(Progress(it, total, epoch, loss, right / seen, eval_acc,
-                                     _mean_bits(bits[:, 0], weights)))
-        eval_loss, eval_acc = evaluate(session.model, data.x_test, data.y_test)
-        for name, value in (("train_acc", right / max(seen, 1)), ("eval_loss", eval_loss),
-                            ("eval_acc", eval_acc)):
-            recorder.metric(name, it - 1, value)
-        if it == total:
-            break
-    return recorder.build(_header(session, it), table)
+
+
+def _iteration(session: Session, recorder: TraceRecorder, it: int, idx: np.ndarray
+               ) -> tuple[float, int, np.ndarray]:
+    """One recorded iteration: bits in force, the step, its loss and the bit decisions."""
+    cfg, policy = session.config, session.policy
+    bits = policy.bits()
+    recorder.bits(it, bits)
+    lr = cosine_lr(cfg.lr, it, session.iterations, cfg.warmup)
+    loss, correct = train_step(session, session.data.x_train[idx], session.data.y_train[idx], lr)
+    recorder.metric("loss", it, loss)
+    for layer, gavg in policy.end_iteration(it):
+        recorder.signal("gavg", it, layer, gavg)
+    return loss, correct, bits
+
+
+def _end_of_epoch(session: Session, recorder: TraceRecorder, it: int, train_acc: float) -> float:
+    """Evaluate on the test split and record the epoch's metrics; returns the test accuracy."""
+    eval_loss, eval_acc = evaluate(session.model, session.data.x_test, session.data.y_test)
+    for name, value in (("train_acc", train_acc), ("eval_loss", eval_loss),
+                        ("eval_acc", eval_acc)):
+        recorder.metric(name, it, value)
+    return eval_acc
 
 
 def _mean_bits(w_bits: np.ndarray, weights: np.ndarray) -> float:

@@ -1,0 +1,144 @@
+"""`rctsim sweep`: a Pareto sweep over hardware and bitwidth policies (docs/sweeps.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from rctsim.cli.app import app
+from rctsim.errors import InputError
+
+ListOpt = Annotated[str | None, typer.Option(help="Comma-separated values, or a YAML range "
+                                             "such as '{start: 32, stop: 512, factor: 2}'.")]
+
+
+def _check_out(path: Path | None, flag: str) -> None:
+    if path is not None and not path.parent.exists():
+        raise InputError(str(path), flag, "the folder does not exist",
+                         "a path in an existing folder")
+
+
+@app.command()
+def sweep(
+    config: Annotated[Path | None, typer.Argument(help="Sweep YAML file (docs/sweeps.md).")]
+    = None,
+    store: Annotated[Path | None, typer.Option(
+        help="SQLite results store; a rerun skips finished points. Default: CONFIG.db, "
+        "else sweep.db.")] = None,
+    hw: Annotated[str | None, typer.Option("--hw", help="Base hardware preset or YAML.")]
+    = None,
+    sram_kb: ListOpt = None, array: ListOpt = None, dataflow: ListOpt = None,
+    dram_gb_per_s: ListOpt = None, precision_mode: ListOpt = None,
+    energy_table: ListOpt = None, policy: ListOpt = None,
+    trace: Annotated[list[str] | None, typer.Option(
+        help="Trace file or bundled name used as it is (repeatable).")] = None,
+    model: Annotated[str | None, typer.Option(help="Trainer model for trained points.")]
+    = None,
+    axis: Annotated[list[str] | None, typer.Option(
+        help="Any axis as NAME=VALUES (repeatable), e.g. t_low=0.01,0.02.")] = None,
+    sample: Annotated[int | None, typer.Option(
+        min=1, help="Random sample of this many hardware points instead of the grid.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of random samples.")] = None,
+    objective: Annotated[list[str] | None, typer.Option(
+        help="Pareto objective NAME[:min|max] (repeatable): energy, latency, param_memory, "
+        "peak_memory, accuracy, sram, area, or a metric column.")] = None,
+    baseline: Annotated[str | None, typer.Option(help="none | qat | fp32.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local processes (default: every core).")]
+    = None,
+    dask: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT.")] = None,
+    trace_cache: Annotated[Path | None, typer.Option(help="Folder of trained traces.")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="All points as CSV.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="All points as JSON.")] = None,
+    pareto_csv: Annotated[Path | None, typer.Option(help="The front as CSV.")] = None,
+    pareto_json: Annotated[Path | None, typer.Option(help="The front as JSON.")] = None,
+    show: Annotated[int, typer.Option(min=0, help="Front rows printed.")] = 20,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    list_axes: Annotated[bool, typer.Option("--list-axes", help="List axes, exit.")] = False,
+) -> None:
+    """Sweep hardware x bitwidth policy; store every point; print the Pareto front."""
+    from rctsim.sweep import flags
+
+    if list_axes:
+        typer.echo(axes_listing())
+        return
+    for path, flag in ((csv, "--csv"), (json_out, "--json"), (pareto_csv, "--pareto-csv"),
+                       (pareto_json, "--pareto-json"), (store, "--store")):
+        _check_out(path, flag)
+    named = {"sram_kb": sram_kb, "array": array, "dataflow": dataflow,
+             "dram_gb_per_s": dram_gb_per_s, "precision_mode": precision_mode,
+             "energy_table": energy_table, "policy": policy}
+    axes = {name: flags.parse_values(flags.FLAG_AXES[name], text)
+            for name, text in named.items() if text is not None}
+    axes.update(flags.split_axis(text) for text in axis or [])
+    from rctsim.sweep.config import parse_sweep_config, read_sweep_file
+
+    source = str(config) if config is not None else "command line"
+    data = flags.overlay(source, read_sweep_file(config) if config is not None else {},
+                         axes=axes, traces=trace, hw=hw, model=model, sample=sample, seed=seed,
+                         objectives=objective, baseline=baseline)
+    settings = parse_sweep_config(source, data)
+    store_path = store or (config.with_suffix(".db") if config is not None else Path("sweep.db"))
+    _run(settings, source=source, base_dir=config.parent if config else Path("."),
+         store_path=store_path, workers=workers, dask=dask, trace_cache=trace_cache,
+         outputs={"csv": csv, "json": json_out, "pareto_csv": pareto_csv,
+                  "pareto_json": pareto_json}, show=show, quiet=quiet)
+
+
+def _run(settings, *, source: str, base_dir: Path, store_path: Path, workers: int | None,
+         dask: str | None, trace_cache: Path | None, outputs: dict[str, Path | None],
+         show: int, quiet: bool) -> None:
+    from rctsim.sweep import (
+        DaskExecutor,
+        LocalExecutor,
+        SweepStore,
+        TraceCache,
+        default_cache_dir,
+        pareto_front,
+        plan_sweep,
+        run_sweep,
+        sweep_table,
+        table_columns,
+        write_table,
+    )
+    from rctsim.sweep.console import SweepBar, front_table, print_summary
+
+    plan = plan_sweep(settings, source=source, base_dir=base_dir)
+    console = Console(stderr=True)
+    executor = DaskExecutor(dask) if dask else LocalExecutor(workers)
+    try:
+        with SweepStore(store_path) as db, SweepBar(console, quiet=quiet) as bar:
+            outcome = run_sweep(plan, store=db, executor=executor,
+                                cache=TraceCache(trace_cache or default_cache_dir()),
+                                on_progress=bar)
+            rows = sweep_table(plan, outcome.points, db)
+    finally:
+        executor.close()
+    ok = [r for r in rows if r["status"] == "ok"]
+    front = pareto_front(ok, plan.objectives)
+    columns = table_columns(plan)
+    for key, chosen, front_only in (("csv", rows, False), ("json", rows, False),
+                                    ("pareto_csv", front, True), ("pareto_json", front, True)):
+        if outputs[key] is not None:
+            write_table(str(outputs[key]), chosen, columns, plan=plan, front=front_only)
+    out = Console()
+    print_summary(out, plan, outcome, store=str(store_path), front_size=len(front), ok=len(ok))
+    if show and front:
+        out.print(front_table(plan, front, limit=show))
+
+
+def axes_listing() -> str:
+    """Every axis and objective, one per line."""
+    from rctsim.sweep.flags import policy_axis_names
+    from rctsim.sweep.hardware import FIELD_ROOTS, HARDWARE_AXES, HW_AXIS
+    from rctsim.sweep.pareto import ALIASES
+
+    lines = ["hardware axes:"]
+    lines += [f"  {name:16s} {axis.help}" for name, axis in HARDWARE_AXES.items()]
+    lines.append(f"  {HW_AXIS:16s} base hardware preset name or YAML file")
+    lines.append(f"  {'ROOT.FIELD':16s} any schema field, ROOT in {', '.join(FIELD_ROOTS)}")
+    lines.append("policy axes (trained traces): " + ", ".join(policy_axis_names()))
+    lines.append("objectives: " + ", ".join(f"{k} ({c}, {s})" for k, (c, s) in ALIASES.items()))
+    return "\n".join(lines)

@@ -1,0 +1,29 @@
+"""Human-readable numbers for report text: SI prefixes, joules for energies given in pJ."""
+
+from __future__ import annotations
+
+PJ_TO_J = 1e-12
+"""Joules per picojoule: report figures plot energies in J."""
+
+_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""),
+             (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
+
+
+def si(value: float, unit: str) -> str:
+    """`value` with an SI prefix and three significant digits, e.g. `1.23 MB`."""
+    if value == 0:
+        return f"0 {unit}"
+    for scale, prefix in _PREFIXES:
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def quantity(value: float, unit: str) -> str:
+    """Like `si`, but energies in `pJ` are shown in joules."""
+    return si(value * PJ_TO_J, "J") if unit == "pJ" else si(value, unit)
+
+
+def percent(fraction: float | None) -> str:
+    """A saving as a percentage, `n/a` when undefined."""
+    return "n/a" if fraction is None else f"{100 * fraction:.1f} %"

@@ -1,0 +1,134 @@
+"""The run report: inputs, headline cards and the run's figures on one HTML page."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from hwmodels.schema import HardwareSpec
+from rctsim.report.cards import cards_html, headline_cards
+from rctsim.report.format import si
+from rctsim.report.inputs import RunInputs, gather_inputs, run_dict
+from rctsim.report.page import FigureBlock, code, render_page
+from rctsim.report.run_figures import (
+    energy_breakdown_figure,
+    energy_by_layer_figure,
+    memory_figure,
+    timeline_figure,
+)
+from rctsim.report.trace_figures import bits_figure, energy_accuracy_figure, mean_rate_caveat
+from rctsim.result import Result, write_atomic
+from rctsim.trace.model import Trace
+
+RUN_FIGURES = ("fig-energy-layer", "fig-energy-breakdown", "fig-bits", "fig-memory",
+               "fig-timeline", "fig-energy-accuracy")
+"""Element ids of every figure a run report can hold, in page order."""
+
+
+def _global_buffer_bytes(spec: HardwareSpec | None) -> float | None:
+    if spec is None:
+        return None
+    sizes = [m.size_bytes for m in spec.memories if m.role == "global"]
+    return float(sum(sizes)) if sizes else None
+
+
+def run_figure_blocks(inputs: RunInputs) -> tuple[list[FigureBlock], list[str]]:
+    """The figures the inputs allow, and notes on those left out or approximated."""
+    run, trace, notes = inputs.run, inputs.trace, []
+    order = [layer.name for layer in trace.layers] if trace else None
+    blocks = [
+        FigureBlock("fig-energy-layer", energy_by_layer_figure(run, order),
+                    "Energy of each layer over all iterations: MACs, SRAM and DRAM accesses "
+                    "(leakage is step-wide, shown as *)."),
+        FigureBlock("fig-energy-breakdown", energy_breakdown_figure(run),
+                    "The same total energy split three ways. Tensor '-' is energy not tied to "
+                    "a tensor class (arithmetic, PE scratchpads); op and layer '*' is leakage."),
+    ]
+    if trace is not None:
+        blocks.append(FigureBlock("fig-bits", bits_figure(trace),
+                                  "Bits per layer over the iterations of the trace (each column "
+                                  "a phase of constant bits); switch operand with the buttons."))
+    blocks += [
+        FigureBlock("fig-memory", memory_figure(
+            run, on_chip_bytes=_global_buffer_bytes(inputs.hardware)),
+            "Bytes one training step needs, peak over the run's phases. Off chip = peak total "
+            "minus peak on chip."),
+        FigureBlock("fig-timeline", timeline_figure(run),
+                    "DMA (DRAM channel) and compute lanes of one step from the SimPy "
+                    "simulation; hover a bar for its op and cycles."),
+    ]
+    if trace is not None:
+        fig = energy_accuracy_figure(run, trace, inputs.baseline_trace)
+        if fig is None:
+            notes.append("The trace has no accuracy or loss metric: energy-to-accuracy figure "
+                          "left out.")
+        else:
+            caveat = mean_rate_caveat(run)
+            notes += [caveat] if caveat else []
+            blocks.append(FigureBlock(
+                "fig-energy-accuracy", fig,
+                "Energy spent up to each measurement of the trace's metric: read off the energy "
+                "each policy needs to reach a given accuracy."))
+    return blocks, notes
+
+
+def _input_rows(inputs: RunInputs) -> list[tuple[str, str]]:
+    run = inputs.run
+    hw, tr = run["hardware"], run["trace"]
+    rows = [("Hardware", f"{escape(hw['name'])} — sha256 {code(hw['sha256'])}")]
+    spec = inputs.hardware
+    if spec is not None:
+        gb = _global_buffer_bytes(spec)
+        rows.append(("", escape(
+            f"{spec.array.rows}x{spec.array.cols} {spec.array.dataflow} array at "
+            f"{si(spec.array.clock_hz, 'Hz')}, global buffer {si(gb or 0, 'B')}, DRAM "
+            f"{si(spec.dram.bandwidth_bytes_per_s, 'B/s')}, energy table {spec.energy_table}")))
+    rows.append(("Trace", f"{escape(str(tr['name']))} — sha256 {code(tr['sha256'])}"))
+    detail = (f"model {tr['model']}, policy {tr['policy']}, {tr['iterations']:,} iterations, "
+              f"{tr['layers']} layers, {tr['phases']} phases")
+    if inputs.trace is not None:
+        h = inputs.trace.header
+        detail += f", data set {h.dataset}, batch {h.batch_size}, seed {h.seed}, {h.producer}"
+    rows.append(("", escape(detail)))
+    comparison = run["comparison"]
+    rows.append(("Baseline", escape(f"{comparison['baseline']} ({comparison['baseline_role']})"
+                                    if comparison else "none")))
+    options = ", ".join(f"{k}={v}" for k, v in run.get("options", {}).items())
+    rows.append(("Options", escape(options or "defaults")))
+    rows.append(("Run made by", escape(str(run.get("producer", "unknown")))))
+    return rows
+
+
+def run_report_html(inputs: RunInputs) -> str:
+    """The run report page for gathered inputs."""
+    run = inputs.run
+    ours = run["trace"]["policy"]
+    base = run["comparison"].get("baseline")
+    heading = f"<h2>{escape(ours)} against {escape(base)}</h2>" if base else \
+        f"<h2>{escape(ours)}</h2>"
+    summary = heading + cards_html(headline_cards(run), ours_label=ours, base_label=base)
+    blocks, notes = run_figure_blocks(inputs)
+    title = f"rctsim run report: {run['trace']['model']} on {run['hardware']['name']}"
+    return render_page(title=title, kind="run", inputs=_input_rows(inputs), summary_html=summary,
+                       figures=blocks, notes=list(inputs.notes) + notes)
+
+
+def build_run_report(result: Result | dict, *, trace: Trace | str | Path | None = None,
+                     baseline_trace: Trace | str | Path | None = None,
+                     hardware: HardwareSpec | str | Path | None = None,
+                     search_dir: Path | None = None) -> str:
+    """The run report page of a Result or run JSON object; finds the trace and hardware."""
+    run = run_dict(result)
+    inputs = gather_inputs(run, trace=trace, baseline_trace=baseline_trace, hardware=hardware,
+                           search_dir=search_dir)
+    return run_report_html(inputs)
+
+
+def write_run_report(result: Result | dict, path: str | Path, *,
+                     trace: Trace | str | Path | None = None,
+                     baseline_trace: Trace | str | Path | None = None,
+                     hardware: HardwareSpec | str | Path | None = None,
+                     search_dir: Path | None = None) -> None:
+    """Write the run report of `result` to `path` atomically (arguments as build_run_report)."""
+    write_atomic(path, build_run_report(result, trace=trace, baseline_trace=baseline_trace,
+                                        hardware=hardware, search_dir=search_dir))

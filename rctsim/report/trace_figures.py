@@ -1,0 +1,99 @@
+"""Figures of a run report that need the trace: bitwidths over iterations, energy to accuracy."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from rctsim.report.format import PJ_TO_J
+from rctsim.report.style import base_layout, policy_colours
+from rctsim.trace.model import OPERANDS, Series, Trace
+
+HEATMAP_OPERANDS = ("w", "a", "g")
+"""Operands with a heatmap (the accumulator is left out); `w` is shown first."""
+QUALITY_METRICS = (("eval_acc", "evaluation accuracy"), ("train_acc", "training accuracy"),
+                   ("loss", "training loss"))
+"""Metrics plotted against energy, in order of preference, with their axis titles."""
+
+
+def bits_figure(trace: Trace) -> go.Figure:
+    """Heatmap of each layer's bits over the iterations (phases as bins); w, a, g selectable."""
+    edges = [int(s) for s in trace.phase_start] + [trace.iterations]
+    names = [layer.name for layer in trace.layers]
+    spans = [f"{a}–{b - 1}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    fig = go.Figure()
+    for operand in HEATMAP_OPERANDS:
+        col = OPERANDS.index(operand)
+        z = trace.phase_bits[:, :, col].T.astype(int).tolist()
+        fig.add_heatmap(
+            x=edges, y=names, z=z, name=operand, visible=operand == HEATMAP_OPERANDS[0],
+            customdata=[spans for _ in names], colorscale="Viridis",
+            colorbar={"title": {"text": "bits"}},
+            hovertemplate="%{y}<br>iterations %{customdata}<br>" + operand
+                          + " = %{z} bits<extra></extra>")
+    buttons = [{"label": f"{op} bits", "method": "update",
+                "args": [{"visible": [o == op for o in HEATMAP_OPERANDS]}]}
+               for op in HEATMAP_OPERANDS]
+    fig.update_layout(updatemenus=[{"buttons": buttons, "type": "buttons", "direction": "right",
+                                    "x": 1.0, "xanchor": "right", "y": 1.08, "yanchor": "bottom"}],
+                      xaxis_title="iteration", yaxis={"autorange": "reversed", "title": "layer"})
+    height = min(max(300, 120 + 16 * len(names)), 900)
+    return base_layout(fig, title="Bitwidth of each layer over the iterations", height=height)
+
+
+def quality_metric(trace: Trace) -> tuple[str, str] | None:
+    """(metric name, axis title) of the trace's metric to plot against energy, if any."""
+    for name, title in QUALITY_METRICS:
+        if name in trace.metrics and len(trace.metrics[name].iteration):
+            return name, title
+    return None
+
+
+def cumulative_energy_j(summary: dict, series: Series) -> list[float]:
+    """Energy spent (J) when each measurement was taken, at the run's mean energy per iteration.
+
+    A measurement at iteration i follows i + 1 iterations. Exact when every phase of the policy
+    has the same bits (`distinct_phases == 1`); otherwise the mean rate, since the run JSON holds
+    totals only.
+    """
+    per_iteration = summary["energy_pj"]["total"] / summary["iterations"]
+    return [float((int(i) + 1) * per_iteration * PJ_TO_J) for i in series.iteration]
+
+
+def energy_accuracy_figure(run: dict, trace: Trace,
+                           baseline_trace: Trace | None = None) -> go.Figure | None:
+    """Cumulative energy against the trace's accuracy (or loss), per policy; None if no metric."""
+    chosen = quality_metric(trace)
+    if chosen is None:
+        return None
+    metric, title = chosen
+    colours = policy_colours(list(run["policies"]))
+    fig = go.Figure()
+    for label, summary in run["policies"].items():
+        source, name, dash = trace, label, "solid"
+        if summary["role"] == "baseline (counterfactual)":
+            name, dash = f"{label} (counterfactual: the trace's {metric} per iteration)", "dash"
+        elif summary["role"] == "baseline (trace)":
+            if baseline_trace is None or metric not in baseline_trace.metrics:
+                continue
+            source = baseline_trace
+        series = source.metrics[metric]
+        fig.add_scatter(
+            name=name, x=cumulative_energy_j(summary, series), y=series.value.tolist(),
+            customdata=series.iteration.tolist(), mode="lines+markers", meta=label,
+            line={"color": colours[label], "dash": dash},
+            hovertemplate=f"{title} %{{y:.4g}}<br>energy %{{x:.4s}}J<br>after iteration "
+                          "%{customdata}<extra>" + label + "</extra>")
+    fig.update_layout(xaxis_title="cumulative energy (J)", yaxis_title=title,
+                      legend={"orientation": "h", "y": -0.2})
+    return base_layout(fig, title=f"Energy spent against {title}")
+
+
+def mean_rate_caveat(run: dict) -> str | None:
+    """A note when some policy's energy per iteration varies over the run (more than one
+    distinct phase), so that its cumulative-energy curve uses the run's mean rate."""
+    varying = [label for label, s in run["policies"].items() if s["distinct_phases"] > 1]
+    if not varying:
+        return None
+    return (f"{', '.join(varying)}: the bits change over the run, and the run JSON holds totals "
+            "only, so cumulative energy uses the run's mean energy per iteration (end points "
+            "exact, the path between them approximate).")

@@ -1,0 +1,91 @@
+"""The trained-trace cache: a trace per trainer settings, keyed by the settings' content hash.
+
+A trace is trained once and found again by any later sweep with the same settings and rctsim
+version. Files are `<sha256>.trace` (written atomically) with a `<sha256>.json` beside it holding
+the settings, so the cache can be read by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rctsim import __version__
+from rctsim.trace.io import trace_to_bytes
+from rctsim.trace.model import Trace
+
+Trainer = Callable[[dict[str, Any]], Trace]
+"""Trains a model from resolved trainer settings (`TrainConfig` fields) and returns its trace."""
+
+CACHE_ENV = "RCTSIM_CACHE_DIR"
+"""Environment variable naming the cache root (default: XDG cache, else ~/.cache)."""
+
+
+def train_with_rctsim(settings: dict[str, Any]) -> Trace:
+    """The bundled numpy trainer (`rctsim.train`): the default `Trainer`."""
+    from rctsim.train.config import TrainConfig
+    from rctsim.train.loop import train
+
+    return train(TrainConfig.model_validate(settings))
+
+
+def train_job(trainer: Trainer, settings: dict[str, Any]) -> bytes:
+    """Worker task: train and return the trace's file bytes."""
+    return trace_to_bytes(trainer(settings))
+
+
+def default_cache_dir() -> Path:
+    """`$RCTSIM_CACHE_DIR/traces`, else `$XDG_CACHE_HOME/rctsim/traces`, else ~/.cache/..."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]) / "traces"
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "rctsim" / "traces"
+
+
+def settings_digest(settings: dict[str, Any]) -> str:
+    """sha256 of the settings' canonical JSON and the rctsim version that trains them."""
+    canonical = json.dumps({"settings": settings, "rctsim": __version__}, sort_keys=True,
+                           separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class TraceCache:
+    """A folder of trained traces keyed by settings digest."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+
+    def path(self, settings: dict[str, Any]) -> Path:
+        """Where the trace of `settings` lives (whether or not it exists yet)."""
+        return self.folder / f"{settings_digest(settings)}.trace"
+
+    def has(self, settings: dict[str, Any]) -> bool:
+        """Whether the trace of `settings` is cached."""
+        return self.path(settings).is_file()
+
+    def put(self, settings: dict[str, Any], data: bytes) -> Path:
+        """Store trace bytes (atomically) with the settings beside them; returns the path."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        target = self.path(settings)
+        _write_atomic(target.with_suffix(".json"),
+                      json.dumps(settings, indent=2, sort_keys=True).encode("utf-8"))
+        _write_atomic(target, data)
+        return target
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,117 @@
+"""The sweep configuration file (docs/sweeps.md): its schema and loading.
+
+Every problem in the file becomes one `InputError` line naming the file and the field. Axis values
+are kept raw here (a list, one value, or a range mapping); `rctsim.sweep.axes` reads them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hwmodels.validation import parse_mapping, validate_model
+from rctsim.errors import InputError
+
+CACTI_MM2_PER_KB = 0.108577 / 16
+"""mm² per KB of SRAM: CACTI at 45 nm (itrs-hp cells, 360 K, one read-write port), a 16 KB bank
+of 0.108577 mm², from the CACTI sweep shipped with the Bit Fusion simulator
+(github.com/hsharma35/bitfusion, bitfusion/sram/cacti_sweep.csv, the 16384-byte row, column
+`area_mm^2`); the same file the presets' leakage figures come from."""
+
+CACTI_AREA_SOURCE = (
+    "CACTI 45 nm, itrs-hp, 360 K: 16 KB bank = 0.108577 mm² (github.com/hsharma35/bitfusion, "
+    "bitfusion/sram/cacti_sweep.csv) -> 6.786e-3 mm²/KB")
+"""Citation of the default SRAM area figure."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class HardwareSpace(_Strict):
+    """The hardware side of the sweep: a base description and the axes that vary it."""
+
+    base: str = "edge_npu"
+    """Hardware preset name or YAML file (relative to the sweep file) every point starts from."""
+    axes: dict[str, Any] = Field(default_factory=dict)
+    """Axis name -> a list of values, one value, or a range mapping (`rctsim sweep --list-axes`)."""
+    sample: int | None = Field(None, ge=1)
+    """Draw this many points at random (seeded) instead of the full grid."""
+    scale_leakage: bool = True
+    """Scale SRAM leakage with capacity: the global buffer's with its size, the per-PE memories'
+    with the number of PEs (leakage is about linear in capacity in CACTI; docs/sweeps.md)."""
+
+
+class PolicySpace(_Strict):
+    """The policy side of the sweep: traces used as they are, and traces the trainer makes."""
+
+    traces: list[str] = Field(default_factory=list)
+    """Trace files (relative to the sweep file) or bundled trace names, used as they are."""
+    train: dict[str, Any] = Field(default_factory=dict)
+    """Trainer settings shared by every trained point (`rctsim train` options: model, epochs,
+    max_iterations, seed, policy, policy_params, ...)."""
+    axes: dict[str, Any] = Field(default_factory=dict)
+    """Axis name -> values: `policy`, trainer settings (`seed`, `lr`, ...) and policy
+    parameters (`t_low`, `t_high`, `tradeoff`, `b_min`, `b_max`, `interval`, `w_q`, ...)."""
+    sample: int | None = Field(None, ge=1)
+    """Draw this many trained points at random (seeded) instead of the full grid."""
+
+
+class SimulationSpace(_Strict):
+    """How each point is simulated (`rctsim run` options)."""
+
+    baseline: Literal["none", "qat", "fp32"] = "none"
+    """Counterfactual baseline simulated beside each point (fills the `saving_*` columns)."""
+    workspace_fraction: float = Field(0.25, gt=0, lt=1)
+    """Share of the global buffer kept for tiles and transients (docs/model.md §3)."""
+
+
+class AreaModel(_Strict):
+    """SRAM area per KB, for the `sram_area_mm2` column and the `area` objective."""
+
+    mm2_per_kb: float = Field(CACTI_MM2_PER_KB, gt=0)
+    """mm² per KB (1 KB = 1024 bytes) of on-chip SRAM."""
+    source: str = CACTI_AREA_SOURCE
+    """Where the figure comes from."""
+
+
+class SweepConfig(_Strict):
+    """A whole sweep: hardware space x policy space, how to simulate, what to optimise."""
+
+    name: str = "sweep"
+    """Label shown in the summary."""
+    seed: int = 0
+    """Seed of the random samples."""
+    hardware: HardwareSpace = Field(default_factory=HardwareSpace)
+    """Hardware points."""
+    policies: PolicySpace = Field(default_factory=PolicySpace)
+    """Policy points (each needs a trace)."""
+    simulation: SimulationSpace = Field(default_factory=SimulationSpace)
+    """Simulation options."""
+    objectives: list[str] = Field(default_factory=lambda: ["energy", "latency", "sram"])
+    """Pareto objectives: `NAME` or `NAME:min` / `NAME:max` (docs/sweeps.md lists the names)."""
+    area: AreaModel = Field(default_factory=AreaModel)
+    """SRAM area model."""
+
+
+def parse_sweep_config(source: str, data: dict[str, Any]) -> SweepConfig:
+    """Validate a sweep mapping; problems become one InputError line."""
+    return validate_model(source, data, SweepConfig)
+
+
+def read_sweep_file(path: str | Path) -> dict[str, Any]:
+    """The raw mapping of a sweep YAML file (InputError if unreadable or not a mapping)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(str(path), "(file)", f"cannot be read: {err}",
+                         "an existing sweep YAML file") from None
+    return parse_mapping(str(path), text, SweepConfig)
+
+
+def load_sweep_config(path: str | Path) -> SweepConfig:
+    """A validated sweep configuration from a YAML file."""
+    return parse_sweep_config(str(path), read_sweep_file(path))

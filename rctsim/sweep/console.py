@@ -1,0 +1,130 @@
+"""Terminal output of a sweep: the progress bar (done, rate, ETA), the summary, the front table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from rctsim.sweep.plan import SweepPlan
+from rctsim.sweep.runner import SweepOutcome, SweepProgress
+
+_STAGES = {"train": ("training traces", "traces"), "simulate": ("simulating", "points")}
+
+
+class RateColumn(ProgressColumn):
+    """Items per second over the last half minute."""
+
+    def render(self, task: Task) -> Text:
+        """`12.3 points/s`."""
+        unit = task.fields.get("unit", "")
+        speed = task.speed
+        return Text(f"{speed:,.1f} {unit}/s" if speed else f"- {unit}/s", style="cyan")
+
+
+class SweepBar:
+    """A rich progress bar per stage, fed by `SweepProgress` reports."""
+
+    def __init__(self, console: Console, *, quiet: bool = False):
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
+                                 TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                                 disable=quiet)
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> SweepBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, report: SweepProgress) -> None:
+        """Show one report (a stage's first report sets its starting point)."""
+        if report.stage not in self.tasks:
+            description, unit = _STAGES[report.stage]
+            self.tasks[report.stage] = self.progress.add_task(
+                description, total=report.total, completed=report.done, unit=unit)
+        else:
+            self.progress.update(self.tasks[report.stage], completed=report.done)
+
+
+def print_summary(console: Console, plan: SweepPlan, outcome: SweepOutcome, *,
+                  store: str, front_size: int, ok: int) -> None:
+    """The closing lines: counts, time, rate, traces, store, front size."""
+    rate = outcome.computed / outcome.simulate_seconds if outcome.simulate_seconds else 0.0
+    trained = sum(1 for p in plan.policies if p.train is not None)
+    objectives = ", ".join(str(o) for o in plan.objectives)
+    lines = [
+        f"[bold]sweep {plan.name}[/bold]: {len(outcome.points)} points ({len(plan.hardware)} "
+        f"hardware x {len(plan.policies)} policy points)",
+        f"  simulated now {outcome.computed}, already in the store {outcome.resumed}, "
+        f"rejected by the model {outcome.errors}",
+        f"  {outcome.seconds:.1f} s on {outcome.executor}, {rate:,.1f} points/s simulated",
+        f"  traces: {len(plan.policies) - trained} given, {trained} trained "
+        f"({outcome.trained} now, {trained - outcome.trained} from the cache)",
+        f"  store: {store}",
+        f"  Pareto front over {objectives}: {front_size} of {ok} points",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True)
+
+
+def _fmt(column: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return str(value)
+    if column.endswith("_pj"):
+        return _si(value * 1e-12, "J")
+    if column.endswith("_s"):
+        return _si(value, "s")
+    if column.endswith("_bytes"):
+        return _binary(value)
+    return f"{value:.4g}"
+
+
+def _si(value: float, unit: str) -> str:
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""),
+                          (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def _binary(value: float) -> str:
+    for scale, prefix in ((2**40, "Ti"), (2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki")):
+        if abs(value) >= scale:
+            return f"{value / scale:.4g} {prefix}B"
+    return f"{value:.4g} B"
+
+
+def front_table(plan: SweepPlan, rows: Sequence[dict[str, Any]], *, limit: int) -> Table:
+    """The front as a table: axes, trace, objectives; sorted by the first objective."""
+    first = plan.objectives[0]
+    ordered = sorted(rows, key=lambda r: r[first.column], reverse=first.maximise)
+    columns = ["point", *(a for a in plan.axes if a != "policy"), "trace_name", "policy",
+               *dict.fromkeys(o.column for o in plan.objectives)]
+    table = Table(title=f"Pareto front ({len(rows)} points)")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("trace_name", "policy")
+                         else "right")
+    for row in ordered[:limit]:
+        table.add_row(*(_fmt(c, row.get(c)) for c in columns))
+    if len(ordered) > limit:
+        table.caption = f"{len(ordered) - limit} more rows: write them with --pareto-csv"
+    return table

@@ -1,0 +1,263 @@
+"""Hardware axes: named edits of a base description, each point validated by the hardware schema.
+
+A point is the base preset's fields with every axis value written in, then checked exactly as a
+hardware YAML file is (`validate_model` + `check_hardware`), so a value the schema rejects is
+one InputError line naming the axis before any work starts.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwmodels.load import check_hardware, hardware_digest, load_hardware
+from hwmodels.schema import ArraySpec, DramSpec, HardwareSpec, MemorySpec
+from hwmodels.validation import validate_model
+from rctsim.errors import InputError
+from rctsim.sweep.config import AreaModel, HardwareSpace
+from rctsim.sweep.values import Axis, grid, read_axis, sample
+
+KB = 1024
+"""Bytes per KB, as in the presets (edge_npu: 108 KB = 110592 bytes)."""
+
+Edit = Callable[[dict[str, Any], Any, Path], None]
+
+
+@dataclass(frozen=True)
+class HardwareAxis:
+    """A named hardware axis: what it sets and how."""
+
+    help: str
+    """One line for `rctsim sweep --list-axes`."""
+    apply: Edit
+    """Writes a value into the spec's field mapping (raises ValueError for a bad value)."""
+
+
+@dataclass(frozen=True)
+class HardwarePoint:
+    """One validated hardware variant."""
+
+    params: dict[str, Any]
+    """Axis name -> value that made it."""
+    spec: HardwareSpec
+    """The validated description."""
+    digest: str
+    """`hardware_digest(spec)`."""
+
+
+def _memory(data: dict[str, Any], role: str) -> dict[str, Any]:
+    for memory in data["memories"]:
+        if memory["role"] == role:
+            return memory
+    raise ValueError(f"cannot be set: the hardware has no {role} memory")
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("is not a number")
+    return float(value)
+
+
+def _whole(value: Any) -> int:
+    number = _number(value)
+    if not number.is_integer():
+        raise ValueError("is not a whole number")
+    return int(number)
+
+
+def _array_shape(value: Any) -> tuple[int, int]:
+    if isinstance(value, list) and len(value) == 2:
+        return _whole(value[0]), _whole(value[1])
+    rows, sep, cols = str(value).lower().partition("x")
+    if not sep or not rows.strip().isdigit() or not cols.strip().isdigit():
+        raise ValueError("is not ROWSxCOLS (e.g. 16x16)")
+    return int(rows), int(cols)
+
+
+def _set_shape(data: dict[str, Any], value: Any, _: Path) -> None:
+    data["array"]["rows"], data["array"]["cols"] = _array_shape(value)
+
+
+def _set(section: str, key: str, convert: Callable[[Any], Any] = lambda v: v) -> Edit:
+    def edit(data: dict[str, Any], value: Any, _: Path) -> None:
+        data[section][key] = convert(value)
+    return edit
+
+
+def _set_global(key: str, convert: Callable[[Any], Any]) -> Edit:
+    def edit(data: dict[str, Any], value: Any, _: Path) -> None:
+        _memory(data, "global")[key] = convert(value)
+    return edit
+
+
+def _set_table(data: dict[str, Any], value: Any, base_dir: Path) -> None:
+    local = base_dir / str(value)
+    data["energy_table"] = str(local.resolve()) if local.is_file() else str(value)
+
+
+HARDWARE_AXES: dict[str, HardwareAxis] = {
+    "sram_kb": HardwareAxis("global buffer size in KB (1 KB = 1024 bytes)",
+                            _set_global("size_bytes", lambda v: round(_number(v) * KB))),
+    "sram_bytes": HardwareAxis("global buffer size in bytes", _set_global("size_bytes", _whole)),
+    "array": HardwareAxis("array shape ROWSxCOLS, e.g. 16x16", _set_shape),
+    "array_rows": HardwareAxis("array PE rows", _set("array", "rows", _whole)),
+    "array_cols": HardwareAxis("array PE columns", _set("array", "cols", _whole)),
+    "dataflow": HardwareAxis("ws | os | is", _set("array", "dataflow")),
+    "precision_mode": HardwareAxis("MAC precision mode: energy_only | bit_serial | bit_fusion",
+                                   _set("array", "precision_mode")),
+    "clock_mhz": HardwareAxis("array clock in MHz",
+                              _set("array", "clock_hz", lambda v: _number(v) * 1e6)),
+    "dram_gb_per_s": HardwareAxis("DRAM bandwidth in GB/s (1e9 bytes/s)",
+                                  _set("dram", "bandwidth_bytes_per_s",
+                                       lambda v: _number(v) * 1e9)),
+    "energy_table": HardwareAxis("bundled energy table name or table YAML file", _set_table),
+}
+"""The named hardware axes. `hw` (the base preset) and dotted field paths come on top."""
+
+HW_AXIS = "hw"
+"""The axis that varies the base hardware (preset name or YAML file)."""
+
+FIELD_ROOTS: dict[str, type] = {"array": ArraySpec, "dram": DramSpec,
+                                "global_buffer": MemorySpec, "pe_local": MemorySpec}
+"""Dotted axes `ROOT.FIELD` set any schema field, e.g. `array.native_bits`."""
+
+
+def is_hardware_axis(name: str) -> bool:
+    """Whether `name` is a hardware axis (named, `hw`, or a dotted schema field)."""
+    root, dot, key = name.partition(".")
+    return (name in HARDWARE_AXES or name == HW_AXIS
+            or (bool(dot) and root in FIELD_ROOTS and key in FIELD_ROOTS[root].model_fields))
+
+
+def _edit_for(name: str) -> Edit:
+    if name in HARDWARE_AXES:
+        return HARDWARE_AXES[name].apply
+    root, _, key = name.partition(".")
+    if root in ("global_buffer", "pe_local"):
+        role = "global" if root == "global_buffer" else "pe_local"
+        return lambda data, value, _: _memory(data, role).__setitem__(key, value)
+    return _set(root, key)
+
+
+def _load_base(source: str, field: str, ref: str, base_dir: Path) -> HardwareSpec:
+    local = base_dir / ref
+    try:
+        return load_hardware(local if local.is_file() else ref)
+    except InputError as err:
+        raise InputError(source, field, f"{ref!r}: {err.problem}", err.allowed) from None
+
+
+@dataclass
+class _Builder:
+    """Builds and checks variants of the base descriptions (bases loaded once)."""
+
+    source: str
+    space: HardwareSpace
+    base_dir: Path
+    bases: dict[str, dict[str, Any]]
+
+    def base(self, ref: str, field: str) -> dict[str, Any]:
+        if ref not in self.bases:
+            spec = _load_base(self.source, field, ref, self.base_dir)
+            self.bases[ref] = spec.model_dump(mode="json")
+        return self.bases[ref]
+
+    def build(self, values: dict[str, Any]) -> HardwareSpec:
+        """The checked spec for axis values (InputError carries the schema's field)."""
+        base = self.base(str(values.get(HW_AXIS, self.space.base)), f"hardware.axes.{HW_AXIS}")
+        data = copy.deepcopy(base)
+        for name, value in values.items():
+            if name != HW_AXIS:
+                try:
+                    _edit_for(name)(data, value, self.base_dir)
+                except ValueError as err:
+                    raise InputError(self.source, f"hardware.axes.{name}",
+                                     f"{value!r} {err}") from None
+        if self.space.scale_leakage:
+            _scale_leakage(data, base)
+        spec = validate_model(self.source, data, HardwareSpec)
+        return check_hardware(self.source, spec, self.base_dir)
+
+
+def _scale_leakage(data: dict[str, Any], base: dict[str, Any]) -> None:
+    """Leakage follows capacity, unless an axis set the leakage itself."""
+    pes = data["array"]["rows"] * data["array"]["cols"]
+    pes0 = base["array"]["rows"] * base["array"]["cols"]
+    for memory, memory0 in zip(data["memories"], base["memories"], strict=True):
+        if memory["leakage_mw"] != memory0["leakage_mw"]:
+            continue
+        ratio = (memory["size_bytes"] / memory0["size_bytes"]) * (
+            pes / pes0 if memory["role"] == "pe_local" else 1.0)
+        memory["leakage_mw"] = memory0["leakage_mw"] * ratio
+
+
+def _describe(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items()) or "(the base)"
+
+
+def read_hardware_axes(source: str, space: HardwareSpace) -> list[Axis]:
+    """The hardware axes of a config; InputError for an unknown name or empty values."""
+    axes = []
+    for name, raw in space.axes.items():
+        if not is_hardware_axis(name):
+            raise InputError(source, f"hardware.axes.{name}", "unknown hardware axis",
+                             ", ".join([*HARDWARE_AXES, HW_AXIS, "ROOT.FIELD with ROOT in "
+                                        + "/".join(FIELD_ROOTS)]))
+        axes.append(read_axis(source, f"hardware.axes.{name}", name, raw,
+                              sampling=space.sample is not None))
+    return axes
+
+
+def _check_each_value(builder: _Builder, axes: list[Axis]) -> None:
+    """Every axis value on the base alone, so a rejected value names its axis."""
+    for axis in axes:
+        probes = axis.choices if axis.choices is not None else (
+            (axis.span.start, axis.span.stop) if axis.span is not None else ())
+        for value in probes:
+            try:
+                builder.build({axis.name: value})
+            except InputError as err:
+                if err.source != builder.source or err.field.startswith("hardware.axes"):
+                    raise
+                raise InputError(builder.source, axis.field, f"{value!r} is rejected by the "
+                                 f"hardware schema: {err.field}: {err.problem}",
+                                 err.allowed) from None
+
+
+def hardware_points(source: str, space: HardwareSpace, *, base_dir: Path,
+                    rng: np.random.Generator) -> tuple[HardwarePoint, ...]:
+    """Every hardware point of the space (grid or seeded sample), each validated."""
+    axes = read_hardware_axes(source, space)
+    builder = _Builder(source, space, base_dir, {})
+    _check_each_value(builder, axes)
+    combos = (sample(axes, space.sample, rng) if space.sample is not None
+              else grid(source, "hardware.axes", axes))
+    points = []
+    for values in combos:
+        try:
+            spec = builder.build(values)
+        except InputError as err:
+            raise InputError(source, "hardware.axes", f"the point {_describe(values)} is "
+                             f"rejected by the hardware schema: {err.field}: {err.problem}",
+                             err.allowed) from None
+        points.append(HardwarePoint(values, spec, hardware_digest(spec)))
+    return tuple(points)
+
+
+def hardware_columns(spec: HardwareSpec, area: AreaModel) -> dict[str, Any]:
+    """The store's hardware columns of a spec, with its SRAM area."""
+    pes = spec.array.rows * spec.array.cols
+    local = spec.pe_local
+    total = spec.global_buffer.size_bytes + (local.size_bytes * pes if local else 0)
+    return {"hw_name": spec.name, "sram_bytes": spec.global_buffer.size_bytes,
+            "sram_total_bytes": total, "array_rows": spec.array.rows,
+            "array_cols": spec.array.cols, "dataflow": spec.array.dataflow,
+            "precision_mode": spec.array.precision_mode, "clock_hz": spec.array.clock_hz,
+            "dram_bytes_per_s": spec.dram.bandwidth_bytes_per_s,
+            "energy_table": spec.energy_table,
+            "sram_area_mm2": total / KB * area.mm2_per_kb}
