@@ -102,3 +102,18 @@ def test_console_script_runs_in_a_subprocess(trace_file):
                            "--baseline", "fp32"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "rct against fp32" in proc.stdout
+
+
+def test_readme_defaults_run_the_bundled_resnet_on_edge_npu(capsys):
+    """`rctsim run --hw edge_npu --trace resnet` (the README's quickstart) works as written."""
+    code, out, err = _run(["run", "--hw", "edge_npu", "--trace", "resnet"], capsys)
+    assert code in (0, None), err
+    assert "hardware edge_npu" in out and "trace resnet" in out and "rct against qat" in out
+
+
+def test_bundled_trace_info_json_names_its_policy(capsys):
+    code, out, _ = _run(["trace", "info", "resnet", "--json"], capsys)
+    assert code in (0, None)
+    doc = json.loads(out)
+    assert doc["header"]["policy"]["name"] == "rct"
+    assert doc["n_layers"] == len(doc["layers"]) > 0

@@ -225,4 +225,4 @@ def test_pareto_front_helper_matches_table(traces, tmp_path):
     front = pareto_front(rows, plan.objectives)
     values = np.array([[r[o.column] for o in plan.objectives] for r in rows], dtype=float)
     keep = brute_force(values, [o.maximise for o in plan.objectives])
-    assert [r["key"] for r in front] == [r["key"] for r, k in zip(rows, keep) if k]
+    assert [r["key"] for r in front] == [r["key"] for r, k in zip(rows, keep, strict=True) if k]

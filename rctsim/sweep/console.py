@@ -74,7 +74,8 @@ def print_summary(console: Console, plan: SweepPlan, outcome: SweepOutcome, *,
         f"hardware x {len(plan.policies)} policy points)",
         f"  simulated now {outcome.computed}, already in the store {outcome.resumed}, "
         f"rejected by the model {outcome.errors}",
-        f"  {outcome.seconds:.1f} s on {outcome.executor}, {rate:,.1f} points/s simulated",
+        f"  {outcome.seconds:.1f} s on {outcome.executor}, "
+        + (f"{rate:,.1f} points/s simulated" if outcome.computed else "nothing left to simulate"),
         f"  traces: {len(plan.policies) - trained} given, {trained} trained "
         f"({outcome.trained} now, {trained - outcome.trained} from the cache)",
         f"  store: {store}",
@@ -84,10 +85,10 @@ def print_summary(console: Console, plan: SweepPlan, outcome: SweepOutcome, *,
         console.print(line, soft_wrap=True)
 
 
-def _fmt(column: str, value: Any) -> str:
+def _fmt(column: str, value: Any, *, plain: bool = False) -> str:
     if value is None:
         return "-"
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    if plain or not isinstance(value, int | float) or isinstance(value, bool):
         return str(value)
     if column.endswith("_pj"):
         return _si(value * 1e-12, "J")
@@ -124,7 +125,8 @@ def front_table(plan: SweepPlan, rows: Sequence[dict[str, Any]], *, limit: int) 
         table.add_column(column, justify="left" if column in ("trace_name", "policy")
                          else "right")
     for row in ordered[:limit]:
-        table.add_row(*(_fmt(c, row.get(c)) for c in columns))
+        table.add_row(*(_fmt(c, row.get(c), plain=c in plan.axes or c == "point")
+                        for c in columns))
     if len(ordered) > limit:
         table.caption = f"{len(ordered) - limit} more rows: write them with --pareto-csv"
     return table

@@ -51,17 +51,21 @@ def table_columns(plan: SweepPlan) -> list[str]:
 
 def sweep_table(plan: SweepPlan, points: Sequence[Point], store: SweepStore
                 ) -> list[dict[str, Any]]:
-    """The rows of `points` found in the store, in plan order, axes as their own columns."""
+    """The rows of `points` found in the store, in plan order, axes as their own columns.
+
+    Axis values and the trace label are this plan's (a stored row may have been reached
+    through other axes or another name of the same trace by an earlier sweep)."""
     found = store.rows(p.key for p in points)
     table = []
     for point in points:
         row = found.get(point.key)
         if row is None:
             continue
-        params = row["params"] or {}
+        params = point.hardware.params | point.policy.params
         flat = {"point": point.index,
                 **{a: params.get(a) for a in plan.axes if a not in COLUMN_NAMES}}
         flat.update((k, v) for k, v in row.items() if k != "params")
+        flat["trace_name"] = point.policy.label
         table.append(flat)
     return table
 
