@@ -8,13 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hwmodels.schema import HardwareSpec
 from rctsim import __version__
+from rctsim.atomic import write_atomic
 from rctsim.engine import Interval
 from rctsim.footprint import Footprint
 from rctsim.ledger import Ledger, Row
@@ -179,18 +178,3 @@ class Result:
         if path is not None:
             write_atomic(path, buf.getvalue())
         return buf.getvalue()
-
-
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write text to a temp file beside `path`, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

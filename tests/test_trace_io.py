@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from rctsim import atomic
 from rctsim.errors import InputError
 from rctsim.trace import catalog
-from rctsim.trace import io as trace_io
 from rctsim.trace.io import (
     read_trace,
     trace_digest,
@@ -465,7 +465,7 @@ def test_failure_mid_write_leaves_nothing(tmp_path, monkeypatch, fail_in: str) -
         seen.extend(p.name for p in tmp_path.iterdir())
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(trace_io.os, fail_in, boom)
+    monkeypatch.setattr(atomic.os, fail_in, boom)
     with pytest.raises(InputError, match="t.trace: path: cannot write: No space left"):
         write_trace(make_trace(iterations=200), path)
     monkeypatch.undo()
@@ -478,7 +478,7 @@ def test_interrupt_mid_write_leaves_nothing(tmp_path, monkeypatch) -> None:
     """Even a KeyboardInterrupt during the write removes the temporary file."""
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(trace_io.os, "fsync", interrupt)
+    monkeypatch.setattr(atomic.os, "fsync", interrupt)
     with pytest.raises(KeyboardInterrupt):
         write_trace(make_trace(), tmp_path / "t.trace")
     monkeypatch.undo()

@@ -8,11 +8,8 @@ field or byte offset.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import secrets
 import struct
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +17,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rctsim.atomic import write_atomic
 from rctsim.errors import InputError
 from rctsim.trace.model import (
     FORMAT_VERSION,
@@ -151,7 +149,7 @@ def write_trace(trace: Trace, path: str | Path) -> None:
     data = trace_to_bytes(trace)
     target = Path(path)
     try:
-        _atomic_write(target, data)
+        write_atomic(target, data)
     except OSError as err:
         raise InputError(str(target), "path", f"cannot write: {err.strerror or err}",
                          "a writable file path in an existing folder") from None
@@ -216,45 +214,6 @@ def _pack_arrays(groups: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
                     for n in sorted(groups["signals"])},
     }
     return directory, b"".join(chunks)
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    """Write to a temporary file beside `target`, fsync it, then rename it over `target`."""
-    fd, tmp = _create_temp(target)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_folder(target.parent)
-
-
-def _create_temp(target: Path) -> tuple[int, Path]:
-    """Create a fresh hidden temporary file in target's folder (mode 0o666 minus the umask)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename durable where the platform allows syncing a folder (POSIX)."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # ----------------------------------------------------------------------------------------- read

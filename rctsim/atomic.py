@@ -1,0 +1,54 @@
+"""Atomic file writes: a reader sees the old file or the whole new one, never a part."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+
+def write_atomic(target: str | Path, data: bytes | str) -> None:
+    """Write to a temporary file beside `target`, fsync it, then rename it over `target`.
+
+    On any failure (interrupts included) the temporary file is removed and `target` is left as
+    it was: a reader never sees a half-written file.
+    """
+    target = Path(target)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    fd, tmp = _create_temp(target)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_folder(target.parent)
+
+
+def _create_temp(target: Path) -> tuple[int, Path]:
+    """Create a fresh hidden temporary file in target's folder (mode 0o666 minus the umask)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename durable where the platform allows syncing a folder (POSIX)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
