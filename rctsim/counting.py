@@ -129,7 +129,7 @@ def _count_gemm(op: Op, ctx: StepContext) -> OpCounts:
     operands = GemmOperands(
         m=op.m, n=op.n, k=op.k, a_bytes=op.a.bytes, b_bytes=op.b.bytes, out_bytes=op.out.bytes,
         acc_bytes=op.acc.bytes, a_in_dram=a_dram, b_in_dram=b_dram, out_in_dram=out_dram,
-        align_m=ctx.rows, align_n=ctx.cols, **sizes)
+        **sizes)
     tile_space = ctx.placement.workspace_bytes / 2
     mapping = choose_mapping(operands, tile_space)
     if mapping is None:

@@ -156,6 +156,11 @@ def test_policy_parameter_axes_apply_only_where_they_exist():
         ("rct", 0.01), ("rct", 0.05), ("qat", None)]
     assert points[2].train["policy_params"] == {"w_q": 8, "a_q": 8, "opt_state_bits": 32}
     assert points[0].label == "mlp/rct t_low=0.01" and points[0].train["max_iterations"] == 5
+    shared = PolicySpace(train={"model": "mlp", "policy_params": {"b_min": 6, "w_q": 4}},
+                         axes={"policy": ["rct", "qat"]})
+    rct, qat = trained_points("s.yaml", shared, rng=np.random.default_rng(0))
+    assert rct.train["policy_params"]["b_min"] == 6 and "w_q" not in rct.train["policy_params"]
+    assert qat.train["policy_params"]["w_q"] == 4 and "b_min" not in qat.train["policy_params"]
 
 
 @pytest.mark.parametrize("space, words", [
@@ -168,6 +173,8 @@ def test_policy_parameter_axes_apply_only_where_they_exist():
     ({"train": {"model": "mlp"}, "axes": {"policy": ["rct", "int4"]}},
      "policies.axes.policy: unknown policy 'int4'"),
     ({"train": {"model": "mlp"}, "axes": {"t_lo": [0.5]}}, "policies.axes.t_lo: unknown policy"),
+    ({"train": {"model": "mlp", "policy": "qat", "policy_params": {"t_low": 0.1}}},
+     "policies.train.policy_params.t_low: applies to none of the policies swept"),
     ({"train": {"model": "alexnet"}}, "policies.train.model: unknown model 'alexnet'"),
     ({"train": {"model": "lstm", "dataset": "strokes"}},
      "policies.train.dataset: 'strokes' does not fit model 'lstm'"),
@@ -218,3 +225,26 @@ def test_cli_unknown_config_key_is_one_line(tmp_path, capsys):
         main(["sweep", str(cfg), "--quiet"])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "unknown key 'hardwares'" in err and "hardware" in err
+
+
+def test_example_study_config_plans():
+    """studies/sweep_example.yaml is valid: 20 hardware points x 3 bundled traces."""
+    from rctsim.sweep import load_sweep_config
+    from rctsim.trace import list_bundled_traces
+
+    path = Path(__file__).resolve().parents[1] / "studies" / "sweep_example.yaml"
+    if not {"resnet", "resnet_qat", "resnet_fp32"} <= set(list_bundled_traces()):
+        pytest.skip("the bundled resnet traces are not there")
+    plan = plan_sweep(load_sweep_config(path), source=str(path), base_dir=path.parent)
+    assert (len(plan.hardware), len(plan.policies)) == (20, 3)
+    assert sorted({p.spec.global_buffer.size_bytes // 1024 for p in plan.hardware}) == [
+        32, 64, 128, 256, 512]
+
+
+def test_docs_name_every_store_column():
+    """docs/sweeps.md documents every column of the store."""
+    from rctsim.sweep.store import COLUMN_NAMES
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "sweeps.md").read_text()
+    missing = [c for c in COLUMN_NAMES if f"`{c}`" not in text]
+    assert not missing, missing

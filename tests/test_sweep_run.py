@@ -138,7 +138,7 @@ def test_rerun_skips_finished_points_and_adds_new_ones(traces, tmp_path):
 
 def test_a_point_the_model_rejects_is_stored_as_an_error(traces, tmp_path):
     """A buffer too small for any tile is an `error` row, never simulated again."""
-    data = {"hardware": {"axes": {"sram_bytes": [256, 65536]}},
+    data = {"hardware": {"axes": {"sram_bytes": [32, 65536]}},
             "policies": {"traces": ["rct.trace"]}}
     _, outcome, rows = _run(data, traces, tmp_path / "s.db")
     assert outcome.errors == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,8 +11,15 @@ from rich.console import Console
 from rctsim.cli.app import app
 from rctsim.errors import InputError
 
-ListOpt = Annotated[str | None, typer.Option(help="Comma-separated values, or a YAML range "
-                                             "such as '{start: 32, stop: 512, factor: 2}'.")]
+if TYPE_CHECKING:
+    from rctsim.sweep.config import SweepConfig
+
+RANGE_HELP = "; or a YAML range such as '{start: 32, stop: 512, factor: 2}'"
+
+
+def _list_help(what: str) -> str:
+    return f"{what}, comma-separated{RANGE_HELP}."
+
 
 
 def _check_out(path: Path | None, flag: str) -> None:
@@ -30,15 +37,24 @@ def sweep(
         "else sweep.db.")] = None,
     hw: Annotated[str | None, typer.Option("--hw", help="Base hardware preset or YAML.")]
     = None,
-    sram_kb: ListOpt = None, array: ListOpt = None, dataflow: ListOpt = None,
-    dram_gb_per_s: ListOpt = None, precision_mode: ListOpt = None,
-    energy_table: ListOpt = None, policy: ListOpt = None,
+    sram_kb: Annotated[str | None, typer.Option(help=_list_help("Global buffer KB"))] = None,
+    array: Annotated[str | None, typer.Option(help="Array shapes, e.g. 8x8,16x16.")] = None,
+    dataflow: Annotated[str | None, typer.Option(help="Dataflows, e.g. ws,os,is.")] = None,
+    dram_gb_per_s: Annotated[str | None, typer.Option(
+        help=_list_help("DRAM bandwidths in GB/s"))] = None,
+    precision_mode: Annotated[str | None, typer.Option(
+        help="MAC precision modes: energy_only,bit_serial,bit_fusion.")] = None,
+    energy_table: Annotated[str | None, typer.Option(
+        help="Energy tables (bundled names or files).")] = None,
+    policy: Annotated[str | None, typer.Option(
+        help="Policies to train: fp32,qat,rct,apt (needs --model).")] = None,
     trace: Annotated[list[str] | None, typer.Option(
         help="Trace file or bundled name used as it is (repeatable).")] = None,
     model: Annotated[str | None, typer.Option(help="Trainer model for trained points.")]
     = None,
     axis: Annotated[list[str] | None, typer.Option(
-        help="Any axis as NAME=VALUES (repeatable), e.g. t_low=0.01,0.02.")] = None,
+        help="Any axis as NAME=VALUES (repeatable), e.g. t_low=0.01,0.02 "
+        "(see --list-axes).")] = None,
     sample: Annotated[int | None, typer.Option(
         min=1, help="Random sample of this many hardware points instead of the grid.")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of random samples.")] = None,
@@ -87,9 +103,9 @@ def sweep(
                   "pareto_json": pareto_json}, show=show, quiet=quiet)
 
 
-def _run(settings, *, source: str, base_dir: Path, store_path: Path, workers: int | None,
-         dask: str | None, trace_cache: Path | None, outputs: dict[str, Path | None],
-         show: int, quiet: bool) -> None:
+def _run(settings: SweepConfig, *, source: str, base_dir: Path, store_path: Path,
+         workers: int | None, dask: str | None, trace_cache: Path | None,
+         outputs: dict[str, Path | None], show: int, quiet: bool) -> None:
     from rctsim.sweep import (
         DaskExecutor,
         LocalExecutor,

@@ -162,6 +162,7 @@ class _Builder:
     bases: dict[str, dict[str, Any]]
 
     def base(self, ref: str, field: str) -> dict[str, Any]:
+        """The field mapping of base description `ref` (loaded once)."""
         if ref not in self.bases:
             spec = _load_base(self.source, field, ref, self.base_dir)
             self.bases[ref] = spec.model_dump(mode="json")
@@ -178,9 +179,11 @@ class _Builder:
                 except ValueError as err:
                     raise InputError(self.source, f"hardware.axes.{name}",
                                      f"{value!r} {err}") from None
-        if self.space.scale_leakage:
-            _scale_leakage(data, base)
         spec = validate_model(self.source, data, HardwareSpec)
+        if self.space.scale_leakage:
+            data = spec.model_dump(mode="json")
+            _scale_leakage(data, base)
+            spec = validate_model(self.source, data, HardwareSpec)
         return check_hardware(self.source, spec, self.base_dir)
 
 

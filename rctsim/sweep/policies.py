@@ -77,15 +77,22 @@ def trained_points(source: str, space: PolicySpace, *,
     axes = _read_axes(source, space, param_names)
     combos = (sample(axes, space.sample, rng) if space.sample is not None
               else grid(source, "policies.axes", axes))
+    shared = space.train.get("policy_params") or {}
+    if not isinstance(shared, dict):
+        raise InputError(source, "policies.train.policy_params", "expected a mapping",
+                         "parameter: value pairs")
     points: dict[str, PolicyPoint] = {}
     applied: set[str] = set()
     for combo in combos:
         point = _trained_point(source, space, combo, train_config, policies)
         applied.update(point.params)
+        applied.update(k for k in shared if k in point.train["policy_params"])
         points.setdefault(json.dumps(point.train, sort_keys=True), point)
-    for axis in axes:
-        if axis.name not in applied:
-            raise InputError(source, axis.field, "applies to none of the policies swept",
+    unused = [(a.field, a.name) for a in axes] + [
+        (f"policies.train.policy_params.{k}", k) for k in shared]
+    for field, name in unused:
+        if name not in applied:
+            raise InputError(source, field, "applies to none of the policies swept",
                              "a parameter of one of them: " + ", ".join(param_names))
     return list(points.values())
 
@@ -112,7 +119,8 @@ def _trained_point(source: str, space: PolicySpace, combo: dict[str, Any], train
                          ", ".join(policies))
     fields = policies[policy].params.model_fields
     own = {k: v for k, v in combo.items() if k not in TRAIN_AXES and k in fields}
-    raw_params = dict(space.train.get("policy_params") or {}) | own
+    shared = space.train.get("policy_params") or {}
+    raw_params = {k: v for k, v in shared.items() if k in fields} | own
     settings["policy_params"] = _policy_params(source, policies[policy].params, raw_params,
                                                policy, own)
     resolved = _resolve(source, train_config, settings, combo)
