@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rctsim import __version__
+from rctsim.atomic import write_atomic
 from rctsim.trace.io import trace_to_bytes
 from rctsim.trace.model import Trace
 
@@ -72,20 +72,7 @@ class TraceCache:
         """Store trace bytes (atomically) with the settings beside them; returns the path."""
         self.folder.mkdir(parents=True, exist_ok=True)
         target = self.path(settings)
-        _write_atomic(target.with_suffix(".json"),
+        write_atomic(target.with_suffix(".json"),
                       json.dumps(settings, indent=2, sort_keys=True).encode("utf-8"))
-        _write_atomic(target, data)
+        write_atomic(target, data)
         return target
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
