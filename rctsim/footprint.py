@@ -1,9 +1,11 @@
 """Memory footprint of one training step: static tensors plus the peak of what lives per op.
 
 Static: weights, master copy and optimiser state of every layer (all copies the policy keeps).
-Live per op, walking the schedule: kept activations of every layer whose backward has not run
-yet; during a layer's backward its dY, dX and dW; during a forward its output; plus the tile
-workspace the op's mapping uses. On chip: resident tensors plus the op's on-chip working set.
+Walking the schedule, at each op: on chip, the resident tensors (they hold their space for the
+whole step), the op's tile workspace and its transient if that stays on chip; off chip, the
+non-resident static tensors, the non-resident kept activations of layers whose backward has not
+run yet, and the transient if it does not fit. A transient is a forward output, or during a
+backward op its dY + dX + dW. Peaks are maxima of these per-op sums, so on chip <= total.
 """
 
 from __future__ import annotations
@@ -46,26 +48,30 @@ def step_footprint(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
                    placement: Placement, counts: list[OpCounts]) -> Footprint:
     """Footprint of a step whose ops (in schedule order) were counted into `counts`."""
     sizes = placement.persistent_bytes
-    static = _sum(sizes, "weights") + _sum(sizes, "master_copy") + _sum(sizes, "optimizer")
-    acts = [sizes.get((i, "activations"), 0.0) for i in range(len(layers))]
+    # Resident tensors hold their on-chip space for the whole step; the rest live off chip.
+    off_static = sum(v for (i, c), v in sizes.items()
+                     if c != "activations" and (i, c) not in placement.on_chip)
+    acts_off = [0.0 if placement.resident(i, "activations")
+                else sizes.get((i, "activations"), 0.0) for i in range(len(layers))]
     peak_total, peak_chip, peak_grads, peak_ws = 0.0, 0.0, 0.0, 0.0
     for c in counts:
         i, op, layer, fmt = c.op.layer, c.op, layers[c.op.layer], formats[c.op.layer]
         if op.kind == "fwd":
-            live_acts = sum(acts[: i + 1])
             transient = layer.m * layer.n * fmt.activations.bytes
         else:
-            live_acts = sum(acts[: i + 1])
             dx = min(layer.m * layer.k, layer.act_elems or layer.m * layer.k)
             transient = (layer.m * layer.n + dx + layer.params) * fmt.gradients.bytes
             peak_grads = max(peak_grads, transient)
         ws = c.mapping.buffer_bytes if c.mapping else 0.0
         peak_ws = max(peak_ws, ws)
-        peak_total = max(peak_total, static + live_acts + transient + ws)
-        chip_transient = transient if placement.transient_on_chip(transient) else 0.0
-        peak_chip = max(peak_chip, ws + chip_transient)
+        on_chip = placement.transient_on_chip(transient)
+        chip = placement.resident_bytes + ws + (transient if on_chip else 0.0)
+        off = off_static + sum(acts_off[: i + 1]) + (0.0 if on_chip else transient)
+        peak_chip = max(peak_chip, chip)
+        peak_total = max(peak_total, chip + off)
     return Footprint(
         params=_sum(sizes, "weights"), master_copy=_sum(sizes, "master_copy"),
-        optimizer=_sum(sizes, "optimizer"), activations_peak=float(sum(acts)),
+        optimizer=_sum(sizes, "optimizer"),
+        activations_peak=float(sum(v for (_, c), v in sizes.items() if c == "activations")),
         gradients_peak=peak_grads, workspace_peak=peak_ws,
-        peak_on_chip=placement.resident_bytes + peak_chip, peak_total=peak_total)
+        peak_on_chip=peak_chip, peak_total=peak_total)

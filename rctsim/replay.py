@@ -26,7 +26,7 @@ from rctsim.footprint import Footprint, step_footprint
 from rctsim.ledger import Ledger
 from rctsim.ops import Op, layer_ops, step_schedule
 from rctsim.placement import persistent_sizes, place
-from rctsim.pricing import price_leakage, price_op
+from rctsim.pricing import PJ_PER_J, price_leakage, price_op
 from rctsim.result import PolicyResult, Result, summarise
 from rctsim.storage import BASELINE_BITS, layer_formats
 from rctsim.trace import load_trace, trace_digest
@@ -76,43 +76,33 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
     options = options or SimOptions()
     machine = _machine(hw)
     tr = trace if isinstance(trace, Trace) else load_trace(trace)
-    trace_name = getattr(trace, "name", None) or (str(trace) if not isinstance(trace, Trace)
-                                                  else tr.header.model)
-    runs = {tr.header.policy.name: simulate_policy(machine, tr, role="trace", options=options,
-                                                   progress=progress)}
+    trace_name = tr.header.model if isinstance(trace, Trace) else str(trace)
+    own = tr.header.policy.name
+    runs = {own: simulate_policy(machine, tr, role="trace", options=options, progress=progress)}
+    label, baseline_info = None, None
     if baseline is not None:
-        label, base = _baseline(baseline, tr, machine, options, progress)
-        runs.setdefault(label, base)
-        if label == tr.header.policy.name:
-            runs[f"{label}_baseline"] = base
+        label, base, role, baseline_info = _resolve_baseline(baseline, tr)
+        label = f"{label}_baseline" if label == own else label
+        runs[label] = simulate_policy(machine, base, role=role, options=options,
+                                      progress=progress)
     return Result.build(hardware=machine.spec, hardware_sha256=hardware_digest(machine.spec),
-                        trace=tr, trace_name=str(trace_name), trace_sha256=trace_digest(tr),
-                        policies=runs, trace_policy=tr.header.policy.name,
-                        baseline=_baseline_label(baseline, tr), options=options.model_dump())
+                        trace=tr, trace_name=trace_name, trace_sha256=trace_digest(tr),
+                        policies=runs, trace_policy=own, baseline=label,
+                        baseline_trace=baseline_info, options=options.model_dump())
 
 
-def _baseline_label(baseline, tr: Trace) -> str | None:
-    if baseline is None:
-        return None
+def _resolve_baseline(baseline: str | Trace | Path, tr: Trace):
+    """(label, trace to simulate, role, {name, sha256} of a real baseline trace or None)."""
     if isinstance(baseline, str) and baseline in BASELINE_BITS:
-        return baseline if baseline != tr.header.policy.name else f"{baseline}_baseline"
-    base = baseline if isinstance(baseline, Trace) else load_trace(baseline)
-    name = base.header.policy.name
-    return name if name != tr.header.policy.name else f"{name}_baseline"
-
-
-def _baseline(baseline, tr: Trace, machine: _Machine, options: SimOptions, progress=None):
-    if isinstance(baseline, str) and baseline in BASELINE_BITS:
-        cf = counterfactual(tr, baseline)
-        return baseline, simulate_policy(machine, cf, role="baseline (counterfactual)",
-                                         options=options, progress=progress)
+        return baseline, counterfactual(tr, baseline), "baseline (counterfactual)", None
     base = baseline if isinstance(baseline, Trace) else load_trace(baseline)
     if [(la.m, la.n, la.k) for la in base.layers] != [(la.m, la.n, la.k) for la in tr.layers]:
         raise InputError(str(baseline), "layers",
                          "the baseline trace's layer shapes differ from the trace's",
                          "a trace of the same model (same layer table)")
-    return base.header.policy.name, simulate_policy(machine, base, role="baseline (trace)",
-                                                    options=options, progress=progress)
+    name = base.header.model if isinstance(baseline, Trace) else str(baseline)
+    return (base.header.policy.name, base, "baseline (trace)",
+            {"name": name, "sha256": trace_digest(base)})
 
 
 def counterfactual(tr: Trace, policy: str) -> Trace:
@@ -145,6 +135,9 @@ def simulate_policy(machine: _Machine, tr: Trace, *, role: str, options: SimOpti
     cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0}
     peak = None
     timeline = ()
+    phase_energy: list[dict[str, float]] = []
+    leak_w = sum(m.leakage_w for m in machine.costs.sram.values())
+    clock = machine.spec.array.clock_hz
     n_phases = len(tr.phase_start)
     for done, phase in enumerate(tr.phases(), start=1):
         if progress is not None:
@@ -159,12 +152,15 @@ def simulate_policy(machine: _Machine, tr: Trace, *, role: str, options: SimOpti
         cycles["total"] += timing.total_cycles * phase.iterations
         peak = fp if peak is None else _max_fp(peak, fp)
         timeline = timeline or timing.timeline
-    seconds = cycles["total"] / machine.spec.array.clock_hz
+        step_pj = step_ledger.total() + leak_w * timing.total_cycles / clock * PJ_PER_J
+        phase_energy.append({"start": phase.start, "stop": phase.stop,
+                             "energy_pj_per_iteration": step_pj})
+    seconds = cycles["total"] / clock
     price_leakage(seconds, machine.costs, total)
     return summarise(ledger=total, policy=tr.header.policy.name, role=role, cycles=cycles,
                      seconds=seconds, footprint=peak, iterations=tr.iterations,
                      phases=len(tr.phase_start), distinct_phases=len(cache),
-                     layer_names=[la.name for la in tr.layers], timeline=timeline)
+                     timeline=timeline, phase_energy=tuple(phase_energy))
 
 
 def _max_fp(a: Footprint, b: Footprint) -> Footprint:

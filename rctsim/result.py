@@ -54,6 +54,8 @@ class PolicyResult:
     """Energy by layer, op, component and tensor."""
     rows: tuple[Row, ...] = field(repr=False)
     timeline: tuple[Interval, ...] = field(repr=False, default=())
+    phase_energy: tuple[dict[str, float], ...] = field(repr=False, default=())
+    """Per phase: start, stop and the energy of one of its iterations (leakage included)."""
 
     def to_dict(self) -> dict:
         """JSON-ready summary (rows and timeline excluded)."""
@@ -64,13 +66,14 @@ class PolicyResult:
             "traffic_bytes": self.traffic_bytes, "memory_bytes": self.memory_bytes,
             "breakdown_energy_pj": self.breakdown_energy_pj,
             "timeline": [vars(iv) for iv in self.timeline],
+            "phase_energy": list(self.phase_energy),
         }
 
 
 def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float],
               seconds: float, footprint: Footprint, iterations: int, phases: int,
-              distinct_phases: int, layer_names: list[str],
-              timeline: tuple[Interval, ...]) -> PolicyResult:
+              distinct_phases: int, timeline: tuple[Interval, ...],
+              phase_energy: tuple[dict[str, float], ...] = ()) -> PolicyResult:
     """Derive every total from the ledger rows."""
     macs = {k: ledger.total("quantity", component="array", op=k) for k in ("fwd", "dgrad", "wgrad")}
     macs["total"] = sum(macs.values())
@@ -104,7 +107,8 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
                         distinct_phases=distinct_phases, macs=macs, cycles=cycles,
                         seconds=seconds, energy_pj=energy, traffic_bytes=traffic,
                         memory_bytes=memory, breakdown_energy_pj=breakdown,
-                        rows=tuple(ledger.rows()), timeline=timeline)
+                        rows=tuple(ledger.rows()), timeline=timeline,
+                        phase_energy=phase_energy)
 
 
 _TENSOR_ANY = ("weights", "master_copy", "optimizer", "activations", "gradients", "outputs")
@@ -135,12 +139,14 @@ class Result:
     @classmethod
     def build(cls, *, hardware: HardwareSpec, hardware_sha256: str, trace: Trace, trace_name: str,
               trace_sha256: str, policies: dict[str, PolicyResult], trace_policy: str,
-              baseline: str | None, options: dict) -> Result:
+              baseline: str | None, options: dict,
+              baseline_trace: dict | None = None) -> Result:
         """Assemble and compute the comparison."""
         comparison: dict = {}
         if baseline is not None:
             ours, base = policies[trace_policy], policies[baseline]
             comparison = {"policy": trace_policy, "baseline": baseline, "baseline_role": base.role,
+                          "baseline_trace": baseline_trace,
                           "savings": {name: saving(_get(ours, p), _get(base, p))
                                       for name, p in COMPARED}}
         return cls(

@@ -12,6 +12,7 @@ from rctsim.counting import UPDATE_MACS_PER_PARAM
 from rctsim.errors import InputError
 from rctsim.replay import SimOptions, simulate
 from rctsim.synth import synth_trace
+from rctsim.trace import trace_digest
 from tests.helpers import hardware, make_trace, mlp_layers
 
 
@@ -143,6 +144,7 @@ def test_real_baseline_trace_is_used_as_is():
     result = simulate(hardware(), rct, baseline=qat)
     assert result.policies["qat"].role == "baseline (trace)"
     assert result.comparison["baseline"] == "qat"
+    assert result.comparison["baseline_trace"]["sha256"] == trace_digest(qat)
 
 
 def test_workspace_fraction_is_an_option():
@@ -150,3 +152,31 @@ def test_workspace_fraction_is_an_option():
     trace = make_trace(layers)
     small = simulate(hardware(), trace, baseline=None, options=SimOptions(workspace_fraction=0.1))
     assert small.options["workspace_fraction"] == 0.1
+
+
+@pytest.mark.parametrize("size", [4096, 32768, 110592, 64 << 20])
+def test_footprint_is_consistent(size):
+    """On chip never exceeds the buffer or the total; the total holds every static tensor."""
+    layers = mlp_layers(batch=8, dims=(128, 96, 64, 10))
+    result = simulate(hardware(global_size=size), make_trace(layers), baseline="qat")
+    for pr in result.policies.values():
+        mem = pr.memory_bytes
+        assert mem["peak_on_chip"] <= size + 1e-9
+        assert mem["peak_on_chip"] <= mem["peak_total"]
+        static = mem["params"] + mem["master_copy"] + mem["optimizer"]
+        assert mem["peak_total"] >= static + mem["gradients_peak"] - 1e-9
+    rct, qat = result.policies["rct"].memory_bytes, result.policies["qat"].memory_bytes
+    params = sum(la.params for la in layers)
+    assert rct["params"] == params and rct["master_copy"] == 0
+    assert qat["params"] == params and qat["master_copy"] == 4 * params
+
+
+def test_phase_energy_sums_to_the_total():
+    """Per-phase energy per iteration x iterations = the run's total energy."""
+    layers = mlp_layers()
+    bits = np.array([[(8, 8, 8, 32)] * 3, [(6, 8, 8, 32), (8, 8, 8, 32), (12, 8, 8, 32)]])
+    pr = simulate(hardware(), make_trace(layers, iterations=300, starts=(0, 100), bits=bits),
+                  baseline=None).policies["rct"]
+    assert [(p["start"], p["stop"]) for p in pr.phase_energy] == [(0, 100), (100, 300)]
+    total = sum(p["energy_pj_per_iteration"] * (p["stop"] - p["start"]) for p in pr.phase_energy)
+    assert total == pytest.approx(pr.energy_pj["total"], rel=1e-9)

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import sys
 
-from rctsim.cli import hw_cmd, run_cmd, sweep_cmd, synth_cmd, trace_cmd, train_cmd  # noqa: F401  (registers)
+from rctsim.cli import (  # noqa: F401  (registers)
+    hw_cmd,
+    report_cmd,
+    run_cmd,
+    sweep_cmd,
+    synth_cmd,
+    trace_cmd,
+    train_cmd,
+)
 from rctsim.cli.app import app
 from rctsim.errors import InputError
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rctsim.cli.app import app
+from rctsim.cli.app import app, check_out_path
 from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
 from rctsim.replay import SimOptions, simulate
@@ -22,10 +22,6 @@ DEFAULT_HW = "edge_npu"
 DEFAULT_TRACE = "resnet"
 
 
-def _check_out(path: Path | None, flag: str) -> None:
-    if path is not None and not path.parent.exists():
-        raise InputError(str(path), flag, "the folder does not exist",
-                         "a path in an existing folder")
 
 
 @app.command()
@@ -41,12 +37,15 @@ def run(
     = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write per-layer, per-op rows.")]
     = None,
+    html_out: Annotated[Path | None, typer.Option(
+        "--html", help="Write an interactive HTML report here.")] = None,
     workspace_fraction: Annotated[float, typer.Option(
         help="Share of the global buffer kept for tiles and transients.")] = 0.25,
 ) -> None:
     """Replay a training trace on an accelerator; compare its policy with a baseline."""
-    _check_out(json_out, "--json")
-    _check_out(csv_out, "--csv")
+    check_out_path(json_out, "--json")
+    check_out_path(csv_out, "--csv")
+    check_out_path(html_out, "--html")
     if not 0 < workspace_fraction < 1:
         raise InputError("command line", "--workspace-fraction", f"{workspace_fraction}",
                          "a number strictly between 0 and 1")
@@ -58,6 +57,9 @@ def run(
         result.to_json(json_out)
     if csv_out:
         result.to_csv(csv_out)
+    if html_out:
+        from rctsim.report import write_run_report
+        write_run_report(result, html_out, trace=trace, baseline_trace=base, hardware=hw)
     print_summary(result, Console())
 
 

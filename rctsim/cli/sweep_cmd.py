@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from rctsim.cli.app import app
-from rctsim.errors import InputError
+from rctsim.cli.app import app, check_out_path
 
 if TYPE_CHECKING:
     from rctsim.sweep.config import SweepConfig
@@ -22,10 +21,6 @@ def _list_help(what: str) -> str:
 
 
 
-def _check_out(path: Path | None, flag: str) -> None:
-    if path is not None and not path.parent.exists():
-        raise InputError(str(path), flag, "the folder does not exist",
-                         "a path in an existing folder")
 
 
 @app.command()
@@ -70,6 +65,8 @@ def sweep(
     json_out: Annotated[Path | None, typer.Option("--json", help="All points as JSON.")] = None,
     pareto_csv: Annotated[Path | None, typer.Option(help="The front as CSV.")] = None,
     pareto_json: Annotated[Path | None, typer.Option(help="The front as JSON.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Interactive HTML report.")]
+    = None,
     show: Annotated[int, typer.Option(min=0, help="Front rows printed.")] = 20,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     list_axes: Annotated[bool, typer.Option("--list-axes", help="List axes, exit.")] = False,
@@ -81,8 +78,8 @@ def sweep(
         typer.echo(axes_listing())
         return
     for path, flag in ((csv, "--csv"), (json_out, "--json"), (pareto_csv, "--pareto-csv"),
-                       (pareto_json, "--pareto-json"), (store, "--store")):
-        _check_out(path, flag)
+                       (pareto_json, "--pareto-json"), (store, "--store"), (html, "--html")):
+        check_out_path(path, flag)
     named = {"sram_kb": sram_kb, "array": array, "dataflow": dataflow,
              "dram_gb_per_s": dram_gb_per_s, "precision_mode": precision_mode,
              "energy_table": energy_table, "policy": policy}
@@ -100,7 +97,7 @@ def sweep(
     _run(settings, source=source, base_dir=config.parent if config else Path("."),
          store_path=store_path, workers=workers, dask=dask, trace_cache=trace_cache,
          outputs={"csv": csv, "json": json_out, "pareto_csv": pareto_csv,
-                  "pareto_json": pareto_json}, show=show, quiet=quiet)
+                  "pareto_json": pareto_json, "html": html}, show=show, quiet=quiet)
 
 
 def _run(settings: SweepConfig, *, source: str, base_dir: Path, store_path: Path,
@@ -139,6 +136,11 @@ def _run(settings: SweepConfig, *, source: str, base_dir: Path, store_path: Path
                                     ("pareto_csv", front, True), ("pareto_json", front, True)):
         if outputs[key] is not None:
             write_table(str(outputs[key]), chosen, columns, plan=plan, front=front_only)
+    if outputs["html"] is not None:
+        from rctsim.report.sweep_report import write_sweep_report
+
+        write_sweep_report(rows, outputs["html"], objectives=plan.objectives, name=plan.name,
+                           source=source, axes=plan.axes)
     out = Console()
     print_summary(out, plan, outcome, store=str(store_path), front_size=len(front), ok=len(ok))
     if show and front:

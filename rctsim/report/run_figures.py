@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rctsim.report.format import PJ_TO_J
+from rctsim.report.format import PJ_TO_J, si
 from rctsim.report.style import OP_COLOURS, base_layout, policy_colours
 
 BREAKDOWNS = ("op", "component", "tensor")
@@ -90,11 +90,13 @@ def memory_figure(run: dict, *, on_chip_bytes: float | None = None) -> go.Figure
                     marker_color=colours[label], legendgroup=label, showlegend=False, row=1,
                     col=2, hovertemplate="peak %{x}: %{y:.4s}B<extra>" + label + "</extra>")
     if on_chip_bytes is not None:
-        fig.add_hline(y=on_chip_bytes, line_dash="dash", line_color="#555", row=1, col=2,
-                      annotation_text=f"global buffer {on_chip_bytes:.4g} B",
-                      annotation_position="top left")
-    fig.update_yaxes(type="log", title_text="bytes (log)", row=1, col=1)
-    fig.update_yaxes(type="log", row=1, col=2)
+        fig.add_scatter(name=f"global buffer ({si(on_chip_bytes, 'B')})", x=list(PEAK_BARS),
+                        y=[on_chip_bytes] * len(PEAK_BARS), mode="lines", row=1, col=2,
+                        line={"dash": "dash", "color": "#555"},
+                        hovertemplate="global buffer %{y:.4s}B<extra></extra>")
+    fig.update_yaxes(type="log", dtick="D2", tickformat="~s", title_text="bytes (log)", row=1,
+                     col=1)
+    fig.update_yaxes(type="log", dtick="D2", tickformat="~s", row=1, col=2)
     fig.update_layout(barmode="group")
     return base_layout(fig, title="Memory footprint of one training step")
 

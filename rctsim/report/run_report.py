@@ -57,6 +57,11 @@ def run_figure_blocks(inputs: RunInputs) -> tuple[list[FigureBlock], list[str]]:
                     "DMA (DRAM channel) and compute lanes of one step from the SimPy "
                     "simulation; hover a bar for its op and cycles."),
     ]
+    odd = [p for p, s in run["policies"].items()
+           if s["memory_bytes"]["peak_on_chip"] > s["memory_bytes"]["peak_total"]]
+    if odd:
+        notes.append(f"{', '.join(odd)}: the run's peak on chip exceeds its peak total (the two "
+                     "peaks are taken at different ops); off chip is shown as 0.")
     if trace is not None:
         fig = energy_accuracy_figure(run, trace, inputs.baseline_trace)
         if fig is None:

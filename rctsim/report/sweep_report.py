@@ -1,0 +1,113 @@
+"""The sweep report: the Pareto front, every point in parallel coordinates, energy vs SRAM.
+
+Built from sweep rows: those of a running sweep (`rctsim.sweep.sweep_table`), or every row of a
+saved store (`read_store_rows`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from rctsim.errors import InputError
+from rctsim.report.page import FigureBlock, code, render_page
+from rctsim.report.sweep_figures import energy_sram_figure, parallel_figure, pareto_figure
+from rctsim.result import write_atomic
+from rctsim.sweep.pareto import Objective, pareto_front, parse_objective
+from rctsim.sweep.store import SweepStore
+
+SWEEP_FIGURES = ("fig-pareto", "fig-parallel", "fig-energy-sram")
+"""Element ids of the figures of a sweep report, in page order."""
+DEFAULT_OBJECTIVES = ("energy", "latency")
+"""Objectives of a store's report when none are given (a store does not record them)."""
+LISTED = 12
+"""Distinct traces or hardware listed in the inputs before `and N more`."""
+
+
+def read_store_rows(path: str | Path) -> list[dict[str, Any]]:
+    """Every row of a sweep store, in the order they were stored (JSON columns decoded)."""
+    try:
+        with sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True) as conn:
+            keys = [k for (k,) in conn.execute("SELECT key FROM points ORDER BY rowid")]
+    except sqlite3.DatabaseError as err:
+        raise InputError(str(path), "points", f"not a sweep store: {err}",
+                         "an SQLite file written by rctsim sweep") from None
+    with SweepStore(path) as store:
+        found = store.rows(keys)
+    return [found[k] for k in keys]
+
+
+def _distinct(rows: Sequence[dict[str, Any]], name: str, digest: str) -> str:
+    pairs = list(dict.fromkeys((str(r.get(name)), str(r.get(digest))) for r in rows))
+    shown = [f"{escape(n)} {code(d[:16])}" for n, d in pairs[:LISTED]]
+    more = f"; and {len(pairs) - LISTED} more" if len(pairs) > LISTED else ""
+    return "; ".join(shown) + more
+
+
+def _input_rows(rows: Sequence[dict[str, Any]], *, name: str, source: str,
+                objectives: Sequence[Objective], ok: int, front: int) -> list[tuple[str, str]]:
+    return [
+        ("Sweep", escape(f"{name} — {source}")),
+        ("Points", escape(f"{len(rows)} stored, {ok} ok, {len(rows) - ok} error; "
+                          f"{front} on the front")),
+        ("Objectives", escape(", ".join(str(o) for o in objectives))),
+        ("Hardware (sha256)", _distinct(rows, "hw_name", "hw_sha256")),
+        ("Traces (sha256)", _distinct(rows, "trace_name", "trace_sha256")),
+        ("Baseline", escape(", ".join(sorted({str(r.get("baseline") or "none")
+                                               for r in rows})))),
+        ("Points made by", escape(", ".join(f"rctsim {v}" for v in
+                                            sorted({str(r.get("rctsim_version"))
+                                                    for r in rows})))),
+    ]
+
+
+def sweep_report_html(rows: Sequence[dict[str, Any]], *, objectives: Sequence[Objective],
+                      name: str, source: str, axes: Sequence[str] = ()) -> str:
+    """The sweep report page of sweep rows (error rows are counted, not plotted)."""
+    ok = [r for r in rows if r.get("status") == "ok"]
+    front = pareto_front(ok, objectives)
+    notes = []
+    if len(ok) < len(rows):
+        notes.append(f"{len(rows) - len(ok)} points failed (status error) and are left out of "
+                     "the figures.")
+    if len(objectives) > 2:
+        notes.append("More than two objectives: the front plot shows the first two; a front "
+                     "point may look dominated there, and is not in all objectives.")
+    blocks = [
+        FigureBlock("fig-pareto", pareto_figure(ok, front, objectives, axes),
+                    "Every ok point; the coloured ones are on the Pareto front of all "
+                    "objectives. Hover a point for its parameters."),
+        FigureBlock("fig-parallel", parallel_figure(ok, front, objectives, axes),
+                    "Each line is a point: its varying parameters, objectives and metrics. "
+                    "Categorical axes are numbered (tick labels name them)."),
+        FigureBlock("fig-energy-sram", energy_sram_figure(ok),
+                    "Total energy of the run against the global buffer size, per policy point "
+                    "(trace); other axes vary within a size, the line follows the best."),
+    ]
+    inputs = _input_rows(rows, name=name, source=source, objectives=objectives, ok=len(ok),
+                         front=len(front))
+    return render_page(title=f"rctsim sweep report: {name}", kind="sweep", inputs=inputs,
+                       summary_html="", figures=blocks, notes=notes)
+
+
+def write_sweep_report(rows: Sequence[dict[str, Any]], path: str | Path, *,
+                       objectives: Sequence[Objective], name: str, source: str,
+                       axes: Sequence[str] = ()) -> None:
+    """Write the sweep report of `rows` to `path` atomically (`rctsim sweep --html`)."""
+    write_atomic(path, sweep_report_html(rows, objectives=objectives, name=name, source=source,
+                                         axes=axes))
+
+
+def write_store_report(store: str | Path, path: str | Path, *,
+                       objectives: Sequence[str] | None = None) -> None:
+    """Write the report of every point of a saved store (`rctsim report STORE -o FILE`)."""
+    parsed = [parse_objective("command line", "--objective", text)
+              for text in (objectives or DEFAULT_OBJECTIVES)]
+    rows = read_store_rows(store)
+    if not rows:
+        raise InputError(str(store), "points", "the store holds no point",
+                         "a store a sweep has written to")
+    write_sweep_report(rows, path, objectives=parsed, name=Path(store).stem, source=str(store))

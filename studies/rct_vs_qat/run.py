@@ -1,0 +1,244 @@
+"""RCT against QAT and fp32 (and APT): accuracy, savings, and the papers' claims side by side.
+
+    python studies/rct_vs_qat/run.py [--config studies/rct_vs_qat/config.yaml] [--retrain]
+                                     [--cache-dir DIR]
+
+Uses the bundled traces (made by the bundled trainer with the config's settings) unless
+`--retrain`; trains the APT runs (cached by settings in the sweep trace cache, default
+~/.cache/rctsim/traces). Writes `results.csv` (one row per model x hardware x policy: metrics
+and savings against QAT and fp32), `curves.csv` (accuracy against energy spent),
+`sram_sensitivity.csv`, `results.md` and `figures/*.json` next to this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+HERE = Path(__file__).resolve().parent
+"""The study's folder (outputs are written here)."""
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+import measure  # noqa: E402
+import report  # noqa: E402
+import studylib  # noqa: E402
+
+from rctsim.errors import InputError  # noqa: E402
+from rctsim.sweep.cache import TraceCache, default_cache_dir  # noqa: E402
+from rctsim.trace import load_trace  # noqa: E402
+from rctsim.trace.io import trace_from_bytes, trace_to_bytes  # noqa: E402
+from rctsim.trace.model import Trace  # noqa: E402
+from rctsim.train import TrainConfig, train  # noqa: E402
+
+POLICIES: tuple[str, ...] = ("fp32", "qat", "rct")
+"""Policies trained for every model."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class ModelRuns(_Strict):
+    """One model trained under every policy."""
+
+    description: str
+    """One line for the results."""
+    train: dict[str, Any]
+    """`TrainConfig` fields shared by the policies (policy excluded)."""
+    traces: dict[Literal["fp32", "qat", "rct"], str]
+    """The bundled trace of each policy (made with `train`)."""
+    target_accuracy: Annotated[float, Field(gt=0, le=1)]
+    """Test accuracy for the energy-to-target metric."""
+
+
+class AptRuns(_Strict):
+    """APT trained at several trade-offs on one of the models."""
+
+    model: str
+    """Key of `models`."""
+    tradeoffs: Annotated[list[Annotated[float, Field(gt=0)]], Field(min_length=1)]
+    """APT's trade-off parameter values (docs/policies.md)."""
+
+
+class StudyConfig(_Strict):
+    """studies/rct_vs_qat/config.yaml."""
+
+    hardware: Annotated[list[str], Field(min_length=1)]
+    """Presets or hardware files."""
+    models: Annotated[dict[str, ModelRuns], Field(min_length=1)]
+    """Models by key."""
+    apt: AptRuns
+    """APT runs."""
+    sram_sensitivity_kb: list[Annotated[float, Field(gt=0)]] = []
+    """Global-buffer sizes (KB) for the parameter-movement sensitivity on the first hardware."""
+
+
+def train_config(runs: ModelRuns, policy: str, params: dict[str, Any] | None = None,
+                 ) -> TrainConfig:
+    """The trainer settings of one run; an InputError naming the field if they are bad."""
+    try:
+        return TrainConfig(**runs.train, policy=policy, policy_params=params or {})
+    except ValueError as err:
+        raise InputError("config.yaml", "models.*.train", str(err).splitlines()[0]) from err
+
+
+def policy_traces(runs: ModelRuns, retrain: bool) -> tuple[dict[str, Trace], dict[str, str]]:
+    """Each policy's trace (bundled, or trained again) and how it was obtained."""
+    traces, how = {}, {}
+    for policy in POLICIES:
+        bundled = load_trace(runs.traces[policy])
+        if not retrain:
+            traces[policy], how[policy] = bundled, f"bundled `{runs.traces[policy]}`"
+            continue
+        trace = train(train_config(runs, policy))
+        same = trace_to_bytes(trace) == trace_to_bytes(bundled)
+        traces[policy] = trace
+        how[policy] = f"re-trained ({'identical to' if same else 'differs from'} the bundled " \
+                      f"`{runs.traces[policy]}`)"
+    return traces, how
+
+
+def apt_traces(cfg: StudyConfig, cache: TraceCache | None) -> dict[float, Trace]:
+    """APT traces at each trade-off, trained once and cached by their settings."""
+    runs = cfg.models[cfg.apt.model]
+    out = {}
+    for tradeoff in cfg.apt.tradeoffs:
+        tc = train_config(runs, "apt", {"tradeoff": tradeoff}).resolved()
+        settings = tc.model_dump(mode="json")
+        if cache is not None and cache.has(settings):
+            out[tradeoff] = trace_from_bytes(cache.path(settings).read_bytes())
+            continue
+        print(f"training APT tradeoff={tradeoff} ...", file=sys.stderr)
+        out[tradeoff] = train(tc)
+        if cache is not None:
+            cache.put(settings, trace_to_bytes(out[tradeoff]))
+    return out
+
+
+def measure_model(hw_names: list[str], runs: ModelRuns, traces: dict[str, Trace],
+                  model: str) -> tuple[list[dict], list[dict]]:
+    """Metrics and savings of every policy on every hardware; accuracy-energy curve points."""
+    rows, curves = [], []
+    for hw_name in hw_names:
+        hw = measure.load_hw(hw_name)
+        by_policy = {}
+        for policy, trace in traces.items():
+            metrics = measure.policy_metrics(hw, trace)
+            curve = measure.accuracy_curve(hw, trace)
+            hit = measure.energy_to_target(curve, runs.target_accuracy)
+            metrics["energy_to_target"] = None if hit is None else hit["energy_pj"]
+            metrics["target_iterations"] = None if hit is None else hit["iterations"]
+            by_policy[policy] = metrics
+            curves += [{"model": model, "hardware": hw_name, "policy": policy, **p}
+                       for p in curve]
+        rows += with_savings(model, hw_name, by_policy)
+    return rows, curves
+
+
+def with_savings(model: str, hw_name: str, by_policy: dict[str, dict]) -> list[dict]:
+    """Rows of metrics plus savings against the qat and fp32 rows of the same model and hw."""
+    rows = []
+    for policy, metrics in by_policy.items():
+        row = {"model": model, "hardware": hw_name, "policy": policy, **metrics}
+        for base in ("qat", "fp32"):
+            for name, value in measure.savings(metrics, by_policy[base]).items():
+                row[f"saving_vs_{base}_{name}"] = value
+        rows.append(row)
+    return rows
+
+
+def sram_sensitivity(cfg: StudyConfig, traces: dict[str, dict[str, Trace]]) -> list[dict]:
+    """Parameter-movement energy of RCT and QAT at several global-buffer sizes (first hw)."""
+    base = measure.load_hw(cfg.hardware[0])
+    own = base.global_buffer.size_bytes
+    sizes = sorted({own, *(int(kb * 1024) for kb in cfg.sram_sensitivity_kb)})
+    rows = []
+    for model, by_policy in traces.items():
+        for size in sizes:
+            hw = measure.with_global_buffer(base, size)
+            rct, qat = (measure.replay(hw, by_policy[p]) for p in ("rct", "qat"))
+            rows.append({
+                "model": model, "hardware": cfg.hardware[0], "sram_bytes": size,
+                "preset_size": size == own,
+                "rct_param_movement_pj": rct.energy_pj["param_movement"],
+                "qat_param_movement_pj": qat.energy_pj["param_movement"],
+                "rct_param_dram_bytes": rct.traffic_bytes["param_dram"],
+                "qat_param_dram_bytes": qat.traffic_bytes["param_dram"],
+                "saving_param_movement": measure.saving(
+                    rct.energy_pj["param_movement"], qat.energy_pj["param_movement"]),
+            })
+    return rows
+
+
+def run(cfg: StudyConfig, *, retrain: bool = False, cache: TraceCache | None = None,
+        out_dir: Path = HERE, write: bool = True) -> dict[str, Any]:
+    """The whole study; outputs written to `out_dir` when `write`."""
+    rows, curves, traces, how = [], [], {}, {}
+    for model, runs in cfg.models.items():
+        traces[model], how[model] = policy_traces(runs, retrain)
+        r, c = measure_model(cfg.hardware, runs, traces[model], model)
+        rows, curves = rows + r, curves + c
+    apt = apt_traces(cfg, cache)
+    apt_rows = measure_apt(cfg, apt, traces[cfg.apt.model])
+    sensitivity = sram_sensitivity(cfg, traces)
+    result = {"rows": rows, "curves": curves, "apt": apt_rows, "sensitivity": sensitivity,
+              "how": how}
+    if write:
+        report.write_all(out_dir, cfg, result)
+    return result
+
+
+def measure_apt(cfg: StudyConfig, apt: dict[float, Trace],
+                others: dict[str, Trace]) -> list[dict]:
+    """APT runs on every hardware, with savings against the same model's qat and fp32 runs."""
+    rows = []
+    for hw_name in cfg.hardware:
+        hw = measure.load_hw(hw_name)
+        base = {p: measure.policy_metrics(hw, others[p]) for p in ("qat", "fp32")}
+        for tradeoff, trace in apt.items():
+            metrics = measure.policy_metrics(hw, trace)
+            row = {"model": cfg.apt.model, "hardware": hw_name, "policy": "apt",
+                   "tradeoff": tradeoff, **metrics}
+            for name in ("qat", "fp32"):
+                for key, value in measure.savings(metrics, base[name]).items():
+                    row[f"saving_vs_{name}_{key}"] = value
+            rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(HERE / "config.yaml"))
+    parser.add_argument("--retrain", action="store_true",
+                        help="train the fp32/qat/rct runs again instead of the bundled traces")
+    parser.add_argument("--cache-dir", default=None,
+                        help="trace cache for the APT runs (default: the sweep trace cache)")
+    parser.add_argument("--no-cache", action="store_true", help="always train the APT runs")
+    args = parser.parse_args(argv)
+    cache = None if args.no_cache else TraceCache(args.cache_dir or default_cache_dir())
+    try:
+        cfg = studylib.load_config(args.config, StudyConfig)
+        if cfg.apt.model not in cfg.models:
+            raise InputError(args.config, "apt.model", f"unknown model {cfg.apt.model!r}",
+                             ", ".join(cfg.models))
+        result = run(cfg, retrain=args.retrain, cache=cache)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for row in result["rows"]:
+        if row["policy"] == "rct":
+            print(f"{row['model']:6s} {row['hardware']:9s} rct vs qat: GEMM "
+                  f"{studylib.pct(row['saving_vs_qat_gemm_energy'])}, params "
+                  f"{studylib.pct(row['saving_vs_qat_param_memory'])}, total energy "
+                  f"{studylib.pct(row['saving_vs_qat_total_energy'])}")
+    print(f"wrote {HERE / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,425 @@
+"""Validation study: our array model against SCALE-Sim, our energy rules against their sources.
+
+    python studies/validation/run.py [--config studies/validation/config.yaml]
+                                     [--scalesim-python /tmp/ssvenv/bin/python]
+
+Writes, next to this file: `cycles.csv` (one row per case and metric: SCALE-Sim's number, ours,
+the relative error), `energy.csv` (published energy points against our scaling rules, at the
+points and left out), `results.md` (the error distributions) and `figures/*.json` (plotly).
+Without `--scalesim-python` the ResNet-18 cases compare with the committed SCALE-Sim output
+(`scalesim_resnet18.json`); with it, SCALE-Sim is re-run (~4 min) and that file rewritten first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import studylib  # noqa: E402
+
+from hwmodels import energy  # noqa: E402
+from hwmodels.components import build_cost_models  # noqa: E402
+from hwmodels.load import load_energy_table, load_hardware  # noqa: E402
+from hwmodels.schema import ArraySpec, EnergyTable  # noqa: E402
+from hwmodels.systolic import SystolicArray  # noqa: E402
+from rctsim.errors import InputError  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+"""The study's folder (outputs are written here)."""
+
+METRICS: tuple[str, ...] = ("compute_cycles", "ifmap_sram_reads", "filter_sram_reads",
+                            "ofmap_sram_writes", "overall_util_pct", "mapping_efficiency_pct")
+"""SCALE-Sim report fields compared (docs/array-model.md §3)."""
+
+EYERISS_NORMALISED: dict[str, float] = {"pe_local": 1.0, "global": 6.0, "dram": 200.0}
+"""Access energy relative to one MAC: Chen, Emer, Sze, "Eyeriss: A Spatial Architecture for
+Energy-Efficient Dataflow for CNNs", ISCA 2016, table "normalized energy cost relative to a MAC
+operation extracted from a commercial 65nm process": RF (0.5 kB) 1x, inter-PE 2x (not modelled by
+rctsim), global buffer (>100 kB) 6x, DRAM 200x; 16-bit operands."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class ResnetLayers(_Strict):
+    """The ResNet-18 layers re-run through SCALE-Sim."""
+
+    model: str = "resnet18_cifar"
+    """Shape-only model (workloads/shapes) the layers come from."""
+    batch_size: Annotated[int, Field(ge=1)] = 1
+    """Batch folded into M."""
+    layers: Annotated[list[str], Field(min_length=1)]
+    """Layer names (their forward GEMMs)."""
+    arrays: Annotated[list[tuple[int, int]], Field(min_length=1)]
+    """Array sizes (rows, cols)."""
+    dataflows: Annotated[list[Literal["ws", "os", "is"]], Field(min_length=1)]
+    """Dataflows."""
+    reference: str
+    """SCALE-Sim's output for these cases (committed; rewritten by --scalesim-python)."""
+
+
+class EnergyChecks(_Strict):
+    """Energy tables checked against their published points."""
+
+    tables: Annotated[list[str], Field(min_length=1)]
+    """Bundled table names or files."""
+    hierarchy_hw: str = "edge_npu"
+    """Hardware whose access-energy hierarchy is compared with Eyeriss's normalised costs."""
+
+
+class ValidationConfig(_Strict):
+    """studies/validation/config.yaml."""
+
+    fixture: str
+    """SCALE-Sim fixture JSON (tests/fixtures/scalesim_cycles.json)."""
+    resnet: ResnetLayers
+    """ResNet-18 layers compared with SCALE-Sim."""
+    energy: EnergyChecks
+    """Energy-table checks."""
+
+
+# ---------------------------------------------------------------- cycles against SCALE-Sim
+
+
+def ours_for_case(m: int, n: int, k: int, rows: int, cols: int, dataflow: str) -> dict[str, float]:
+    """Our numbers for one SCALE-Sim case, from the engine's array component at native bits."""
+    spec = ArraySpec(rows=rows, cols=cols, dataflow=dataflow, clock_hz=1e9, int_bits=[8],
+                     source="validation study")
+    t = SystolicArray(spec, source="validation").gemm(m, n, k, 8, 8, False)
+    return {"compute_cycles": t.compute_cycles, "ifmap_sram_reads": t.a_reads,
+            "filter_sram_reads": t.b_reads, "ofmap_sram_writes": t.out_writes,
+            "overall_util_pct": 100.0 * t.utilization,
+            "mapping_efficiency_pct": 100.0 * t.mapping_efficiency}
+
+
+def scalesim_adjusted(case: dict[str, Any]) -> dict[str, float]:
+    """SCALE-Sim's numbers with its one known counting quirk undone.
+
+    For `os` its OFMAP writes are M*N + folds*(rows + cols): `create_ofmap_demand_mat` counts each
+    fold a second time by the padded tile's rows + cols (docs/array-model.md §3).
+    """
+    out = {metric: case[metric] for metric in METRICS}
+    if case["dataflow"] == "os":
+        folds = -(-case["m"] // case["rows"]) * -(-case["n"] // case["cols"])
+        out["ofmap_sram_writes"] = case["ofmap_sram_writes"] - folds * (case["rows"] + case["cols"])
+    return out
+
+
+def rel_error(ours: float, theirs: float) -> float:
+    """(ours - theirs) / theirs; 0 when both are 0."""
+    if theirs == 0:
+        return 0.0 if ours == 0 else float("inf")
+    return (ours - theirs) / theirs
+
+
+def compare_cases(cases: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    """One row per case and metric: SCALE-Sim raw, adjusted, ours, relative errors."""
+    rows = []
+    for case in cases:
+        ours = ours_for_case(case["m"], case["n"], case["k"], case["rows"], case["cols"],
+                             case["dataflow"])
+        adjusted = scalesim_adjusted(case)
+        for metric in METRICS:
+            rows.append({
+                "source": source, "layer": case.get("layer", ""), "m": case["m"],
+                "n": case["n"], "k": case["k"], "array": f"{case['rows']}x{case['cols']}",
+                "dataflow": case["dataflow"], "metric": metric, "scalesim": case[metric],
+                "scalesim_adjusted": adjusted[metric], "ours": ours[metric],
+                "rel_error_raw": rel_error(ours[metric], case[metric]),
+                "rel_error": rel_error(ours[metric], adjusted[metric]),
+            })
+    return rows
+
+
+def resnet_spec(cfg: ResnetLayers) -> dict[str, Any]:
+    """The SCALE-Sim job: the named layers' forward GEMMs, arrays and dataflows."""
+    return {"model": cfg.model, "batch_size": cfg.batch_size,
+            "layers": studylib.gemm_layers(cfg.model, cfg.batch_size, cfg.layers,
+                                           "config.yaml: resnet"),
+            "arrays": [list(a) for a in cfg.arrays], "dataflows": list(cfg.dataflows)}
+
+
+def run_scalesim(python: str, spec: dict[str, Any], out_path: Path) -> None:
+    """Run studies/validation/scalesim_layers.py under `python` (a venv with SCALE-Sim)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        subprocess.run([python, str(HERE / "scalesim_layers.py"), str(spec_path), str(out_path)],
+                       check=True, cwd=studylib.ROOT)
+
+
+def load_reference(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    """The SCALE-Sim reference JSON; an error if it does not hold exactly the spec's cases."""
+    data = json.loads(path.read_text())
+    want = {(la["name"], la["m"], la["n"], la["k"], r, c, d) for la in spec["layers"]
+            for r, c in spec["arrays"] for d in spec["dataflows"]}
+    have = {(x["layer"], x["m"], x["n"], x["k"], x["rows"], x["cols"], x["dataflow"])
+            for x in data["cases"]}
+    if want != have:
+        raise InputError(str(path), "cases", "does not match config.yaml's resnet section",
+                         "re-run with --scalesim-python to regenerate it")
+    return data
+
+
+# ---------------------------------------------------------------- energy against the tables
+
+FAMILIES: dict[str, tuple[str, str]] = {
+    "int_add": ("bits", "linear in bits"),
+    "int_mult": ("bits", "power law in a*b"),
+    "fp_add": ("bits", "linear in bits"),
+    "fp_mult": ("bits", "power law in bits^2"),
+    "sram_64b": ("size_bytes", "power law in size"),
+}
+"""Table families, the key of their points and the scaling rule (docs/hardware.md §3)."""
+
+
+def rule_value(table: EnergyTable, family: str, key: float) -> float:
+    """Our scaling rule's energy (pJ) for `family` at `key` (bits or bytes)."""
+    if family == "int_add":
+        return energy.int_add_pj(table, key)
+    if family == "int_mult":
+        return energy.int_mult_pj(table, key, key)
+    if family == "fp_add":
+        return energy.fp_add_pj(table, key)
+    if family == "fp_mult":
+        return energy.fp_mult_pj(table, key)
+    return energy.sram_64b_pj(table, key)
+
+
+def energy_rows(table: EnergyTable) -> list[dict[str, Any]]:
+    """Each published point against our rule: with the full table, and with the point left out."""
+    rows = []
+    for family, (key_name, rule) in FAMILIES.items():
+        entries = getattr(table, family)
+        for i, entry in enumerate(entries):
+            key = float(getattr(entry, key_name))
+            others = [e for j, e in enumerate(entries) if j != i]
+            loo = (rule_value(table.model_copy(update={family: others}), family, key)
+                   if others else None)
+            at = rule_value(table, family, key)
+            rows.append({
+                "table": table.name, "family": family, "key": key_name, "at": int(key),
+                "published_pj": entry.energy_pj, "ours_at_point_pj": at,
+                "error_at_point": rel_error(at, entry.energy_pj),
+                "left_out_pj": loo, "from_points": len(others),
+                "error_left_out": None if loo is None else rel_error(loo, entry.energy_pj),
+                "rule": rule if len(others) > 1 else "proportional (one point left)",
+            })
+    return rows
+
+
+def hierarchy_rows(hw_name: str) -> list[dict[str, Any]]:
+    """Access energy per 16-bit word relative to a 16-bit MAC: ours against Eyeriss's table."""
+    spec = load_hardware(hw_name)
+    costs = build_cost_models(spec)
+    mac = costs.mac.mac_energy_pj(a_bits=16, b_bits=16, is_float=False, acc_bits=16)
+    rows = []
+    for mem in spec.memories:
+        per_word = costs.sram[mem.name].read_pj_per_byte * 2
+        rows.append({"level": f"{mem.name} ({mem.role}, {mem.size_bytes} B)",
+                     "role": mem.role, "ours_pj": per_word, "ours_x_mac": per_word / mac,
+                     "eyeriss_x_mac": EYERISS_NORMALISED[mem.role]})
+    per_word = costs.dram.pj_per_byte * 2
+    rows.append({"level": "DRAM", "role": "dram", "ours_pj": per_word,
+                 "ours_x_mac": per_word / mac, "eyeriss_x_mac": EYERISS_NORMALISED["dram"]})
+    return [{"mac_pj": mac, **r} for r in rows]
+
+
+# ---------------------------------------------------------------- report
+
+
+def summary_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Error distribution per source and metric."""
+    out = []
+    for source in sorted({r["source"] for r in rows}):
+        for metric in METRICS:
+            sel = [r for r in rows if r["source"] == source and r["metric"] == metric]
+            adj = studylib.percentile_summary([r["rel_error"] for r in sel])
+            raw = studylib.percentile_summary([r["rel_error_raw"] for r in sel])
+            out.append({"source": source, "metric": metric, "cases": adj["n"],
+                        "exact_share": _exact_share(sel, "scalesim_adjusted"),
+                        "exact_share_raw": _exact_share(sel, "scalesim"),
+                        "max_abs_rel_error": adj["max_abs"], "p90_abs_rel_error": adj["p90_abs"],
+                        "max_abs_rel_error_raw": raw["max_abs"]})
+    return out
+
+
+def _exact_share(rows: list[dict[str, Any]], column: str) -> float:
+    """Share of rows whose ours equals the column (integers exactly, floats to 1e-9)."""
+    def same(r: dict[str, Any]) -> bool:
+        return abs(r["ours"] - r[column]) <= 1e-9 * max(1.0, abs(r[column]))
+    return sum(same(r) for r in rows) / len(rows)
+
+
+def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list[dict],
+             reference: dict[str, Any], resnet_rows: list[dict]) -> str:
+    """results.md: the error distributions and the energy comparison."""
+    sim_rows = [(s["source"], s["metric"], s["cases"], studylib.pct(s["exact_share_raw"]),
+                 studylib.pct(s["exact_share"]), f"{s['max_abs_rel_error_raw']:.3g}",
+                 f"{s['max_abs_rel_error']:.3g}") for s in summary]
+    cyc = [r for r in resnet_rows if r["metric"] == "compute_cycles"]
+    per_layer = [(r["layer"], f"{r['m']}x{r['n']}x{r['k']}", r["array"], r["dataflow"],
+                  r["scalesim"], r["ours"]) for r in cyc]
+    e_rows = [(r["table"], r["family"], r["at"], r["published_pj"],
+               f"{r['ours_at_point_pj']:.4g}", studylib.pct(r["error_at_point"], 2),
+               "-" if r["left_out_pj"] is None else f"{r['left_out_pj']:.4g}",
+               studylib.pct(r["error_left_out"]), r["rule"]) for r in energy_table_rows]
+    loo = [abs(r["error_left_out"]) for r in energy_table_rows if r["error_left_out"] is not None]
+    loo_sum = studylib.percentile_summary(loo)
+    h_rows = [(r["level"], f"{r['ours_pj']:.3g}", f"{r['ours_x_mac']:.3g}x",
+               f"{r['eyeriss_x_mac']:g}x") for r in hierarchy]
+    dram = hierarchy[-1]
+    dram_ratio = dram["ours_x_mac"] / dram["eyeriss_x_mac"]
+    gb_ratio, rf_ratio = (next(r["ours_x_mac"] / r["eyeriss_x_mac"] for r in hierarchy
+                               if r["role"] == role) for role in ("global", "pe_local"))
+    header = reference["header"]
+    ss_seconds = sum(r["seconds"] for r in reference["runs"])
+    return "\n".join([
+        "# Validation: cycles against SCALE-Sim, energies against their sources",
+        "",
+        "Generated by `python studies/validation/run.py` (config: "
+        "`studies/validation/config.yaml`). Do not edit by hand.",
+        "",
+        "## 1. Array model against SCALE-Sim",
+        "",
+        f"Sources: `fixture` = the 324-case SCALE-Sim fixture (12 GEMM shapes x 9 arrays x "
+        f"ws/os/is, `tests/fixtures/scalesim_cycles.json`); `resnet18` = {len(cyc)} cases: "
+        f"layers {', '.join(dict.fromkeys(r['layer'] for r in cyc))} of `{header['model']}` "
+        f"(batch {header['batch_size']}) on arrays "
+        f"{', '.join(dict.fromkeys(r['array'] for r in cyc))} x ws/os/is, SCALE-Sim "
+        f"{header['scalesim_version']} output committed in `scalesim_resnet18.json` "
+        f"({ss_seconds:.0f} s of SCALE-Sim when it was made). *exact* counts a case as equal "
+        "when integers match exactly and percentages to 1e-9. *adjusted* undoes SCALE-Sim's "
+        "one counting quirk (os OFMAP writes counted a second time per fold by rows + cols; "
+        "docs/array-model.md §3).",
+        "",
+        studylib.md_table(sim_rows, ["source", "metric", "cases", "exact (raw)",
+                                     "exact (adjusted)", "max rel. error (raw)",
+                                     "max rel. error (adjusted)"], "llrrrrr"),
+        "Compute cycles per ResNet-18 case (SCALE-Sim's 'Total Cycles' with 0 stall cycles "
+        "against ours):",
+        "",
+        studylib.md_table(per_layer, ["layer", "M x N x K", "array", "dataflow", "SCALE-Sim",
+                                      "ours"], "lllrrr"),
+        "## 2. Energy rules against the published table points",
+        "",
+        "*at point*: our rule evaluated at a published point with the whole table (must return "
+        "the point). *left out*: the point removed from the table and predicted by our rule from "
+        "the remaining points of its family (interpolation when it lies between them, "
+        "extrapolation at the ends, proportional scaling when one point is left): the error of "
+        "our scaling rules where the table has no point. Horowitz, ISSCC 2014 (45 nm); TPUv4i "
+        "paper's 7 nm column (Jouppi et al., ISCA 2021, via secondary sources: docs/hardware.md).",
+        "",
+        studylib.md_table(e_rows, ["table", "family", "bits / bytes", "published pJ",
+                                   "ours at point", "error", "ours, left out",
+                                   "error left out", "rule used"], "llrrrrrrl"),
+        f"Left-out error distribution over {loo_sum['n']} points: median |error| "
+        f"{studylib.pct(loo_sum['median_abs'])}, 90th percentile "
+        f"{studylib.pct(loo_sum['p90_abs'])}, max {studylib.pct(loo_sum['max_abs'])}. "
+        "DRAM: Horowitz gives a range, 1.3-2.6 nJ per 64-bit access; we take the midpoint, "
+        "1.95 nJ (-25% / +50% against the ends).",
+        "",
+        "### Access-energy hierarchy of `edge_npu` against Eyeriss",
+        "",
+        "Energy per 16-bit access relative to a 16x16-bit MAC (16-bit accumulate; "
+        f"{hierarchy[0]['mac_pj']:.3g} pJ with our table), against Eyeriss's normalised costs "
+        "(Chen et al., ISCA 2016: commercial 65 nm; RF 0.5 kB, global buffer >100 kB). A "
+        "different process and a measured chip: this compares the *shape* of the hierarchy.",
+        "",
+        studylib.md_table(h_rows, ["level", "ours pJ / 16-bit access", "ours x MAC",
+                                   "Eyeriss x MAC"], "lrrr"),
+        f"Our DRAM/MAC ratio is {dram_ratio:.1f}x Eyeriss's: Horowitz's 64-bit DRAM access "
+        "(1.3-2.6 nJ) against a 45 nm MAC is steeper than "
+        "Eyeriss's 65 nm measurement, so DRAM-heavy policies (QAT's spilled master copy) are "
+        "penalised more than on a chip like Eyeriss; the global buffer is "
+        f"{gb_ratio:.1f}x Eyeriss's ratio, the PE scratchpad {rf_ratio:.2f}x. The ratios follow "
+        "the table "
+        "(`energy_table`, `dram.energy_pj_per_bit` override them).",
+        "",
+    ])
+
+
+def figures(rows: list[dict[str, Any]], e_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Plotly figures: our cycles against SCALE-Sim's (log-log), and left-out energy errors."""
+    import plotly.graph_objects as go
+
+    cyc = [r for r in rows if r["metric"] == "compute_cycles"]
+    scatter = go.Figure()
+    for source in sorted({r["source"] for r in cyc}):
+        sel = [r for r in cyc if r["source"] == source]
+        scatter.add_trace(go.Scatter(
+            x=[r["scalesim"] for r in sel], y=[r["ours"] for r in sel], mode="markers",
+            name=source, text=[f"{r['layer']} {r['m']}x{r['n']}x{r['k']} {r['array']} "
+                               f"{r['dataflow']}" for r in sel]))
+    scatter.update_layout(title="Compute cycles: rctsim against SCALE-Sim",
+                          xaxis={"type": "log", "title": "SCALE-Sim cycles"},
+                          yaxis={"type": "log", "title": "rctsim cycles"})
+    loo = [r for r in e_rows if r["error_left_out"] is not None]
+    bars = go.Figure(go.Bar(
+        x=[f"{r['table']} {r['family']} {r['at']}" for r in loo],
+        y=[100 * r["error_left_out"] for r in loo]))
+    bars.update_layout(title="Energy rules: error predicting a left-out table point",
+                       yaxis={"title": "error, %"})
+    return {"cycles_vs_scalesim": scatter, "energy_left_out": bars}
+
+
+def run(cfg: ValidationConfig, *, out_dir: Path = HERE, scalesim_python: str | None = None,
+        write: bool = True) -> dict[str, Any]:
+    """Run the whole study; write its outputs when `write`; return the tables."""
+    spec = resnet_spec(cfg.resnet)
+    reference_path = studylib.root_path(cfg.resnet.reference)
+    if scalesim_python:
+        run_scalesim(scalesim_python, spec, reference_path)
+    reference = load_reference(reference_path, spec)
+    fixture = json.loads(studylib.root_path(cfg.fixture).read_text())
+    rows = (compare_cases(fixture["cases"], "fixture")
+            + compare_cases(reference["cases"], "resnet18"))
+    e_rows = [r for name in cfg.energy.tables for r in energy_rows(load_energy_table(name))]
+    hierarchy = hierarchy_rows(cfg.energy.hierarchy_hw)
+    summary = summary_rows(rows)
+    result = {"cycles": rows, "summary": summary, "energy": e_rows, "hierarchy": hierarchy}
+    if write:
+        cols = ["source", "layer", "m", "n", "k", "array", "dataflow", "metric", "scalesim",
+                "scalesim_adjusted", "ours", "rel_error_raw", "rel_error"]
+        studylib.write_text(out_dir / "cycles.csv", studylib.csv_text(rows, cols))
+        studylib.write_text(out_dir / "energy.csv", studylib.csv_text(e_rows, list(e_rows[0])))
+        studylib.write_text(out_dir / "results.md", markdown(
+            summary, e_rows, hierarchy, reference,
+            [r for r in rows if r["source"] == "resnet18"]))
+        for name, fig in figures(rows, e_rows).items():
+            studylib.write_figure(out_dir / "figures" / f"{name}.json", fig)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: see the module docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(HERE / "config.yaml"))
+    parser.add_argument("--scalesim-python", default=None,
+                        help="a Python with SCALE-Sim installed: re-run it on the ResNet-18 layers")
+    args = parser.parse_args(argv)
+    try:
+        cfg = studylib.load_config(args.config, ValidationConfig)
+        result = run(cfg, scalesim_python=args.scalesim_python)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for s in result["summary"]:
+        print(f"{s['source']:9s} {s['metric']:24s} {s['cases']:4d} cases, exact "
+              f"{100 * s['exact_share']:.1f}% (raw {100 * s['exact_share_raw']:.1f}%)")
+    print(f"wrote {HERE / 'results.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
