@@ -26,7 +26,7 @@ from rctsim.report import (
 )
 from rctsim.report.run_figures import PEAK_BARS
 from rctsim.report.sweep_report import SWEEP_FIGURES, read_store_rows
-from rctsim.trace import write_trace
+from rctsim.trace import load_trace, write_trace
 from rctsim.trace.model import PolicySpec, Series, Trace, TraceHeader
 from tests.helpers import mlp_layers
 
@@ -232,8 +232,8 @@ def test_timeline_bars_are_the_intervals(specs, run):
 
 
 def test_cumulative_energy_matches_a_shorter_run(specs, run, tmp_path):
-    """QAT (one phase): energy at a measurement equals a run stopped there; RCT's end point is
-    its total, and its changing bits are noted on the page."""
+    """Energy at a measurement equals a run stopped there, for QAT (one phase) and for RCT (its
+    bits change at iteration 40, before the measurement at 59); the end point is the total."""
     curves = {t["meta"]: t for t in specs["fig-energy-accuracy"]["data"]}
     assert curves["rct"]["y"] == pytest.approx(ACC.tolist())
     assert curves["qat"]["y"] == pytest.approx(ACC.tolist())
@@ -241,17 +241,22 @@ def test_cumulative_energy_matches_a_shorter_run(specs, run, tmp_path):
     short = rctsim.simulate("edge_npu", metric_trace("rct", RCT_BITS, iterations=60))
     assert curves["qat"]["x"][2] == pytest.approx(
         short.policies["qat"].energy_pj["total"] * PJ, rel=1e-9)
+    assert curves["rct"]["x"][2] == pytest.approx(
+        short.policies["rct"].energy_pj["total"] * PJ, rel=1e-9)
     assert curves["rct"]["x"][-1] == pytest.approx(
         run["policies"]["rct"]["energy_pj"]["total"] * PJ, rel=1e-12)
 
 
-def test_mean_rate_note_only_for_changing_bits(files, tmp_path):
-    """The note appears for a two-phase trace and not for a one-phase one."""
-    assert "mean energy per iteration" in files.run_html.read_text()
-    flat = tmp_path / "flat.trace"
-    write_trace(metric_trace("rct", [(8, 8, 8, 32)]), flat)
-    html = build_run_report(rctsim.simulate("edge_npu", str(flat), baseline="qat"))
-    assert "mean energy per iteration" not in html
+def test_mean_rate_note_only_without_phase_energies(files, run):
+    """A run JSON with per-phase energies is exact (no note); one without them (an older JSON)
+    falls back to the mean rate for a policy whose bits change, and says so."""
+    assert "mean energy per iteration" not in files.run_html.read_text()
+    trace = load_trace(files.trace)
+    old = json.loads(json.dumps(run))
+    for summary in old["policies"].values():
+        del summary["phase_energy"]
+    html = build_run_report(old, trace=trace)
+    assert "mean energy per iteration" in html
     assert "fig-energy-accuracy" in page_manifest(html)["figures"]
 
 

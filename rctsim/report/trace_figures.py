@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 
 from rctsim.report.format import PJ_TO_J
@@ -49,14 +50,21 @@ def quality_metric(trace: Trace) -> tuple[str, str] | None:
 
 
 def cumulative_energy_j(summary: dict, series: Series) -> list[float]:
-    """Energy spent (J) when each measurement was taken, at the run's mean energy per iteration.
+    """Energy spent (J) when each measurement was taken.
 
-    A measurement at iteration i follows i + 1 iterations. Exact when every phase of the policy
-    has the same bits (`distinct_phases == 1`); otherwise the mean rate, since the run JSON holds
-    totals only.
+    A measurement at iteration i follows i + 1 iterations. Exact from the run JSON's per-phase
+    energies (`phase_energy`); a JSON without them (older runs) falls back to the mean rate.
     """
-    per_iteration = summary["energy_pj"]["total"] / summary["iterations"]
-    return [float((int(i) + 1) * per_iteration * PJ_TO_J) for i in series.iteration]
+    done = np.asarray(series.iteration, dtype=np.float64) + 1
+    phases = summary.get("phase_energy") or []
+    if not phases:
+        per_iteration = summary["energy_pj"]["total"] / summary["iterations"]
+        return (done * per_iteration * PJ_TO_J).tolist()
+    start = np.array([p["start"] for p in phases], dtype=np.float64)
+    stop = np.array([p["stop"] for p in phases], dtype=np.float64)
+    rate = np.array([p["energy_pj_per_iteration"] for p in phases])
+    overlap = np.clip(np.minimum(done[:, None], stop) - start, 0, None)
+    return (overlap @ rate * PJ_TO_J).tolist()
 
 
 def energy_accuracy_figure(run: dict, trace: Trace,
@@ -91,7 +99,8 @@ def energy_accuracy_figure(run: dict, trace: Trace,
 def mean_rate_caveat(run: dict) -> str | None:
     """A note when some policy's energy per iteration varies over the run (more than one
     distinct phase), so that its cumulative-energy curve uses the run's mean rate."""
-    varying = [label for label, s in run["policies"].items() if s["distinct_phases"] > 1]
+    varying = [label for label, s in run["policies"].items()
+               if s["distinct_phases"] > 1 and not s.get("phase_energy")]
     if not varying:
         return None
     return (f"{', '.join(varying)}: the bits change over the run, and the run JSON holds totals "

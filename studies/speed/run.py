@@ -271,13 +271,13 @@ def growth_md(rows: list[dict[str, Any]]) -> str:
                           ("phases", "distinct phases (100,000 iterations)"),
                           ("model", "model size (one phase, 1000 iterations, batch 32)")):
         sel = [r for r in rows if r["series"] == series]
-        out = [(r["x"], r["model"], r["layers"], f"{r['macs_per_iteration']:.3g}",
-                r["iterations"], r["distinct_phases"], f"{r['seconds'] * 1e3:.3g}",
-                f"{r['seconds_per_phase'] * 1e3:.3g}", f"{r['simulated_macs_per_second']:.3g}")
-               for r in sel]
+        out = [(r["x"] if series == "model" else f"{r['x']:,} ({r['model']})", r["layers"],
+                f"{r['macs_per_iteration']:.3g}", r["iterations"], r["distinct_phases"],
+                f"{r['seconds'] * 1e3:.3g}", f"{r['seconds_per_phase'] * 1e3:.3g}",
+                f"{r['simulated_macs_per_second']:.3g}") for r in sel]
         parts += [f"### Against {label}", "", studylib.md_table(out, [
-            series, "model", "layers", "MACs / iteration", "iterations", "distinct phases",
-            "ms", "ms / phase", "simulated MACs / s"], "llrrrrrrr")]
+            series, "layers", "MACs / iteration", "iterations", "distinct phases", "ms",
+            "ms / phase", "simulated MACs / s"], "lrrrrrrr")]
     it = [r for r in rows if r["series"] == "iterations"]
     ph = [r for r in rows if r["series"] == "phases"]
     parts.append(
