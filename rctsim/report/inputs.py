@@ -1,8 +1,9 @@
 """What a run report is built from: the run JSON, and its trace and hardware found again.
 
 The run JSON holds totals and per-phase energies; the bit heatmap and the training metrics come
-from the trace. A trace is used only when its sha256 equals the one the run recorded (`trace.sha256`); when it
-cannot be found or differs, the figures that need it are left out with a visible note.
+from the trace. A trace is used only when its sha256 equals the one the run recorded
+(`trace.sha256`); when it cannot be found or differs, the figures that need it are left out with
+a visible note.
 """
 
 from __future__ import annotations
