@@ -17,6 +17,7 @@ from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
 from rctsim.replay import SimOptions, simulate
 from rctsim.result import Result
+from rctsim.units import percent, quantity
 
 DEFAULT_HW = "edge_npu"
 DEFAULT_TRACE = "resnet"
@@ -63,10 +64,6 @@ def run(
     print_summary(result, Console())
 
 
-_PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""),
-             (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
-
-
 @contextmanager
 def phase_progress():
     """A transient progress bar on stderr over simulated phases (shown for long traces only)."""
@@ -84,18 +81,6 @@ def phase_progress():
 
     with bar:
         yield update
-
-
-def _fmt(value: float, unit: str) -> str:
-    """SI-prefixed value; energies given in pJ are shown in joules."""
-    if unit == "pJ":
-        value, unit = value * 1e-12, "J"
-    if value == 0:
-        return f"0 {unit}"
-    for scale, prefix in _PREFIXES:
-        if abs(value) >= scale:
-            return f"{value / scale:,.2f} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
 
 
 _ROWS = (
@@ -134,7 +119,7 @@ def print_summary(result: Result, console: Console) -> None:
         for pr in result.policies.values():
             value = getattr(pr, path[0])
             value = value[path[1]] if len(path) > 1 else value
-            cells.append(_fmt(float(value), unit))
+            cells.append(quantity(float(value), unit, spec=",.2f"))
         table.add_row(name, *cells)
     console.print(table)
     if result.comparison:
@@ -143,7 +128,7 @@ def print_summary(result: Result, console: Console) -> None:
         cmp.add_column("saving")
         cmp.add_column("value", justify="right")
         for name, value in c["savings"].items():
-            cmp.add_row(name.replace("_", " "), "n/a" if value is None else f"{100 * value:.1f} %")
+            cmp.add_row(name.replace("_", " "), percent(value))
         console.print(cmp)
 
 

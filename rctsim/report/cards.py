@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from html import escape
 
-from rctsim.report.format import percent, quantity
 from rctsim.result import saving
+from rctsim.units import percent, quantity
 
 HEADLINES: tuple[tuple[str, str, str | None, str], ...] = (
     ("GEMM energy", "energy_pj", "gemm", "pJ"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rctsim.report.format import PJ_TO_J, si
 from rctsim.report.style import OP_COLOURS, base_layout, policy_colours
+from rctsim.units import PJ_TO_J, si
 
 BREAKDOWNS = ("op", "component", "tensor")
 """Breakdowns stacked side by side in the energy-breakdown figure (layer has its own)."""

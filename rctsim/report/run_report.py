@@ -7,7 +7,6 @@ from pathlib import Path
 
 from hwmodels.schema import HardwareSpec
 from rctsim.report.cards import cards_html, headline_cards
-from rctsim.report.format import si
 from rctsim.report.inputs import RunInputs, gather_inputs, run_dict
 from rctsim.report.page import FigureBlock, code, render_page
 from rctsim.report.run_figures import (
@@ -19,6 +18,7 @@ from rctsim.report.run_figures import (
 from rctsim.report.trace_figures import bits_figure, energy_accuracy_figure, mean_rate_caveat
 from rctsim.result import Result, write_atomic
 from rctsim.trace.model import Trace
+from rctsim.units import si
 
 RUN_FIGURES = ("fig-energy-layer", "fig-energy-breakdown", "fig-bits", "fig-memory",
                "fig-timeline", "fig-energy-accuracy")

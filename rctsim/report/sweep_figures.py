@@ -14,9 +14,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from rctsim.report.format import PJ_TO_J
 from rctsim.report.style import POLICY_COLOURS, base_layout
 from rctsim.sweep.pareto import Objective
+from rctsim.units import PJ_TO_J
 
 IDENTITY_COLUMNS = ("trace_name", "model", "policy", "iterations", "hw_name", "sram_bytes",
                     "array_rows", "array_cols", "dataflow", "precision_mode", "clock_hz",

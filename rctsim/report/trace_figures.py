@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from rctsim.report.format import PJ_TO_J
 from rctsim.report.style import base_layout, policy_colours
 from rctsim.trace.model import OPERANDS, Series, Trace
+from rctsim.units import PJ_TO_J
 
 HEATMAP_OPERANDS = ("w", "a", "g")
 """Operands with a heatmap (the accumulator is left out); `w` is shown first."""

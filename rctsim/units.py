@@ -1,4 +1,4 @@
-"""Human-readable numbers for report text: SI prefixes, joules for energies given in pJ."""
+"""Human-readable numbers for terminal and report text: SI prefixes, joules for pJ energies."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ _PREFIXES = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0,
              (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"))
 
 
-def si(value: float, unit: str) -> str:
-    """`value` with an SI prefix and three significant digits, e.g. `1.23 MB`."""
+def si(value: float, unit: str, spec: str = ".3g") -> str:
+    """`value` with an SI prefix, formatted by `spec` (three significant digits: `1.23 MB`)."""
     if value == 0:
         return f"0 {unit}"
     for scale, prefix in _PREFIXES:
         if abs(value) >= scale:
-            return f"{value / scale:.3g} {prefix}{unit}"
+            return f"{value / scale:{spec}} {prefix}{unit}"
     return f"{value:.3g} {unit}"
 
 
-def quantity(value: float, unit: str) -> str:
+def quantity(value: float, unit: str, spec: str = ".3g") -> str:
     """Like `si`, but energies in `pJ` are shown in joules."""
-    return si(value * PJ_TO_J, "J") if unit == "pJ" else si(value, unit)
+    return si(value * PJ_TO_J, "J", spec) if unit == "pJ" else si(value, unit, spec)
 
 
 def percent(fraction: float | None) -> str:
