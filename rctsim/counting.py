@@ -121,13 +121,13 @@ def _count_gemm(op: Op, ctx: StepContext) -> OpCounts:
     c = OpCounts(op=op, macs=timing.macs, compute_cycles=timing.compute_cycles,
                  utilization=timing.utilization)
     c.sram_read[op.a_tensor] += timing.a_reads * op.a.bytes
-    c.sram_read[op.b_tensor] += timing.b_reads * op.b.bytes
+    c.sram_read[op.b_tensor] += timing.b_reads * op.b_bytes
     c.sram_write[op.out_tensor] += timing.out_writes * op.acc.bytes
     c.sram_read[op.out_tensor] += timing.out_reads * op.acc.bytes
     a_dram, b_dram, out_dram = _homes(op, ctx)
     sizes = _stored_elems(op, layer)
     operands = GemmOperands(
-        m=op.m, n=op.n, k=op.k, a_bytes=op.a.bytes, b_bytes=op.b.bytes, out_bytes=op.out.bytes,
+        m=op.m, n=op.n, k=op.k, a_bytes=op.a.bytes, b_bytes=op.b_bytes, out_bytes=op.out.bytes,
         acc_bytes=op.acc.bytes, a_in_dram=a_dram, b_in_dram=b_dram, out_in_dram=out_dram,
         **sizes)
     tile_space = ctx.placement.workspace_bytes / 2

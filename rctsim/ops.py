@@ -51,6 +51,14 @@ class Op:
     """Format C is stored in."""
     elems: int = 0
     """update only: parameters updated."""
+    b_store: Fmt | None = None
+    """Format B is stored and moved in, when it differs from the MAC's (QAT's dgrad dequantises
+    the int weights into fp32 MACs)."""
+
+    @property
+    def b_bytes(self) -> float:
+        """Bytes per element of B in memory."""
+        return (self.b_store or self.b).bytes
 
     @property
     def macs(self) -> int:
@@ -58,17 +66,25 @@ class Op:
         return self.m * self.n * self.k if self.kind in GEMM_KINDS else 0
 
 
-def layer_ops(index: int, layer: LayerSpec, fmt: LayerFormats) -> dict[str, Op]:
-    """The ops of one layer by kind (no GEMMs without a GEMM, no update without weights)."""
+def layer_ops(index: int, layer: LayerSpec, fmt: LayerFormats, *,
+              qat_dgrad_weights: str = "quantised") -> dict[str, Op]:
+    """The ops of one layer by kind (no GEMMs without a GEMM, no update without weights).
+
+    `qat_dgrad_weights`: which copy QAT's fp32 dgrad reads, `quantised` (the w_q-bit copy,
+    dequantised on the way into the MACs: the weights the forward pass used, as in a
+    straight-through estimator) or `master` (the fp32 master copy).
+    """
     ops: dict[str, Op] = {}
     b_class = "weights" if layer.has_weights else "activations"
-    b_back = "master_copy" if (fmt.master is not None and layer.has_weights) else b_class
+    qat_weights = fmt.master is not None and layer.has_weights
+    b_back = "master_copy" if qat_weights and qat_dgrad_weights == "master" else b_class
+    b_store = fmt.weights if qat_weights and b_back == "weights" else None
     if layer.has_gemm:
         M, N, K = layer.m, layer.n, layer.k
         ops["fwd"] = Op(index, "fwd", M, N, K, fmt.fwd[0], fmt.fwd[1], fmt.acc,
                         "activations", b_class, "outputs", fmt.activations)
         ops["dgrad"] = Op(index, "dgrad", M, K, N, fmt.dgrad[0], fmt.dgrad[1], _acc(fmt, "dgrad"),
-                          "gradients", b_back, "gradients", fmt.gradients)
+                          "gradients", b_back, "gradients", fmt.gradients, b_store=b_store)
         ops["wgrad"] = Op(index, "wgrad", K, N, M, fmt.wgrad[0], fmt.wgrad[1], _acc(fmt, "wgrad"),
                           "activations", "gradients", "gradients", fmt.gradients)
     if layer.has_weights:

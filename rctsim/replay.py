@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +44,9 @@ class SimOptions(BaseModel):
     holds resident tensors (weights, master copy, optimiser state, kept activations)."""
     keep_timeline: bool = True
     """Record the DMA/compute timeline of one step (for reports)."""
+    qat_dgrad_weights: Literal["quantised", "master"] = "quantised"
+    """Which weight copy QAT's fp32 dgrad reads: the quantised copy the forward pass used
+    (dequantised into fp32 MACs; the straight-through estimator) or the fp32 master copy."""
 
 
 @dataclass
@@ -178,7 +182,7 @@ def _simulate_phase(machine: _Machine, tr: Trace, bits: np.ndarray,
     ctx = StepContext(layers=tr.layers, placement=placement, array=machine.array,
                       rows=machine.spec.array.rows, cols=machine.spec.array.cols,
                       source=machine.source)
-    schedule = step_schedule([layer_ops(i, la, f)
+    schedule = step_schedule([layer_ops(i, la, f, qat_dgrad_weights=options.qat_dgrad_weights)
                               for i, (la, f) in enumerate(zip(tr.layers, formats, strict=True))])
     counts = [_count_cached(op, ctx, op_cache) for op in schedule]
     ledger = Ledger()

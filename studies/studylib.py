@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from hwmodels.validation import parse_mapping, validate_model
 from rctsim.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,21 +30,14 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 def load_config(path: str | Path, model: type[Model]) -> Model:
-    """Read a YAML config and validate it; one `InputError` line naming the field if bad."""
+    """Read a YAML config and validate it; one `InputError` line naming file and field if bad."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise InputError(str(path), "file", f"cannot read: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        raise InputError(str(path), "file", f"YAML syntax error: {err}") from err
-    try:
-        return model.model_validate(data or {})
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "config"
-        raise InputError(str(path), field, first["msg"],
-                         ", ".join(model.model_fields)) from err
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(str(path), "(file)", f"cannot be read: {err}",
+                         "an existing YAML file") from None
+    return validate_model(str(path), parse_mapping(str(path), text, model), model)
 
 
 def root_path(relative: str | Path) -> Path:
@@ -61,7 +54,7 @@ def gemm_layers(model: str, batch_size: int, names: Sequence[str],
     layers = {layer.name: layer for layer in shape_model(model, batch_size)}
     missing = [name for name in names if name not in layers]
     if missing:
-        raise InputError(source, "layers", f"unknown layer {missing[0]!r} of {model}",
+        raise InputError(source, "layer", f"unknown layer {missing[0]!r} of {model}",
                          ", ".join(n for n, la in layers.items() if la.has_gemm))
     return [{"name": n, "m": layers[n].m, "n": layers[n].n, "k": layers[n].k} for n in names]
 
@@ -91,6 +84,11 @@ def read_csv(path: str | Path) -> list[dict[str, str]]:
     """Rows of a CSV file as dicts of strings."""
     with Path(path).open(newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def read_csv_text(text: str) -> list[dict[str, str]]:
+    """Rows of CSV text as dicts of strings."""
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def md_table(rows: Iterable[Sequence[Any]], header: Sequence[str],

@@ -180,3 +180,23 @@ def test_phase_energy_sums_to_the_total():
     assert [(p["start"], p["stop"]) for p in pr.phase_energy] == [(0, 100), (100, 300)]
     total = sum(p["energy_pj_per_iteration"] * (p["stop"] - p["start"]) for p in pr.phase_energy)
     assert total == pytest.approx(pr.energy_pj["total"], rel=1e-9)
+
+
+def test_qat_dgrad_reads_the_copy_the_option_names():
+    """Quantised: dgrad moves w_q-bit weights (1 byte); master: the fp32 copy (4 bytes)."""
+    layers = mlp_layers()
+    trace = make_trace(layers, policy="qat", bits=(8, 8, 32, 32))
+    hw = hardware(global_size=4096)
+    runs = {how: simulate(hw, trace, baseline=None,
+                          options=SimOptions(qat_dgrad_weights=how)).policies["qat"]
+            for how in ("quantised", "master")}
+
+    def dgrad_sram(pr, tensor):
+        return sum(r.quantity for r in pr.rows if r.op == "dgrad" and r.tensor == tensor
+                   and r.component.startswith("sram") and r.action == "read")
+
+    assert dgrad_sram(runs["quantised"], "master_copy") == 0
+    assert dgrad_sram(runs["master"], "weights") == 0
+    assert dgrad_sram(runs["master"], "master_copy") == pytest.approx(
+        4 * dgrad_sram(runs["quantised"], "weights"))
+    assert runs["master"].energy_pj["gemm"] == runs["quantised"].energy_pj["gemm"]

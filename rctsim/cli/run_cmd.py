@@ -42,6 +42,9 @@ def run(
         "--html", help="Write an interactive HTML report here.")] = None,
     workspace_fraction: Annotated[float, typer.Option(
         help="Share of the global buffer kept for tiles and transients.")] = 0.25,
+    qat_dgrad_weights: Annotated[str, typer.Option(
+        help="Weights QAT's fp32 dgrad reads: quantised (dequantised w_q copy) or master.")]
+    = "quantised",
 ) -> None:
     """Replay a training trace on an accelerator; compare its policy with a baseline."""
     check_out_path(json_out, "--json")
@@ -50,10 +53,14 @@ def run(
     if not 0 < workspace_fraction < 1:
         raise InputError("command line", "--workspace-fraction", f"{workspace_fraction}",
                          "a number strictly between 0 and 1")
+    if qat_dgrad_weights not in ("quantised", "master"):
+        raise InputError("command line", "--qat-dgrad-weights", repr(qat_dgrad_weights),
+                         "quantised, master")
     base = None if baseline == "none" else baseline
     with phase_progress() as progress:
         result = simulate(hw, trace, baseline=base, progress=progress,
-                          options=SimOptions(workspace_fraction=workspace_fraction))
+                          options=SimOptions(workspace_fraction=workspace_fraction,
+                                             qat_dgrad_weights=qat_dgrad_weights))
     if json_out:
         result.to_json(json_out)
     if csv_out:

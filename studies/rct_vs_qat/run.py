@@ -6,7 +6,7 @@
 Uses the bundled traces (made by the bundled trainer with the config's settings) unless
 `--retrain`; trains the APT runs (cached by settings in the sweep trace cache, default
 ~/.cache/rctsim/traces). Writes `results.csv` (one row per model x hardware x policy: metrics
-and savings against QAT and fp32), `curves.csv` (accuracy against energy spent),
+and savings against QAT and fp32), `curves.csv` (accuracy against energy spent), `claims.csv`,
 `sram_sensitivity.csv`, `results.md` and `figures/*.json` next to this file.
 """
 
@@ -27,6 +27,7 @@ import measure  # noqa: E402
 import report  # noqa: E402
 import studylib  # noqa: E402
 
+from hwmodels.validation import validate_model  # noqa: E402
 from rctsim.errors import InputError  # noqa: E402
 from rctsim.sweep.cache import TraceCache, default_cache_dir  # noqa: E402
 from rctsim.trace import load_trace  # noqa: E402
@@ -78,12 +79,24 @@ class StudyConfig(_Strict):
 
 
 def train_config(runs: ModelRuns, policy: str, params: dict[str, Any] | None = None,
-                 ) -> TrainConfig:
-    """The trainer settings of one run; an InputError naming the field if they are bad."""
-    try:
-        return TrainConfig(**runs.train, policy=policy, policy_params=params or {})
-    except ValueError as err:
-        raise InputError("config.yaml", "models.*.train", str(err).splitlines()[0]) from err
+                 source: str = "config.yaml: models.*.train") -> TrainConfig:
+    """The trainer settings of one run (resolved); an InputError naming the field if bad."""
+    data = {**runs.train, "policy": policy, "policy_params": params or {}}
+    return validate_model(source, data, TrainConfig).resolved()
+
+
+def check_config(cfg: StudyConfig, source: str) -> None:
+    """Every trainer setting and reference, checked before anything runs."""
+    if cfg.apt.model not in cfg.models:
+        raise InputError(source, "apt.model", f"unknown model {cfg.apt.model!r}",
+                         ", ".join(cfg.models))
+    for key, runs in cfg.models.items():
+        for policy in POLICIES:
+            train_config(runs, policy, source=f"{source}: models.{key}.train")
+            load_trace(runs.traces[policy])
+    for tradeoff in cfg.apt.tradeoffs:
+        train_config(cfg.models[cfg.apt.model], "apt", {"tradeoff": tradeoff},
+                     source=f"{source}: models.{cfg.apt.model}.train")
 
 
 def policy_traces(runs: ModelRuns, retrain: bool) -> tuple[dict[str, Trace], dict[str, str]]:
@@ -107,7 +120,7 @@ def apt_traces(cfg: StudyConfig, cache: TraceCache | None) -> dict[float, Trace]
     runs = cfg.models[cfg.apt.model]
     out = {}
     for tradeoff in cfg.apt.tradeoffs:
-        tc = train_config(runs, "apt", {"tradeoff": tradeoff}).resolved()
+        tc = train_config(runs, "apt", {"tradeoff": tradeoff})
         settings = tc.model_dump(mode="json")
         if cache is not None and cache.has(settings):
             out[tradeoff] = trace_from_bytes(cache.path(settings).read_bytes())
@@ -186,7 +199,7 @@ def run(cfg: StudyConfig, *, retrain: bool = False, cache: TraceCache | None = N
     apt_rows = measure_apt(cfg, apt, traces[cfg.apt.model])
     sensitivity = sram_sensitivity(cfg, traces)
     result = {"rows": rows, "curves": curves, "apt": apt_rows, "sensitivity": sensitivity,
-              "how": how}
+              "how": how, "targets": {k: m.target_accuracy for k, m in cfg.models.items()}}
     if write:
         report.write_all(out_dir, cfg, result)
     return result
@@ -223,9 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     cache = None if args.no_cache else TraceCache(args.cache_dir or default_cache_dir())
     try:
         cfg = studylib.load_config(args.config, StudyConfig)
-        if cfg.apt.model not in cfg.models:
-            raise InputError(args.config, "apt.model", f"unknown model {cfg.apt.model!r}",
-                             ", ".join(cfg.models))
+        check_config(cfg, args.config)
         result = run(cfg, retrain=args.retrain, cache=cache)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -237,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{studylib.pct(row['saving_vs_qat_param_memory'])}, total energy "
                   f"{studylib.pct(row['saving_vs_qat_total_energy'])}")
     print(f"wrote {HERE / 'results.md'}")
-    return 0
+    import summary
+
+    return summary.main()
 
 
 if __name__ == "__main__":

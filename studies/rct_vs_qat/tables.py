@@ -96,17 +96,27 @@ def ours_range(claim: claims.Claim, result: dict[str, Any], base: str) -> tuple[
     return min(values), max(values)
 
 
-def claims_table(result: dict[str, Any]) -> str:
-    """Each claim, the published value, our range and a verdict."""
+def claim_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each claim and baseline: the published value, our range over models x hw, a verdict."""
     out = []
     for claim in claims.CLAIMS:
         for base in claim.baselines:
             lo, hi = ours_range(claim, result, base)
             ours = (f"{lo:.2f}-{hi:.2f} bits" if claim.metric == "mean_w_bits"
                     else f"{studylib.pct(lo)} to {studylib.pct(hi)}")
-            against = "" if base == "-" else f" vs {base}"
-            out.append((claim.text, claim.source, claims.published(claim), ours + against,
-                        claims.verdict(claim, lo, hi), claim.comparable))
+            out.append({"claim": claim.text, "source": claim.source,
+                        "published": claims.published(claim), "baseline": base,
+                        "ours_low": lo, "ours_high": hi,
+                        "ours": ours + ("" if base == "-" else f" vs {base}"),
+                        "verdict": claims.verdict(claim, lo, hi),
+                        "comparable": claim.comparable})
+    return out
+
+
+def claims_table(result: dict[str, Any]) -> str:
+    """Each claim, the published value, our range and a verdict."""
+    out = [(r["claim"], r["source"], r["published"], r["ours"], r["verdict"], r["comparable"])
+           for r in claim_rows(result)]
     return studylib.md_table(out, ["claim", "source", "published", "ours (all models x hw)",
                                    "verdict", "comparable?"], "llllll")
 

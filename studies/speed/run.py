@@ -345,9 +345,11 @@ def figures(growth: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(cfg: SpeedConfig, *, scalesim_python: str | None = None,
         zigzag_python: str | None = None, out_dir: Path = HERE, write: bool = True,
-        command: str = "python studies/speed/run.py") -> dict[str, Any]:
-    """The whole study."""
-    layers = studylib.gemm_layers(cfg.layers.model, cfg.layers.batch_size, cfg.layers.names)
+        command: str = "python studies/speed/run.py", source: str = "config.yaml"
+        ) -> dict[str, Any]:
+    """The whole study (`source` names the config in errors)."""
+    layers = studylib.gemm_layers(cfg.layers.model, cfg.layers.batch_size, cfg.layers.names,
+                                  f"{source}: layers.names")
     tools = tool_rows(cfg, layers, scalesim_python, zigzag_python) + [training_step_row(cfg)]
     growth = growth_rows(cfg)
     if write:
@@ -376,14 +378,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = studylib.load_config(args.config, SpeedConfig)
         result = run(cfg, scalesim_python=args.scalesim_python,
-                     zigzag_python=args.zigzag_python, command=command)
+                     zigzag_python=args.zigzag_python, command=command, source=args.config)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     for r in result["tools"]:
         print(f"{r['tool']:40s} {r['array']:12s} {r['dataflow']:8s} {r['seconds']:.4g} s")
     print(f"wrote {HERE / 'results.md'}")
-    return 0
+    import summary
+
+    return summary.main()
 
 
 if __name__ == "__main__":

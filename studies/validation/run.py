@@ -5,7 +5,8 @@
 
 Writes, next to this file: `cycles.csv` (one row per case and metric: SCALE-Sim's number, ours,
 the relative error), `energy.csv` (published energy points against our scaling rules, at the
-points and left out), `results.md` (the error distributions) and `figures/*.json` (plotly).
+points and left out), `hierarchy.csv` (edge_npu's access energies against Eyeriss's),
+`results.md` (the error distributions) and `figures/*.json` (plotly).
 Without `--scalesim-python` the ResNet-18 cases compare with the committed SCALE-Sim output
 (`scalesim_resnet18.json`); with it, SCALE-Sim is re-run (~4 min) and that file rewritten first.
 """
@@ -141,11 +142,11 @@ def compare_cases(cases: list[dict[str, Any]], source: str) -> list[dict[str, An
     return rows
 
 
-def resnet_spec(cfg: ResnetLayers) -> dict[str, Any]:
+def resnet_spec(cfg: ResnetLayers, source: str = "config.yaml") -> dict[str, Any]:
     """The SCALE-Sim job: the named layers' forward GEMMs, arrays and dataflows."""
     return {"model": cfg.model, "batch_size": cfg.batch_size,
             "layers": studylib.gemm_layers(cfg.model, cfg.batch_size, cfg.layers,
-                                           "config.yaml: resnet"),
+                                           f"{source}: resnet.layers"),
             "arrays": [list(a) for a in cfg.arrays], "dataflows": list(cfg.dataflows)}
 
 
@@ -374,9 +375,9 @@ def figures(rows: list[dict[str, Any]], e_rows: list[dict[str, Any]]) -> dict[st
 
 
 def run(cfg: ValidationConfig, *, out_dir: Path = HERE, scalesim_python: str | None = None,
-        write: bool = True) -> dict[str, Any]:
+        write: bool = True, source: str = "config.yaml") -> dict[str, Any]:
     """Run the whole study; write its outputs when `write`; return the tables."""
-    spec = resnet_spec(cfg.resnet)
+    spec = resnet_spec(cfg.resnet, source)
     reference_path = studylib.root_path(cfg.resnet.reference)
     if scalesim_python:
         run_scalesim(scalesim_python, spec, reference_path)
@@ -393,6 +394,8 @@ def run(cfg: ValidationConfig, *, out_dir: Path = HERE, scalesim_python: str | N
                 "scalesim_adjusted", "ours", "rel_error_raw", "rel_error"]
         studylib.write_text(out_dir / "cycles.csv", studylib.csv_text(rows, cols))
         studylib.write_text(out_dir / "energy.csv", studylib.csv_text(e_rows, list(e_rows[0])))
+        studylib.write_text(out_dir / "hierarchy.csv",
+                            studylib.csv_text(hierarchy, list(hierarchy[0])))
         studylib.write_text(out_dir / "results.md", markdown(
             summary, e_rows, hierarchy, reference,
             [r for r in rows if r["source"] == "resnet18"]))
@@ -410,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         cfg = studylib.load_config(args.config, ValidationConfig)
-        result = run(cfg, scalesim_python=args.scalesim_python)
+        result = run(cfg, scalesim_python=args.scalesim_python, source=args.config)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -418,7 +421,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{s['source']:9s} {s['metric']:24s} {s['cases']:4d} cases, exact "
               f"{100 * s['exact_share']:.1f}% (raw {100 * s['exact_share_raw']:.1f}%)")
     print(f"wrote {HERE / 'results.md'}")
-    return 0
+    import summary
+
+    return summary.main()
 
 
 if __name__ == "__main__":
