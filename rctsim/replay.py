@@ -87,8 +87,12 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
     if baseline is not None:
         label, base, role, baseline_info = _resolve_baseline(baseline, tr)
         label = f"{label}_baseline" if label == own else label
-        runs[label] = simulate_policy(machine, base, role=role, options=options,
-                                      progress=progress)
+        try:
+            runs[label] = simulate_policy(machine, base, role=role, options=options,
+                                          progress=progress)
+        except InputError as err:
+            raise InputError(err.source, err.field, f"the {label} baseline: {err.problem}",
+                             f"{err.allowed}; or another baseline (--baseline none)") from None
     return Result.build(hardware=machine.spec, hardware_sha256=hardware_digest(machine.spec),
                         trace=tr, trace_name=trace_name, trace_sha256=trace_digest(tr),
                         policies=runs, trace_policy=own, baseline=label,
