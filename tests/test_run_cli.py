@@ -117,3 +117,10 @@ def test_bundled_trace_info_json_names_its_policy(capsys):
     doc = json.loads(out)
     assert doc["header"]["policy"]["name"] == "rct"
     assert doc["n_layers"] == len(doc["layers"]) > 0
+
+
+def test_version(capsys):
+    from rctsim import __version__
+
+    code, out, _ = _run(["--version"], capsys)
+    assert code in (0, None) and out.strip() == f"rctsim {__version__}"
