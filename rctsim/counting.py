@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from rctsim.errors import InputError
 from rctsim.mapping import GemmOperands, Mapping, choose_mapping
 from rctsim.ops import Op
-from rctsim.placement import Placement
+from rctsim.placement import Placement, TransientHomes
 from rctsim.trace.model import LayerSpec
 
 UPDATE_MACS_PER_PARAM = 2
@@ -72,6 +72,8 @@ class StepContext:
 
     layers: tuple[LayerSpec, ...]
     placement: Placement
+    homes: TransientHomes
+    """Where each layer's transients live (shared with the footprint)."""
     array: object
     """The array component: `gemm(m, n, k, a_bits, b_bits, is_float) -> GemmTiming`."""
     rows: int
@@ -79,14 +81,6 @@ class StepContext:
     source: str
     """Trace name, for error messages."""
 
-    def input_on_chip(self, layer: int, elem_bytes: float) -> bool:
-        """Whether a layer's input arrives on chip from its first producer's output."""
-        preds = self.layers[layer].preds
-        if not preds:
-            return False
-        src = next(lay for lay in self.layers if lay.name == preds[0])
-        elems = src.m * src.n if src.has_gemm else src.act_elems
-        return self.placement.transient_on_chip(elems * elem_bytes)
 
 
 def count_op(op: Op, ctx: StepContext) -> OpCounts:
@@ -98,20 +92,16 @@ def count_op(op: Op, ctx: StepContext) -> OpCounts:
 
 def _homes(op: Op, ctx: StepContext) -> tuple[bool, bool, bool]:
     """(A, B, C) in DRAM?"""
-    p, i, layer = ctx.placement, op.layer, ctx.layers[op.layer]
+    p, h, i, layer = ctx.placement, ctx.homes, op.layer, ctx.layers[op.layer]
     kept = p.resident(i, "activations")
-    out_elems = _stored_elems(op, layer)["out_elems"] or op.m * op.n
-    out_dram = not p.transient_on_chip(out_elems * op.out.bytes)
     if op.kind == "fwd":
-        a_dram = not kept and not ctx.input_on_chip(i, op.a.bytes)
+        a_dram = h.x_in_dram[i]
         b_dram = not p.resident(i, op.b_tensor) if layer.has_weights else a_dram
-        return a_dram, b_dram, out_dram
-    dy_dram = not p.transient_on_chip(layer.m * layer.n * op.a.bytes if op.kind == "dgrad"
-                                      else layer.m * layer.n * op.b.bytes)
+        return a_dram, b_dram, h.y[i].in_dram
     if op.kind == "dgrad":
         b_dram = not p.resident(i, op.b_tensor) if layer.has_weights else not kept
-        return dy_dram, b_dram, out_dram
-    return not kept, dy_dram, out_dram
+        return h.dy[i].in_dram, b_dram, h.dx[i].in_dram
+    return not kept, h.dy[i].in_dram, h.dw[i].in_dram
 
 
 def _count_gemm(op: Op, ctx: StepContext) -> OpCounts:
@@ -120,14 +110,14 @@ def _count_gemm(op: Op, ctx: StepContext) -> OpCounts:
     timing = ctx.array.gemm(op.m, op.n, op.k, op.a.bits, op.b.bits, is_float)
     c = OpCounts(op=op, macs=timing.macs, compute_cycles=timing.compute_cycles,
                  utilization=timing.utilization)
-    c.sram_read[op.a_tensor] += timing.a_reads * op.a.bytes
+    c.sram_read[op.a_tensor] += timing.a_reads * op.a_bytes
     c.sram_read[op.b_tensor] += timing.b_reads * op.b_bytes
     c.sram_write[op.out_tensor] += timing.out_writes * op.acc.bytes
     c.sram_read[op.out_tensor] += timing.out_reads * op.acc.bytes
     a_dram, b_dram, out_dram = _homes(op, ctx)
     sizes = _stored_elems(op, layer)
     operands = GemmOperands(
-        m=op.m, n=op.n, k=op.k, a_bytes=op.a.bytes, b_bytes=op.b_bytes, out_bytes=op.out.bytes,
+        m=op.m, n=op.n, k=op.k, a_bytes=op.a_bytes, b_bytes=op.b_bytes, out_bytes=op.out.bytes,
         acc_bytes=op.acc.bytes, a_in_dram=a_dram, b_in_dram=b_dram, out_in_dram=out_dram,
         **sizes)
     tile_space = ctx.placement.workspace_bytes / 2
@@ -144,7 +134,7 @@ def _count_gemm(op: Op, ctx: StepContext) -> OpCounts:
     c.dma("out", op.out_tensor, mapping.out_write_bytes)
     if op.kind == "fwd" and op.a_tensor == "activations" and not a_dram \
             and not ctx.placement.resident(op.layer, "activations"):
-        c.dma("out", "activations", layer.act_elems * op.a.bytes)  # keep X for backward
+        c.dma("out", "activations", layer.act_elems * op.a_bytes)  # keep X for backward
     return c
 
 
@@ -168,7 +158,7 @@ def _count_update(op: Op, ctx: StepContext) -> OpCounts:
     c.compute_cycles = -(-c.update_macs // lanes) * per_mac
     dw_bytes = n * op.a.bytes
     c.sram_read["gradients"] += dw_bytes
-    if not p.transient_on_chip(dw_bytes):
+    if ctx.layers[i].has_gemm and ctx.homes.dw[i].in_dram:
         c.dma("in", "gradients", dw_bytes)
     touched = [(op.b_tensor, n * op.b.bytes, True)]
     if op.b_tensor == "master_copy":  # QAT re-quantises and writes the quantised copy

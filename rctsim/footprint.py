@@ -4,8 +4,10 @@ Static: weights, master copy and optimiser state of every layer (all copies the 
 Walking the schedule, at each op: on chip, the resident tensors (they hold their space for the
 whole step), the op's tile workspace and its transient if that stays on chip; off chip, the
 non-resident static tensors, the non-resident kept activations of layers whose backward has not
-run yet, and the transient if it does not fit. A transient is a forward output, or during a
-backward op its dY + dX + dW. Peaks are maxima of these per-op sums, so on chip <= total.
+run yet, and the transients that go through DRAM. The transients alive during an op (its input
+X and output Y in a forward; dY, dX, dW in a backward) and where they live are the ones the
+traffic count uses (`placement.transient_homes`). Peaks are maxima of these per-op sums, so on
+chip <= total.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rctsim.counting import OpCounts
-from rctsim.placement import Placement
+from rctsim.ops import Op
+from rctsim.placement import Placement, Transient, TransientHomes
 from rctsim.storage import LayerFormats
 from rctsim.trace.model import LayerSpec
 
@@ -44,10 +47,27 @@ def _sum(sizes: dict, cls: str) -> float:
     return float(sum(v for (_, c), v in sizes.items() if c == cls))
 
 
+def _live_transients(op: Op, homes: TransientHomes, layer: LayerSpec,
+                     pred: int | None) -> list[Transient]:
+    """The transients alive while an op runs (at most TRANSIENT_SLOTS)."""
+    i = op.layer
+    if op.kind == "fwd":
+        x = [homes.y[pred]] if pred is not None and not homes.x_in_dram[i] else []
+        return x + [homes.y[i]]
+    dx = [homes.dx[i]] if layer.has_gemm else []
+    if op.kind == "dgrad":
+        return [homes.dy[i], homes.dx[i]]
+    if op.kind == "wgrad":
+        return [homes.dy[i], homes.dx[i], homes.dw[i]]
+    return dx + ([homes.dw[i]] if layer.has_gemm else [])
+
+
 def step_footprint(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
-                   placement: Placement, counts: list[OpCounts]) -> Footprint:
+                   placement: Placement, homes: TransientHomes,
+                   counts: list[OpCounts]) -> Footprint:
     """Footprint of a step whose ops (in schedule order) were counted into `counts`."""
     sizes = placement.persistent_bytes
+    index = {layer.name: i for i, layer in enumerate(layers)}
     # Resident tensors hold their on-chip space for the whole step; the rest live off chip.
     off_static = sum(v for (i, c), v in sizes.items()
                      if c != "activations" and (i, c) not in placement.on_chip)
@@ -55,18 +75,15 @@ def step_footprint(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
                 else sizes.get((i, "activations"), 0.0) for i in range(len(layers))]
     peak_total, peak_chip, peak_grads, peak_ws = 0.0, 0.0, 0.0, 0.0
     for c in counts:
-        i, op, layer, fmt = c.op.layer, c.op, layers[c.op.layer], formats[c.op.layer]
-        if op.kind == "fwd":
-            transient = layer.m * layer.n * fmt.activations.bytes
-        else:
-            dx = min(layer.m * layer.k, layer.act_elems or layer.m * layer.k)
-            transient = (layer.m * layer.n + dx + layer.params) * fmt.gradients.bytes
-            peak_grads = max(peak_grads, transient)
+        i, layer = c.op.layer, layers[c.op.layer]
+        pred = index[layer.preds[0]] if layer.preds else None
+        live = _live_transients(c.op, homes, layer, pred)
+        if c.op.kind != "fwd":
+            peak_grads = max(peak_grads, sum(t.nbytes for t in live))
         ws = c.mapping.buffer_bytes if c.mapping else 0.0
         peak_ws = max(peak_ws, ws)
-        on_chip = placement.transient_on_chip(transient)
-        chip = placement.resident_bytes + ws + (transient if on_chip else 0.0)
-        off = off_static + sum(acts_off[: i + 1]) + (0.0 if on_chip else transient)
+        chip = placement.resident_bytes + ws + sum(t.nbytes for t in live if not t.in_dram)
+        off = off_static + sum(acts_off[: i + 1]) + sum(t.nbytes for t in live if t.in_dram)
         peak_chip = max(peak_chip, chip)
         peak_total = max(peak_total, chip + off)
     return Footprint(

@@ -1,8 +1,8 @@
 """One GEMM on one accelerator, for quick what-ifs (`rctsim gemm`).
 
 The GEMM's operands start in DRAM; the whole global buffer is its workspace; its output stays on
-chip when it fits half of it (the same rule a training step uses). Counting, pricing and timing
-are the ones `rctsim run` uses.
+chip when it fits a transient slot (the same rule a training step uses: a sixth of the
+workspace). Counting, pricing and timing are the ones `rctsim run` uses.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rctsim.engine import OpWork, simulate_step
 from rctsim.errors import InputError
 from rctsim.ledger import Ledger
 from rctsim.ops import Op
-from rctsim.placement import place
+from rctsim.placement import Transient, TransientHomes, place
 from rctsim.pricing import price_leakage, price_op
 from rctsim.replay import _Machine, _machine
 from rctsim.storage import FP32, Fmt
@@ -65,7 +65,10 @@ def gemm_report(m: int, n: int, k: int, *, hw: str = "edge_npu", array: str | No
                       params=k * n, act_elems=m * k)
     op = Op(0, "fwd", m, n, k, a, b, acc, "activations", "weights", "outputs", acc)
     placement = place({}, buffer_bytes=spec.global_buffer.size_bytes, workspace_fraction=0.999)
-    ctx = StepContext(layers=(layer,), placement=placement, array=machine.array,
+    out_bytes = m * n * max(acc.bytes, a.bytes)
+    out = Transient(out_bytes, in_dram=not placement.transient_on_chip(out_bytes))
+    homes = TransientHomes(x_in_dram=(True,), y=(out,), dy=(out,), dx=(out,), dw=(out,))
+    ctx = StepContext(layers=(layer,), placement=placement, homes=homes, array=machine.array,
                       rows=spec.array.rows, cols=spec.array.cols, source="command line")
     counts = count_op(op, ctx)
     timing = simulate_step(

@@ -54,6 +54,14 @@ class Op:
     b_store: Fmt | None = None
     """Format B is stored and moved in, when it differs from the MAC's (QAT's dgrad dequantises
     the int weights into fp32 MACs)."""
+    a_store: Fmt | None = None
+    """Format A is stored and moved in, when it differs from the MAC's (QAT's wgrad reads the
+    int activations kept for backward into fp32 MACs)."""
+
+    @property
+    def a_bytes(self) -> float:
+        """Bytes per element of A in memory."""
+        return (self.a_store or self.a).bytes
 
     @property
     def b_bytes(self) -> float:
@@ -85,8 +93,10 @@ def layer_ops(index: int, layer: LayerSpec, fmt: LayerFormats, *,
                         "activations", b_class, "outputs", fmt.activations)
         ops["dgrad"] = Op(index, "dgrad", M, K, N, fmt.dgrad[0], fmt.dgrad[1], _acc(fmt, "dgrad"),
                           "gradients", b_back, "gradients", fmt.gradients, b_store=b_store)
+        x_store = fmt.activations if fmt.activations != fmt.wgrad[0] else None
         ops["wgrad"] = Op(index, "wgrad", K, N, M, fmt.wgrad[0], fmt.wgrad[1], _acc(fmt, "wgrad"),
-                          "activations", "gradients", "gradients", fmt.gradients)
+                          "activations", "gradients", "gradients", fmt.gradients,
+                          a_store=x_store)
     if layer.has_weights:
         target = fmt.master if fmt.master is not None else fmt.weights
         ops["update"] = Op(index, "update", 0, 0, 0, fmt.gradients, target, fmt.update_arith,

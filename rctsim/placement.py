@@ -1,11 +1,13 @@
 """Where tensors live: which persistent tensors stay on chip, and which transients fit.
 
 The global buffer is split into a *resident* part (persistent tensors kept across iterations)
-and a *workspace* (GEMM tiles and tensors passed from one op to the next). Persistent tensors are
-packed greedily into the resident part by class priority (weights, master copy, optimiser state,
-activations kept for backward), then layer order; what does not fit lives in DRAM and streams
-every iteration. A transient tensor (a layer's output, dX, dW) stays on chip when it fits half the
-workspace; otherwise it goes through DRAM (docs/model.md §3).
+and a *workspace*: half for the running GEMM's tiles, half for tensors passed from one op to the
+next. Persistent tensors are packed greedily into the resident part by class priority (weights,
+master copy, optimiser state, activations kept for backward), then layer order; what does not fit
+lives in DRAM and streams every iteration. A transient (a layer's output Y, dY, dX, dW) stays on
+chip when it fits one of three equal slots of the transient half; otherwise it goes through DRAM.
+A layer's output goes straight into its consumers' resident slots when they keep their input
+(docs/model.md §3).
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ class Placement:
         return (layer, tensor) in self.on_chip
 
     def transient_on_chip(self, nbytes: float) -> bool:
-        """Whether a transient tensor of `nbytes` can stay on chip between two ops."""
-        return nbytes <= self.workspace_bytes / 2
+        """Whether a transient tensor of `nbytes` fits its slot (TRANSIENT_SLOTS share half
+        the workspace; the other half holds the running GEMM's tiles)."""
+        return nbytes <= self.workspace_bytes / 2 / TRANSIENT_SLOTS
 
     @property
     def resident_bytes(self) -> float:
@@ -76,3 +79,78 @@ def place(sizes: dict[tuple[int, str], float], *, buffer_bytes: float,
                 free -= sizes[key]
     return Placement(on_chip=frozenset(on_chip), persistent_bytes=sizes,
                      resident_budget_bytes=budget, workspace_bytes=workspace)
+
+
+@dataclass(frozen=True)
+class Transient:
+    """A tensor passed from one op to the next, and where it goes."""
+
+    nbytes: float
+    """Extra space it needs while live (GEMM results at the wider of output and accumulator;
+    0 when it is written into a resident slot)."""
+    in_dram: bool
+    """Whether it goes out to DRAM and back (it does not fit its on-chip slot)."""
+
+
+@dataclass(frozen=True)
+class TransientHomes:
+    """Where every layer's transients live in one phase: one decision, shared by the traffic
+    count and the footprint."""
+
+    x_in_dram: tuple[bool, ...]
+    """Forward input X comes from DRAM (the first layer's: a new batch every iteration)."""
+    y: tuple[Transient, ...]
+    """Forward output Y."""
+    dy: tuple[Transient, ...]
+    """Gradient of the layer's output, as its dgrad and wgrad read it."""
+    dx: tuple[Transient, ...]
+    """dgrad output dX."""
+    dw: tuple[Transient, ...]
+    """wgrad output dW (the gradient of the second operand for a layer without weights)."""
+
+    def key(self, layer: int) -> tuple:
+        """Everything about one layer's transients that changes its counts (for caching)."""
+        return (self.x_in_dram[layer], self.y[layer], self.dy[layer], self.dx[layer],
+                self.dw[layer])
+
+
+TRANSIENT_SLOTS = 3
+"""At most three transients are live at once (during a wgrad: dY, the dX waiting for the layer
+below, and dW); each gets an equal slot of the transient half of the workspace."""
+
+
+def transient_homes(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
+                    placement: Placement) -> TransientHomes:
+    """Decide once per phase where each layer's Y, dY, dX and dW live."""
+    index = {layer.name: i for i, layer in enumerate(layers)}
+    first_consumers: dict[int, list[int]] = {i: [] for i in range(len(layers))}
+    for j, layer in enumerate(layers):
+        if layer.preds:
+            first_consumers[index[layer.preds[0]]].append(j)
+
+    def home(nbytes: float) -> Transient:
+        return Transient(nbytes, not placement.transient_on_chip(nbytes))
+
+    y, dx, dw = [], [], []
+    for i, (layer, fmt) in enumerate(zip(layers, formats, strict=True)):
+        act = fmt.activations.bytes
+        if layer.has_gemm:  # partial sums of the output live at the accumulator's width
+            act = max(act, fmt.acc.bytes)
+        grad_acc = fmt.gradients if fmt.gradients.is_float else fmt.acc
+        grad = max(fmt.gradients.bytes, grad_acc.bytes)
+        consumers = first_consumers[i]
+        kept = bool(consumers) and all(placement.resident(j, "activations") for j in consumers)
+        y_elems = layer.m * layer.n if layer.has_gemm else layer.act_elems
+        # Written straight into the consumers' resident slots: no transient space, no DRAM.
+        y.append(Transient(0.0, False) if kept else home(y_elems * act))
+        dx.append(home((min(layer.m * layer.k, layer.act_elems) or layer.m * layer.k) * grad))
+        dw.append(home((layer.params if layer.has_weights else layer.k * layer.n) * grad))
+    dy = []
+    for i, (layer, fmt) in enumerate(zip(layers, formats, strict=True)):
+        consumers = [j for j in first_consumers[i] if layers[j].has_gemm]
+        dy.append(dx[consumers[0]] if consumers
+                  else home(layer.m * layer.n * fmt.gradients.bytes))
+    x_in = tuple(not layer.preds or (y[index[layer.preds[0]]].in_dram
+                                     and not placement.resident(i, "activations"))
+                 for i, layer in enumerate(layers))
+    return TransientHomes(x_in_dram=x_in, y=tuple(y), dy=tuple(dy), dx=tuple(dx), dw=tuple(dw))

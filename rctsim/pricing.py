@@ -52,7 +52,7 @@ def _price_pe_local(c: OpCounts, layer_name: str, costs: CostModels, ledger: Led
         if model.memory.role != "pe_local":
             continue
         op = c.op
-        read = c.macs * (op.a.bytes + op.b_bytes + op.acc.bytes)
+        read = c.macs * (op.a.bytes + op.b.bytes + op.acc.bytes)  # the MACs' operand widths
         write = c.macs * op.acc.bytes
         for action, nbytes, per in (("read", read, model.read_pj_per_byte),
                                     ("write", write, model.write_pj_per_byte)):

@@ -26,7 +26,7 @@ from rctsim.errors import InputError
 from rctsim.footprint import Footprint, step_footprint
 from rctsim.ledger import Ledger
 from rctsim.ops import Op, layer_ops, step_schedule
-from rctsim.placement import persistent_sizes, place
+from rctsim.placement import persistent_sizes, place, transient_homes
 from rctsim.pricing import PJ_PER_J, price_leakage, price_op
 from rctsim.result import PolicyResult, Result, summarise
 from rctsim.storage import BASELINE_BITS, layer_formats
@@ -108,6 +108,11 @@ def _resolve_baseline(baseline: str | Trace | Path, tr: Trace):
         raise InputError(str(baseline), "layers",
                          "the baseline trace's layer shapes differ from the trace's",
                          "a trace of the same model (same layer table)")
+    if base.iterations != tr.iterations:
+        raise InputError(str(baseline), "iterations",
+                         f"{base.iterations} iterations against the trace's {tr.iterations}: "
+                         "totals would compare runs of different lengths",
+                         f"a baseline trace of {tr.iterations} iterations, or qat / fp32")
     name = base.header.model if isinstance(baseline, Trace) else str(baseline)
     return (base.header.policy.name, base, "baseline (trace)",
             {"name": name, "sha256": trace_digest(base)})
@@ -183,7 +188,8 @@ def _simulate_phase(machine: _Machine, tr: Trace, bits: np.ndarray,
     gb = machine.spec.global_buffer
     placement = place(persistent_sizes(tr.layers, formats, per_param),
                       buffer_bytes=gb.size_bytes, workspace_fraction=options.workspace_fraction)
-    ctx = StepContext(layers=tr.layers, placement=placement, array=machine.array,
+    homes = transient_homes(tr.layers, formats, placement)
+    ctx = StepContext(layers=tr.layers, placement=placement, homes=homes, array=machine.array,
                       rows=machine.spec.array.rows, cols=machine.spec.array.cols,
                       source=machine.source)
     schedule = step_schedule([layer_ops(i, la, f, qat_dgrad_weights=options.qat_dgrad_weights)
@@ -198,12 +204,12 @@ def _simulate_phase(machine: _Machine, tr: Trace, bits: np.ndarray,
                    dram_write_bytes=c.dram_write_bytes, chunks=min(c.tiles, 4)) for c in counts]
     timing = simulate_step(work, dram_bytes_per_cycle=bytes_per_cycle,
                            keep_timeline=options.keep_timeline)
-    return ledger, timing, step_footprint(tr.layers, formats, placement, counts)
+    return ledger, timing, step_footprint(tr.layers, formats, placement, homes, counts)
 
 
 def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, OpCounts]) -> OpCounts:
     p = ctx.placement
-    key = (op, p.workspace_bytes,
+    key = (op, p.workspace_bytes, ctx.homes.key(op.layer),
            tuple(sorted(c for (i, c) in p.on_chip if i == op.layer)))
     if key not in cache:
         cache[key] = count_op(op, ctx)

@@ -84,23 +84,31 @@ def layer_formats(policy: str, bits, *, opt_state_bits: int | None = None) -> La
     `opt_state_bits`); when absent, fp32 for fp32/qat and the layer's gradient bits for rct/apt.
     """
     w, a, g, acc = (int(b) for b in bits)
+    state = _state_format(opt_state_bits, default=FP32 if policy in ("fp32", "qat") else _int(g))
     if policy == "fp32":
-        state = _int(opt_state_bits) if opt_state_bits and opt_state_bits < 32 else FP32
         return LayerFormats(fwd=(FP32, FP32), dgrad=(FP32, FP32), wgrad=(FP32, FP32), acc=FP32,
                             weights=FP32, master=None, activations=FP32, gradients=FP32,
                             optimizer=state, update_arith=FP32)
     if policy == "qat":
-        state = _int(opt_state_bits) if opt_state_bits and opt_state_bits < 32 else FP32
         return LayerFormats(fwd=(_int(a), _int(w)), dgrad=(FP32, FP32), wgrad=(FP32, FP32),
                             acc=_int(acc), weights=_int(w), master=FP32, activations=_int(a),
                             gradients=FP32, optimizer=state, update_arith=FP32)
     if policy in ("rct", "apt"):
-        state = _int(opt_state_bits) if opt_state_bits else _int(g)
+        arith = FP32 if state.is_float else _int(max(w, state.bits))
         return LayerFormats(fwd=(_int(a), _int(w)), dgrad=(_int(g), _int(w)),
                             wgrad=(_int(a), _int(g)), acc=_int(acc), weights=_int(w), master=None,
                             activations=_int(a), gradients=_int(g), optimizer=state,
-                            update_arith=_int(max(w, state.bits)))
+                            update_arith=arith)
     raise InputError("<policy>", "policy", f"unknown policy {policy!r}", ", ".join(POLICIES))
+
+
+def _state_format(opt_state_bits: int | None, *, default: Fmt) -> Fmt:
+    """Optimiser state: fp32 at 32 bits or more; narrower state is fixed point of that width
+    (an accelerator keeps momentum in fixed point; the bundled trainer's fp16 momentum has the
+    same storage); the policy's default when the trace does not say."""
+    if not opt_state_bits:
+        return default
+    return FP32 if opt_state_bits >= 32 else _int(opt_state_bits)
 
 
 BASELINE_BITS: dict[str, tuple[int, int, int, int]] = {

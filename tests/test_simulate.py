@@ -16,6 +16,11 @@ from rctsim.trace import trace_digest
 from tests.helpers import hardware, make_trace, mlp_layers
 
 
+def hardware_dram_pj_per_byte() -> float:
+    """edge_npu's DRAM energy: Horowitz's 64-bit access (1.3-2.6 nJ, midpoint) per byte."""
+    return 1950.0 / 8
+
+
 @pytest.fixture(scope="module")
 def resnet_run():
     trace = synth_trace("resnet18_cifar", batch_size=8, iterations=50,
@@ -105,15 +110,17 @@ def test_qat_second_copy_spills_to_dram_and_rct_does_not():
 
 
 def test_everything_on_chip_means_no_dram_traffic():
-    """A buffer larger than everything (kept inputs resident): no DRAM traffic, no stall."""
+    """A buffer larger than everything: the only DRAM traffic is each iteration's new batch."""
     layers = mlp_layers()
-    result = simulate(hardware(global_size=64 << 20), make_trace(layers), baseline=None)
+    trace = make_trace(layers)
+    result = simulate(hardware(global_size=64 << 20), trace, baseline=None)
     pr = result.policies["rct"]
+    batch_bytes = layers[0].m * layers[0].k * 8 / 8  # int8 inputs of the first layer
     assert pr.traffic_bytes["dram_write"] == 0
-    assert pr.traffic_bytes["dram_read"] == 0
-    assert pr.energy_pj["dram"] == 0
-    assert pr.cycles["stall"] == 0
-    assert pr.cycles["total"] == pr.cycles["compute"]
+    assert pr.traffic_bytes["dram_read"] == batch_bytes * trace.iterations
+    assert pr.traffic_bytes["param_dram"] == 0
+    assert pr.energy_pj["dram"] == pytest.approx(
+        batch_bytes * trace.iterations * hardware_dram_pj_per_byte(), rel=1e-12)
 
 
 def test_layers_that_fit_no_mapping_are_refused():
@@ -200,3 +207,51 @@ def test_qat_dgrad_reads_the_copy_the_option_names():
     assert dgrad_sram(runs["master"], "master_copy") == pytest.approx(
         4 * dgrad_sram(runs["quantised"], "weights"))
     assert runs["master"].energy_pj["gemm"] == runs["quantised"].energy_pj["gemm"]
+
+
+def test_qat_wgrad_reads_kept_activations_at_their_stored_bits():
+    """QAT's fp32 wgrad dequantises X from its int8 copy: the same activation bytes as RCT's."""
+    layers = mlp_layers()
+    rct = make_trace(layers, bits=(8, 8, 8, 32))
+    qat = make_trace(layers, policy="qat", bits=(8, 8, 32, 32))
+
+    def wgrad_activation_reads(trace):
+        pr = simulate(hardware(), trace, baseline=None).policies[trace.header.policy.name]
+        return sum(r.quantity for r in pr.rows if r.op == "wgrad" and r.tensor == "activations"
+                   and r.component.startswith("sram") and r.action == "read")
+
+    assert wgrad_activation_reads(qat) == wgrad_activation_reads(rct) > 0
+
+
+def test_outputs_go_into_resident_slots_not_through_dram():
+    """Every input kept resident, a tiny transient slot: no layer output is spilled to DRAM, and
+    the only activation read from DRAM is each iteration's batch."""
+    layers = mlp_layers(batch=64, dims=(256, 256, 256, 10))
+    trace = make_trace(layers, iterations=10)
+    result = simulate(hardware(global_size=4 << 20), trace, baseline=None,
+                      options=SimOptions(workspace_fraction=0.01))
+    pr = result.policies["rct"]
+    rows = [r for r in pr.rows if r.component == "dram"]
+    assert sum(r.quantity for r in rows if r.tensor == "outputs") == 0
+    acts = sum(r.quantity for r in rows if r.tensor == "activations")
+    assert acts == layers[0].m * layers[0].k * trace.iterations  # int8 batch, once
+
+
+def test_rct_with_fp32_optimiser_state():
+    """opt_state_bits 32: fp32 momentum (4 bytes/param) and an fp32 update, no crash."""
+    layers = mlp_layers()
+    pr = simulate(hardware(), make_trace(layers, params={"opt_state_bits": 32}),
+                  baseline=None).policies["rct"]
+    params = sum(la.params for la in layers)
+    assert pr.memory_bytes["optimizer"] == 4 * params
+    update_rows = [r for r in pr.rows if r.action == "update_mac"]
+    assert {r.bits for r in update_rows} == {"fp32"}
+    assert sum(r.energy_pj for r in update_rows) == pytest.approx(
+        2 * params * 100 * (3.7 + 0.9), rel=1e-9)  # 2 fp32 MACs per param, 100 iterations
+
+
+def test_baseline_trace_of_another_length_is_refused():
+    layers = mlp_layers()
+    with pytest.raises(InputError, match="iterations"):
+        simulate(hardware(), make_trace(layers, iterations=100),
+                 baseline=make_trace(layers, policy="qat", bits=(8, 8, 32, 32), iterations=50))
