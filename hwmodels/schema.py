@@ -15,7 +15,8 @@ Bits = Annotated[int, Field(ge=1, le=32)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True,
+                              allow_inf_nan=False, strict=True)
 
 
 class ArraySpec(_Strict):

@@ -7,16 +7,43 @@ import os
 import secrets
 from pathlib import Path
 
+from rctsim.errors import InputError
+
+ALLOWED = "a writable regular-file path in an existing folder"
+
+
+def check_writable(target: str | Path) -> Path:
+    """Refuse, as an InputError, a target that is not a regular file or whose folder is missing
+    or not writable; return it as a Path."""
+    path = Path(target)
+    if str(target) == "" or path.is_dir() or (path.exists() and not path.is_file()):
+        raise InputError(str(target), "path", "is not a regular file", ALLOWED)
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(str(target), "path", "the folder does not exist", ALLOWED)
+    if not os.access(folder, os.W_OK):
+        raise InputError(str(target), "path", "the folder is not writable", ALLOWED)
+    return path
+
 
 def write_atomic(target: str | Path, data: bytes | str) -> None:
     """Write to a temporary file beside `target`, fsync it, then rename it over `target`.
 
     On any failure (interrupts included) the temporary file is removed and `target` is left as
-    it was: a reader never sees a half-written file.
+    it was: a reader never sees a half-written file. A target that is not a regular file (a
+    device, a folder) is refused; OS errors become one InputError line naming the file.
     """
-    target = Path(target)
+    target = check_writable(target)
     if isinstance(data, str):
         data = data.encode("utf-8")
+    try:
+        _write(target, data)
+    except OSError as err:
+        raise InputError(str(target), "path", f"cannot write: {err.strerror or err}",
+                         ALLOWED) from None
+
+
+def _write(target: Path, data: bytes) -> None:
     fd, tmp = _create_temp(target)
     try:
         with os.fdopen(fd, "wb") as out:

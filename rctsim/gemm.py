@@ -21,7 +21,7 @@ from rctsim.placement import Transient, TransientHomes, place
 from rctsim.pricing import price_leakage, price_op
 from rctsim.replay import _Machine, _machine
 from rctsim.storage import FP32, Fmt
-from rctsim.trace.model import LayerSpec
+from rctsim.trace.model import MAX_DIM, LayerSpec
 
 _BITS = re.compile(r"^(a|b|acc)=(\d+)$")
 
@@ -56,8 +56,8 @@ def gemm_report(m: int, n: int, k: int, *, hw: str = "edge_npu", array: str | No
                 dataflow: str | None = None, bits: str = "a=8,b=8,acc=32") -> dict:
     """Cycles, utilisation, traffic and energy of one `m x n x k` GEMM."""
     for name, value in (("M", m), ("N", n), ("K", k)):
-        if value < 1:
-            raise InputError("command line", name, f"{value}", "an integer >= 1")
+        if not 1 <= value <= MAX_DIM:
+            raise InputError("command line", name, f"{value}", f"an integer 1..{MAX_DIM}")
     spec = _override(load_hardware(hw), array, dataflow)
     machine: _Machine = _machine(spec)
     a, b, acc = parse_gemm_bits(bits)

@@ -124,3 +124,31 @@ def test_version(capsys):
 
     code, out, _ = _run(["--version"], capsys)
     assert code in (0, None) and out.strip() == f"rctsim {__version__}"
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["gemm", "x", "1", "1"], "'m'"),                       # the parser's own errors: one line
+    (["run", "--bogus", "1"], "--bogus"),
+    (["gemm", "99999999999999999999", "1", "1"], "M"),
+    (["run", "--trace", "resnet", "--json", "/dev/null"], "--json"),
+    (["train", "--model", "mlp", "--out", "/tmp/t.trace", "--seed", "-1"], "--seed"),
+    (["sweep", "--trace", "resnet", "--sram-kb", "{start: 1, stop: 2000000, step: 1}"],
+     "sram_kb"),
+    (["sweep", "--trace", "resnet", "--sram-kb", "64,128", "--sample", "2", "--seed", "-5"],
+     "seed"),
+])
+def test_hostile_input_is_one_line_and_exit_2(argv, field, capsys):
+    code, _, err = _run(argv, capsys)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and field in lines[0], err
+
+
+def test_outputs_never_overwrite_inputs_or_each_other(trace_file, tmp_path, capsys):
+    before = trace_file.read_bytes()
+    code, _, err = _run(["run", "--trace", str(trace_file), "--json", str(trace_file)], capsys)
+    assert code == 2 and "would overwrite an input" in err
+    assert trace_file.read_bytes() == before
+    out = tmp_path / "x.out"
+    code, _, err = _run(["run", "--trace", str(trace_file), "--json", str(out),
+                         "--csv", str(out)], capsys)
+    assert code == 2 and "--csv" in err and not out.exists()

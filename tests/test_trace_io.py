@@ -487,7 +487,7 @@ def test_interrupt_mid_write_leaves_nothing(tmp_path, monkeypatch) -> None:
 
 def test_write_into_missing_folder(tmp_path) -> None:
     """An unwritable target is an InputError naming it."""
-    with pytest.raises(InputError, match="cannot write"):
+    with pytest.raises(InputError, match="t.trace: path: the folder does not exist"):
         write_trace(make_trace(), tmp_path / "no" / "t.trace")
 
 

@@ -22,9 +22,20 @@ from rctsim.errors import InputError
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point: exit 0, or 2 with one error line for bad input."""
     try:
-        app(args=argv, standalone_mode=True)
+        code = app(args=argv, standalone_mode=False, prog_name="rctsim")
     except InputError as err:
-        print(f"rctsim: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _fail(str(err), 2)
+    except Exception as err:  # the command-line parser's own errors (bad option values, ...)
+        if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
+            raise
+        if not err.format_message():  # a group called without a command: help was printed
+            raise SystemExit(0) from None
+        _fail(f"command line: {err.format_message()} (see --help)", err.exit_code or 2)
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    print("rctsim: error: " + " ".join(message.split()), file=sys.stderr)
+    raise SystemExit(code) from None

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import typer
 
+from rctsim.atomic import check_writable
 from rctsim.errors import InputError
 
 app = typer.Typer(
@@ -31,8 +32,20 @@ def _root(
     """What on-device training costs under RCT, QAT and fp32 on a given accelerator."""
 
 
-def check_out_path(path: Path | None, flag: str) -> None:
-    """Refuse an output path whose folder does not exist, before any work starts."""
-    if path is not None and not path.parent.exists():
-        raise InputError(str(path), flag, "the folder does not exist",
-                         "a path in an existing folder")
+def check_outputs(outputs: list[tuple[Path | None, str]],
+                  inputs: tuple[str | Path | None, ...] = ()) -> None:
+    """Refuse, before any work starts, outputs that cannot be written, that would overwrite an
+    input, or that name the same file twice."""
+    protected = {Path(p).resolve(): "an input" for p in inputs if p and Path(p).is_file()}
+    for path, flag in outputs:
+        if path is None:
+            continue
+        try:
+            check_writable(path)
+        except InputError as err:
+            raise InputError(err.source, flag, err.problem, err.allowed) from None
+        key = Path(path).resolve()
+        if key in protected:
+            raise InputError(str(path), flag, f"would overwrite {protected[key]}",
+                             "a different output path")
+        protected[key] = f"the output of {flag}"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rctsim.cli.app import app
+from rctsim.cli.app import app, check_outputs
 from rctsim.errors import InputError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -41,9 +41,7 @@ def report(
         "latency.")] = None,
 ) -> None:
     """Write a self-contained interactive HTML report of a saved run or sweep."""
-    if not out.parent.exists():
-        raise InputError(str(out), "--out", "the folder does not exist",
-                         "a path in an existing folder")
+    check_outputs([(out, "--out")], inputs=(result, trace, baseline_trace, hw))
     if not result.is_file():
         raise InputError(str(result), "RESULT", "no such file",
                          "a run JSON (rctsim run --json) or a sweep store (.db)")
@@ -54,6 +52,12 @@ def report(
     else:
         from rctsim.report import read_run_json, write_run_report
 
-        write_run_report(read_run_json(result), out, trace=trace, baseline_trace=baseline_trace,
-                         hardware=hw, search_dir=result.parent)
+        run = read_run_json(result)
+        try:
+            write_run_report(run, out, trace=trace, baseline_trace=baseline_trace,
+                             hardware=hw, search_dir=result.parent)
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            # read_run_json checks the keys; a value of the wrong type surfaces here
+            raise InputError(str(result), "(values)", f"malformed run JSON: {err!r}",
+                             "a run JSON written by rctsim run --json") from None
     typer.echo(f"wrote {out}")

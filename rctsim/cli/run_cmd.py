@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rctsim.cli.app import app, check_out_path
+from rctsim.cli.app import app, check_outputs
 from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
 from rctsim.replay import SimOptions, simulate
@@ -47,9 +47,8 @@ def run(
     = "quantised",
 ) -> None:
     """Replay a training trace on an accelerator; compare its policy with a baseline."""
-    check_out_path(json_out, "--json")
-    check_out_path(csv_out, "--csv")
-    check_out_path(html_out, "--html")
+    check_outputs([(json_out, "--json"), (csv_out, "--csv"), (html_out, "--html")],
+                  inputs=(trace, hw, baseline))
     if not 0 < workspace_fraction < 1:
         raise InputError("command line", "--workspace-fraction", f"{workspace_fraction}",
                          "a number strictly between 0 and 1")
@@ -74,9 +73,10 @@ def run(
 @contextmanager
 def phase_progress():
     """A transient progress bar on stderr over simulated phases (shown for long traces only)."""
+    console = Console(stderr=True)
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("phases"), TimeRemainingColumn(),
-                   console=Console(stderr=True), transient=True)
+                   TextColumn("phases"), TimeRemainingColumn(), console=console, transient=True,
+                   disable=not console.is_terminal)
     tasks: dict[str, int] = {}
 
     def update(label: str, done: int, total: int) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from rctsim.cli.app import app, check_out_path
+from rctsim.cli.app import app, check_outputs
 
 if TYPE_CHECKING:
     from rctsim.sweep.config import SweepConfig
@@ -77,9 +77,9 @@ def sweep(
     if list_axes:
         typer.echo(axes_listing())
         return
-    for path, flag in ((csv, "--csv"), (json_out, "--json"), (pareto_csv, "--pareto-csv"),
-                       (pareto_json, "--pareto-json"), (store, "--store"), (html, "--html")):
-        check_out_path(path, flag)
+    check_outputs([(csv, "--csv"), (json_out, "--json"), (pareto_csv, "--pareto-csv"),
+                   (pareto_json, "--pareto-json"), (store, "--store"), (html, "--html")],
+                  inputs=(config, *(trace or [])))
     named = {"sram_kb": sram_kb, "array": array, "dataflow": dataflow,
              "dram_gb_per_s": dram_gb_per_s, "precision_mode": precision_mode,
              "energy_table": energy_table, "policy": policy}

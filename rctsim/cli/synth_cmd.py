@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from rctsim.cli.app import check_outputs
 from rctsim.cli.trace_cmd import trace_app
 from rctsim.errors import InputError
 from rctsim.synth import synth_trace
@@ -51,6 +52,7 @@ def synth(
     if model is None or out is None:
         raise InputError("trace synth", "--model" if model is None else "--out", "missing",
                          ", ".join(SHAPE_MODELS) if model is None else "a file path")
+    check_outputs([(out, "--out")], inputs=(schedule_from,))
     schedule, source_name = _schedule(bits=bits, qat=qat, fp32=fp32, schedule_from=schedule_from)
     opts = {k: v for k, v in (("input_size", input_size), ("seq_len", seq_len),
                               ("num_classes", num_classes)) if v is not None}

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from rctsim.cli.app import app
+from rctsim.cli.app import app, check_outputs
 from rctsim.errors import InputError
 
 
@@ -53,9 +53,7 @@ def train(
     from rctsim.train.params import split_pairs
     from rctsim.train.threads import single_threaded_blas
 
-    if not out.parent.exists():
-        raise InputError(str(out), "--out", "the folder does not exist", "a path in an existing "
-                         "folder")
+    check_outputs([(out, "--out")])
     config = _config(model=model, dataset=dataset, policy=policy,
                      policy_params=split_pairs(policy_param or [], "--policy-param"),
                      dataset_params=split_pairs(dataset_param or [], "--dataset-param"),

@@ -27,7 +27,8 @@ CACTI_AREA_SOURCE = (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True,
+                              allow_inf_nan=False)
 
 
 class HardwareSpace(_Strict):
@@ -82,7 +83,7 @@ class SweepConfig(_Strict):
 
     name: str = "sweep"
     """Label shown in the summary."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Seed of the random samples."""
     hardware: HardwareSpace = Field(default_factory=HardwareSpace)
     """Hardware points."""

@@ -15,7 +15,10 @@ from hwmodels.validation import validate_model
 from rctsim.errors import InputError
 
 MAX_POINTS = 1_000_000
-"""Largest grid expanded; beyond it the user is asked to sample."""
+"""Largest grid a sweep expands."""
+
+MAX_AXIS_VALUES = 100_000
+"""Most values one stepped range may expand to (checked before expanding)."""
 
 RANGE_KEYS = "start, stop and one of num, step, factor (optional: scale, integer)"
 """What a range mapping holds, for error messages."""
@@ -24,13 +27,14 @@ RANGE_KEYS = "start, stop and one of num, step, factor (optional: scale, integer
 class RangeSpec(BaseModel):
     """A numeric range `start`..`stop` (both ends included when reached)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True,
+                              allow_inf_nan=False)
 
     start: int | float
     """First value."""
     stop: int | float
     """Last value (included when a step lands on it)."""
-    num: int | None = Field(None, ge=1)
+    num: int | None = Field(None, ge=1, le=MAX_AXIS_VALUES)
     """Number of evenly spaced values (geometric with `scale: log`)."""
     step: int | float | None = None
     """Additive step."""
@@ -115,7 +119,14 @@ def _stepped(source: str, field: str, r: RangeSpec) -> list[float]:
     if r.step == 0:
         raise InputError(source, field, "step is 0", "a non-zero step")
     count = math.floor((r.stop - r.start) / r.step + 1e-9) + 1
+    _check_count(source, field, count)
     return [r.start + i * r.step for i in range(max(count, 0))]
+
+
+def _check_count(source: str, field: str, count: int) -> None:
+    if count > MAX_AXIS_VALUES:
+        raise InputError(source, field, f"the range has {count:,} values",
+                         f"at most {MAX_AXIS_VALUES:,} values per axis; use `sample: N`")
 
 
 def _multiplied(source: str, field: str, r: RangeSpec) -> list[float]:
@@ -124,6 +135,7 @@ def _multiplied(source: str, field: str, r: RangeSpec) -> list[float]:
                          "needs factor > 1 and start > 0", "factor > 1, start > 0")
     count = math.floor(math.log(r.stop / r.start) / math.log(r.factor) + 1e-9) + 1 \
         if r.stop >= r.start else 0
+    _check_count(source, field, count)
     return [r.start * r.factor ** i for i in range(max(count, 0))]
 
 

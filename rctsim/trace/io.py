@@ -146,13 +146,7 @@ def trace_to_bytes(trace: Trace) -> bytes:
 
 def write_trace(trace: Trace, path: str | Path) -> None:
     """Write `trace` to `path` atomically: afterwards the file is complete or untouched."""
-    data = trace_to_bytes(trace)
-    target = Path(path)
-    try:
-        write_atomic(target, data)
-    except OSError as err:
-        raise InputError(str(target), "path", f"cannot write: {err.strerror or err}",
-                         "a writable file path in an existing folder") from None
+    write_atomic(Path(path), trace_to_bytes(trace))
 
 
 def trace_digest(trace_or_path: Trace | str | Path) -> str:

@@ -39,6 +39,9 @@ POLICIES: tuple[str, ...] = ("fp32", "qat", "rct", "apt")
 MIN_BITS, MAX_BITS = 1, 32
 """Allowed range of every recorded bitwidth."""
 
+MAX_DIM = 2**31 - 1
+"""Largest GEMM dimension a trace may record (products of two stay within 64-bit integers)."""
+
 Scalar = int | float | str | bool
 
 
@@ -51,11 +54,11 @@ class LayerSpec(BaseModel):
     """Unique layer name."""
     kind: Literal["conv", "linear", "attention_matmul", "recurrent_gate", "embedding", "norm"]
     """What the layer is; `attention_matmul` has no weights (both operands are activations)."""
-    m: Annotated[int, Field(ge=0)]
+    m: Annotated[int, Field(ge=0, le=MAX_DIM)]
     """Forward GEMM rows: batch x output pixels (conv), batch x tokens (linear)."""
-    n: Annotated[int, Field(ge=0)]
+    n: Annotated[int, Field(ge=0, le=MAX_DIM)]
     """Forward GEMM columns: output channels / out-features."""
-    k: Annotated[int, Field(ge=0)]
+    k: Annotated[int, Field(ge=0, le=MAX_DIM)]
     """Forward GEMM reduction: in-channels x kernel area / in-features."""
     has_weights: bool
     """Whether the layer holds trainable parameters (and so has an update op)."""

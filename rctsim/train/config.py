@@ -13,7 +13,8 @@ Scalar = int | float | str | bool
 class TrainConfig(BaseModel):
     """One training run. Fields left `None` take the model's recipe (`rctsim.train.models`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True,
+                              allow_inf_nan=False)
 
     model: str
     """Model name (`mlp`, `cnn`, `resnet`, `lstm`, `transformer`)."""
@@ -27,7 +28,7 @@ class TrainConfig(BaseModel):
     """Data set generator parameters."""
     epochs: int | None = Field(None, ge=1)
     """Passes over the training set; default: the model's."""
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     """Seed of initialisation, shuffling and stochastic rounding."""
     batch_size: int | None = Field(None, ge=1)
     """Mini-batch size; default: the model's."""
