@@ -226,3 +226,18 @@ def test_pareto_front_helper_matches_table(traces, tmp_path):
     values = np.array([[r[o.column] for o in plan.objectives] for r in rows], dtype=float)
     keep = brute_force(values, [o.maximise for o in plan.objectives])
     assert [r["key"] for r in front] == [r["key"] for r, k in zip(rows, keep, strict=True) if k]
+
+
+def test_bad_trace_found_late_leaves_no_store(tmp_path, capsys):
+    """A damaged trace is refused with one line, and the store this run created is removed."""
+    from rctsim.cli import main
+
+    bad = tmp_path / "bad.trace"
+    bad.write_bytes(b"RCTTRACE" + bytes(40))
+    store = tmp_path / "s.db"
+    with pytest.raises(SystemExit) as exc:
+        main(["sweep", "--trace", str(bad), "--sram-kb", "64", "--store", str(store),
+              "--quiet"])
+    assert exc.value.code == 2
+    assert "bad.trace" in capsys.readouterr().err
+    assert not list(tmp_path.glob("s.db*"))

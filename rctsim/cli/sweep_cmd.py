@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from rctsim.cli.app import app, check_outputs
+from rctsim.errors import InputError
 
 if TYPE_CHECKING:
     from rctsim.sweep.config import SweepConfig
@@ -121,12 +122,17 @@ def _run(settings: SweepConfig, *, source: str, base_dir: Path, store_path: Path
     plan = plan_sweep(settings, source=source, base_dir=base_dir)
     console = Console(stderr=True)
     executor = DaskExecutor(dask) if dask else LocalExecutor(workers)
+    new_store = not store_path.exists()
     try:
         with SweepStore(store_path) as db, SweepBar(console, quiet=quiet) as bar:
             outcome = run_sweep(plan, store=db, executor=executor,
                                 cache=TraceCache(trace_cache or default_cache_dir()),
                                 on_progress=bar)
             rows = sweep_table(plan, outcome.points, db)
+    except InputError:
+        if new_store:  # bad input found before any point finished: leave no empty store
+            _remove_empty_store(store_path)
+        raise
     finally:
         executor.close()
     ok = [r for r in rows if r["status"] == "ok"]
@@ -145,6 +151,20 @@ def _run(settings: SweepConfig, *, source: str, base_dir: Path, store_path: Path
     print_summary(out, plan, outcome, store=str(store_path), front_size=len(front), ok=len(ok))
     if show and front:
         out.print(front_table(plan, front, limit=show))
+
+
+def _remove_empty_store(path: Path) -> None:
+    """Delete a store this run created if it holds no finished point."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(path) as db:
+            rows = db.execute("SELECT COUNT(*) FROM points").fetchone()[0]
+    except sqlite3.Error:
+        return
+    if rows == 0:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def axes_listing() -> str:
