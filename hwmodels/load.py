@@ -57,7 +57,11 @@ def _read(name_or_path: str | Path, folder: str, what: str) -> tuple[str, str, P
             item = bundled[stem]
             return str(item), item.read_text(encoding="utf-8"), None
     except (OSError, UnicodeDecodeError) as err:
-        raise InputError(str(name_or_path), "(file)", f"cannot be read: {err}") from None
+        raise InputError(str(name_or_path), "(file)", f"cannot be read: {err}",
+                         "a readable UTF-8 YAML file") from None
+    if path.exists():
+        raise InputError(str(name_or_path), "(file)", "is not a regular file",
+                         "a YAML file or a bundled name")
     raise InputError(
         str(name_or_path),
         what,

@@ -148,7 +148,8 @@ def validate_cmd(
 ) -> None:
     """Check a YAML file; print `ok: FILE` or one error line (exit status 2)."""
     if not path.is_file():
-        raise InputError(str(path), "(file)", "no such file")
+        problem = "is not a regular file" if path.exists() else "no such file"
+        raise InputError(str(path), "(file)", problem, "a YAML file")
     if table:
         load_energy_table(path)
     else:
