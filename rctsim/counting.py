@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from rctsim.errors import InputError
 from rctsim.mapping import GemmOperands, Mapping, choose_mapping
-from rctsim.ops import Op
+from rctsim.ops import Op, stored_input_elems, stored_weight_elems
 from rctsim.placement import Placement, TransientHomes
 from rctsim.trace.model import LayerSpec
 
@@ -140,8 +140,8 @@ def _count_gemm(op: Op, ctx: StepContext) -> OpCounts:
 
 def _stored_elems(op: Op, layer: LayerSpec) -> dict[str, int | None]:
     """Tensor sizes as stored in memory where the GEMM view differs (im2col, grouped convs)."""
-    x_elems = min(layer.m * layer.k, layer.act_elems) or None
-    weights = layer.params if layer.has_weights and layer.params > layer.k * layer.n else None
+    x_elems = stored_input_elems(layer)
+    weights = stored_weight_elems(layer) if layer.has_weights else None
     if op.kind == "fwd":
         return {"a_elems": x_elems, "b_elems": weights, "out_elems": None}
     if op.kind == "dgrad":

@@ -19,7 +19,7 @@ from rctsim.ledger import Ledger
 from rctsim.ops import Op
 from rctsim.placement import Transient, TransientHomes, place
 from rctsim.pricing import price_leakage, price_op
-from rctsim.replay import _Machine, _machine
+from rctsim.replay import Machine, build_machine
 from rctsim.storage import FP32, Fmt
 from rctsim.trace.model import MAX_DIM, LayerSpec
 
@@ -59,7 +59,7 @@ def gemm_report(m: int, n: int, k: int, *, hw: str = "edge_npu", array: str | No
         if not 1 <= value <= MAX_DIM:
             raise InputError("command line", name, f"{value}", f"an integer 1..{MAX_DIM}")
     spec = _override(load_hardware(hw), array, dataflow)
-    machine: _Machine = _machine(spec)
+    machine: Machine = build_machine(spec)
     a, b, acc = parse_gemm_bits(bits)
     layer = LayerSpec(name="gemm", kind="linear", m=m, n=n, k=k, has_weights=True,
                       params=k * n, act_elems=m * k)

@@ -117,3 +117,15 @@ def step_schedule(ops_by_layer: list[dict[str, Op]]) -> list[Op]:
     for o in reversed(ops_by_layer):
         order += [o[k] for k in ("dgrad", "wgrad", "update") if k in o]
     return order
+
+
+def stored_input_elems(layer: LayerSpec) -> int:
+    """Elements of the layer's input X (and of dX) as stored: the real tensor, not its im2col
+    view (`act_elems` when smaller than M*K)."""
+    return min(layer.m * layer.k, layer.act_elems) or layer.m * layer.k
+
+
+def stored_weight_elems(layer: LayerSpec) -> int:
+    """Elements of W (and of dW) as stored: all parameters (grouped convs fold groups into M, so
+    K*N is one group's), or K*N for a layer whose second operand is an activation."""
+    return max(layer.params, layer.k * layer.n) if layer.has_weights else layer.k * layer.n

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rctsim.ops import stored_input_elems, stored_weight_elems
 from rctsim.storage import LayerFormats
 from rctsim.trace.model import LayerSpec
 
@@ -143,8 +144,8 @@ def transient_homes(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
         y_elems = layer.m * layer.n if layer.has_gemm else layer.act_elems
         # Written straight into the consumers' resident slots: no transient space, no DRAM.
         y.append(Transient(0.0, False) if kept else home(y_elems * act))
-        dx.append(home((min(layer.m * layer.k, layer.act_elems) or layer.m * layer.k) * grad))
-        dw.append(home((layer.params if layer.has_weights else layer.k * layer.n) * grad))
+        dx.append(home(stored_input_elems(layer) * grad))
+        dw.append(home(stored_weight_elems(layer) * grad))
     dy = []
     for i, (layer, fmt) in enumerate(zip(layers, formats, strict=True)):
         consumers = [j for j in first_consumers[i] if layers[j].has_gemm]

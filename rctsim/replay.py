@@ -50,21 +50,24 @@ class SimOptions(BaseModel):
 
 
 @dataclass
-class _Machine:
+class Machine:
+    """A hardware description with its cost models and array model, built once per run."""
+
     spec: HardwareSpec
     costs: CostModels
     array: object
     source: str
 
 
-def _machine(hw: HardwareSpec | str | Path) -> _Machine:
+def build_machine(hw: HardwareSpec | str | Path) -> Machine:
+    """Load (if named) and assemble a hardware's components."""
     spec = hw if isinstance(hw, HardwareSpec) else load_hardware(hw)
     source = spec.name if isinstance(hw, HardwareSpec) else str(hw)
     registry = default_registry()
     costs = build_cost_models(spec, registry=registry)
     name = spec.components.get("array", "systolic")
     array = registry.get_component("array", name)(spec.array, source=source)
-    return _Machine(spec, costs, array, source)
+    return Machine(spec, costs, array, source)
 
 
 def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
@@ -78,7 +81,7 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
     called after each phase.
     """
     options = options or SimOptions()
-    machine = _machine(hw)
+    machine = build_machine(hw)
     tr = trace if isinstance(trace, Trace) else load_trace(trace)
     trace_name = tr.header.model if isinstance(trace, Trace) else str(trace)
     own = tr.header.policy.name
@@ -139,7 +142,7 @@ def _opt_facts(tr: Trace) -> tuple[int, int | None]:
     return per_param, (int(bits) if bits is not None else None)
 
 
-def simulate_policy(machine: _Machine, tr: Trace, *, role: str, options: SimOptions,
+def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptions,
                     progress: Callable[[str, int, int], None] | None = None) -> PolicyResult:
     """Simulate every distinct phase of a trace once; scale by the phase's iterations."""
     total = Ledger()
@@ -180,7 +183,7 @@ def _max_fp(a: Footprint, b: Footprint) -> Footprint:
     return Footprint(**{f: max(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__})
 
 
-def _simulate_phase(machine: _Machine, tr: Trace, bits: np.ndarray,
+def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
                     op_cache: dict[tuple, OpCounts], options: SimOptions):
     per_param, state_bits = _opt_facts(tr)
     policy = tr.header.policy.name

@@ -17,7 +17,7 @@ from rctsim.atomic import write_atomic
 from rctsim.engine import Interval
 from rctsim.footprint import Footprint
 from rctsim.ledger import Ledger, Row
-from rctsim.storage import PARAM_TENSORS
+from rctsim.storage import PARAM_TENSORS, TENSORS
 from rctsim.trace.model import Trace
 
 RESULT_SCHEMA_VERSION = 1
@@ -88,8 +88,8 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
     }
     energy["total"] = energy["mac"] + energy["sram"] + energy["dram"] + energy["leakage"]
     traffic = {
-        "sram_read": ledger.total("quantity", component=sram, action="read", tensor=_TENSOR_ANY),
-        "sram_write": ledger.total("quantity", component=sram, action="write", tensor=_TENSOR_ANY),
+        "sram_read": ledger.total("quantity", component=sram, action="read", tensor=TENSORS),
+        "sram_write": ledger.total("quantity", component=sram, action="write", tensor=TENSORS),
         "dram_read": ledger.total("quantity", component="dram", action="read"),
         "dram_write": ledger.total("quantity", component="dram", action="write"),
     }
@@ -111,7 +111,6 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
                         phase_energy=phase_energy)
 
 
-_TENSOR_ANY = ("weights", "master_copy", "optimizer", "activations", "gradients", "outputs")
 
 
 def _get(summary: PolicyResult, path: tuple[str, ...]) -> float:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from hwmodels.validation import parse_mapping, validate_model
 from rctsim.errors import InputError
+from rctsim.sweep.table import to_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 """Repository root (studies run from anywhere; paths in configs are relative to the root)."""
@@ -71,13 +72,8 @@ def fmt_number(value: Any, digits: int = SIG_DIGITS) -> str:
 
 
 def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """CSV text of `rows` (dicts) in the order of `columns`."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([fmt_number(row.get(c)) for c in columns])
-    return buf.getvalue()
+    """CSV text of `rows` (dicts) in the order of `columns`, numbers by `fmt_number`."""
+    return to_csv(rows, columns, cell=fmt_number)
 
 
 def read_csv(path: str | Path) -> list[dict[str, str]]:

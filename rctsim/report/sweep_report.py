@@ -12,10 +12,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from rctsim.atomic import write_atomic
 from rctsim.errors import InputError
 from rctsim.report.page import FigureBlock, code, render_page
 from rctsim.report.sweep_figures import energy_sram_figure, parallel_figure, pareto_figure
-from rctsim.result import write_atomic
 from rctsim.sweep.pareto import Objective, pareto_front, parse_objective
 from rctsim.sweep.store import SweepStore
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from rctsim import __version__
-from rctsim.result import write_atomic
+from rctsim.atomic import write_atomic
 from rctsim.sweep.hardware import hardware_columns
 from rctsim.sweep.pareto import Objective
 from rctsim.sweep.plan import Point, SweepPlan
@@ -80,13 +80,16 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """CSV text of the rows (floats written exactly, JSON cells for mappings)."""
+def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str],
+           cell: Callable[[Any], str] | None = None) -> str:
+    """CSV text of the rows, each value written by `cell` (default: floats exactly, JSON cells
+    for mappings)."""
+    cell = cell or _cell
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+        writer.writerow([cell(row.get(c)) for c in columns])
     return buf.getvalue()
 
 
