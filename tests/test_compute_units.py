@@ -275,3 +275,13 @@ def test_sweep_area_column_is_the_runs_chip_area():
             64 * SRAM_MM2_PER_KB_FALLBACK)
     else:  # the memory model states its area
         assert big.area_mm2["total"] > small.area_mm2["total"]
+
+
+def test_cli_prints_the_version_1_conversion_as_one_note(tmp_path: Path, capsys):
+    path = tmp_path / "old.yaml"
+    path.write_text(V1_TEXT)
+    with pytest.raises(SystemExit) as exc:
+        main(["hw", "validate", str(path)])
+    assert exc.value.code == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rctsim: note: ") and "old.yaml" in err[0]
