@@ -14,6 +14,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from hwmodels.legacy import is_v1, upgrade_v1
 from hwmodels.registry import SLOTS, default_registry
 from hwmodels.schema import EnergyEntry, EnergyTable, HardwareSpec
 from hwmodels.validation import parse_mapping, validate_model
@@ -203,9 +204,10 @@ def check_hardware(source: str, spec: HardwareSpec, base_dir: Path | None = None
 def load_hardware(name_or_path: str | Path) -> HardwareSpec:
     """A validated hardware description from a file path (wins) or a bundled preset name."""
     source, text, base_dir = _read(name_or_path, "presets", "hardware")
-    spec: HardwareSpec = validate_model(
-        source, parse_mapping(source, text, HardwareSpec), HardwareSpec
-    )
+    data = parse_mapping(source, text, HardwareSpec)
+    if is_v1(data):
+        data = upgrade_v1(source, data)
+    spec: HardwareSpec = validate_model(source, data, HardwareSpec)
     return check_hardware(source, spec, base_dir)
 
 

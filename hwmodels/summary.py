@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hwmodels.components import CostModels, build_cost_models
+from hwmodels.compute import chip_area_mm2, compute_leakage_w, elementwise_unit
 from hwmodels.load import hardware_digest
 from hwmodels.schema import HardwareSpec
 from rctsim.errors import InputError
@@ -32,7 +33,11 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
     """Headline numbers: peak rates, on-chip bytes, per-action energies, leakage, digest."""
     models = models or build_cost_models(spec)
     array = spec.array
-    fp32_peak = peak_macs_per_s(spec) / array.fp32_cycles_per_mac if array.fp32 else None
+    try:
+        fp32 = elementwise_unit(spec, "fp32")
+        fp32_peak = fp32.lanes * array.clock_hz
+    except InputError:
+        fp32, fp32_peak = None, None
     memories = {
         name: {
             "size_bytes": m.memory.size_bytes,
@@ -53,8 +58,12 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
         "on_chip_bytes": on_chip_bytes(spec),
         "int8_mac_pj": _int8_mac_pj(models),
         "fp32_mac_pj": models.mac.mac_energy_pj(a_bits=32, b_bits=32, is_float=True)
-        if array.fp32
+        if fp32 is not None
         else None,
+        "compute_units": {u.name: {"placement": u.placement, "formats": dict(u.formats),
+                                   "lanes": u.lanes} for u in spec.compute_units},
+        "area_mm2": chip_area_mm2(spec, dict(models.sram)),
+        "compute_leakage_w": sum(compute_leakage_w(spec).values()),
         "memories": memories,
         "dram_pj_per_byte": models.dram.pj_per_byte,
         "dram_bandwidth_bytes_per_s": models.dram.bandwidth_bytes_per_s,

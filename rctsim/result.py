@@ -20,11 +20,20 @@ from rctsim.ledger import Ledger, Row
 from rctsim.storage import PARAM_TENSORS, TENSORS
 from rctsim.trace.model import Trace
 
-RESULT_SCHEMA_VERSION = 1
-"""Version of the run JSON (docs/run-json.md)."""
+RESULT_SCHEMA_VERSION = 2
+"""Version of the run JSON (docs/run-json.md). 2: `energy_pj.gemm_arith` /
+`gemm_datapath`, `area_mm2`, compute-unit leakage; `rctsim report` still reads 1."""
+
+GEMM_OPS: tuple[str, ...] = ("fwd", "dgrad", "wgrad")
+"""Ledger ops that are GEMMs."""
+
+COMPUTE_COMPONENTS: tuple[str, ...] = ("array", "vector", "unit:*")
+"""Ledger components that compute (their rows other than leakage are arithmetic)."""
 
 COMPARED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gemm_energy", ("energy_pj", "gemm")),
+    ("gemm_arith_energy", ("energy_pj", "gemm_arith")),
+    ("gemm_datapath_energy", ("energy_pj", "gemm_datapath")),
     ("param_memory", ("memory_bytes", "param_total")),
     ("param_movement_energy", ("energy_pj", "param_movement")),
     ("dram_traffic", ("traffic_bytes", "dram_total")),
@@ -75,12 +84,20 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
               distinct_phases: int, timeline: tuple[Interval, ...],
               phase_energy: tuple[dict[str, float], ...] = ()) -> PolicyResult:
     """Derive every total from the ledger rows."""
-    macs = {k: ledger.total("quantity", component="array", op=k) for k in ("fwd", "dgrad", "wgrad")}
+    macs = {k: ledger.total("quantity", action="mac", op=k) for k in GEMM_OPS}
     macs["total"] = sum(macs.values())
     sram = ("sram:*",)
+    arith = ledger.total(action="mac")
+    # MAC feed: PE-local register traffic and global-buffer operand reads of the GEMMs, i.e. the
+    # sram rows of GEMM ops whose `bits` names the MAC format (DMA rows carry "-")
+    feed = (ledger.total(component=sram, op=GEMM_OPS, action=("read", "write"))
+            - ledger.total(component=sram, op=GEMM_OPS, action=("read", "write"), bits="-"))
     energy = {
-        "mac": ledger.total(component=("array", "vector")),
-        "gemm": ledger.total(component="array"),
+        "mac": (ledger.total(component=COMPUTE_COMPONENTS)
+                - ledger.total(component=COMPUTE_COMPONENTS, action="leak")),
+        "gemm": arith,
+        "gemm_arith": arith,
+        "gemm_datapath": arith + feed,
         "sram": ledger.total(component=sram, action=("read", "write")),
         "dram": ledger.total(component="dram"),
         "leakage": ledger.total(action="leak"),
@@ -134,12 +151,14 @@ class Result:
     baseline: str | None
     comparison: dict
     options: dict
+    area_mm2: dict = field(default_factory=dict)
+    """Chip area: {"total": mm², "parts": {part: mm²}} (hwmodels.compute.chip_area_mm2)."""
 
     @classmethod
     def build(cls, *, hardware: HardwareSpec, hardware_sha256: str, trace: Trace, trace_name: str,
               trace_sha256: str, policies: dict[str, PolicyResult], trace_policy: str,
               baseline: str | None, options: dict,
-              baseline_trace: dict | None = None) -> Result:
+              baseline_trace: dict | None = None, area_mm2: dict | None = None) -> Result:
         """Assemble and compute the comparison."""
         comparison: dict = {}
         if baseline is not None:
@@ -154,12 +173,13 @@ class Result:
                    "policy": trace_policy, "iterations": trace.iterations,
                    "layers": trace.n_layers, "phases": len(trace.phase_start)},
             policies=policies, trace_policy=trace_policy, baseline=baseline,
-            comparison=comparison, options=options)
+            comparison=comparison, options=options, area_mm2=area_mm2 or {})
 
     def to_dict(self) -> dict:
         """The run JSON object."""
         return {"schema_version": RESULT_SCHEMA_VERSION, "producer": f"rctsim {__version__}",
-                "hardware": self.hardware, "trace": self.trace, "options": self.options,
+                "hardware": self.hardware, "area_mm2": self.area_mm2, "trace": self.trace,
+                "options": self.options,
                 "policies": {k: v.to_dict() for k, v in self.policies.items()},
                 "comparison": self.comparison}
 

@@ -44,8 +44,8 @@ def _load_error(path: Path) -> InputError:
 
 
 def test_bundled_names() -> None:
-    """Four presets and two energy tables ship with the package."""
-    assert list_presets() == ["bitfusion", "datacenter", "edge_npu", "mcu_npu"]
+    """Five presets and two energy tables ship with the package."""
+    assert list_presets() == ["bitfusion", "datacenter", "edge_npu", "lnpu", "mcu_npu"]
     assert list_tables() == ["horowitz_45nm", "tpuv4i_7nm"]
 
 
@@ -79,7 +79,9 @@ def test_presets_match_the_published_designs() -> None:
     tpu, fusion = load_hardware("datacenter"), load_hardware("bitfusion")
     assert edge.array.rows * edge.array.cols == 168
     assert edge.global_buffer.size_bytes == 108 * 1024
-    assert edge.array.fp32 and edge.array.int_bits == list(range(2, 17))
+    assert edge.array.int_bits == list(range(2, 17))
+    assert [(u.name, u.lanes, dict(u.formats)) for u in edge.compute_units] == [
+        ("fp32_vector", 16, {"fp32": 1})]
     assert mcu.global_buffer.size_bytes == 64 * 1024
     assert mcu.array.rows * mcu.array.cols == 64
     assert tpu.array.rows == tpu.array.cols == 256 and tpu.array.clock_hz == 700e6

@@ -300,7 +300,7 @@ def test_real_baseline_trace_gets_its_own_curve(files, tmp_path):
 
 @pytest.mark.parametrize("text, field", [
     ("{not json", "line 1"),
-    ('{"schema_version": 2, "hardware": {}, "trace": {}, "policies": {}, "comparison": {}}',
+    ('{"schema_version": 3, "hardware": {}, "trace": {}, "policies": {}, "comparison": {}}',
      "schema_version"),
     ('{"schema_version": 1}', "hardware"),
 ])

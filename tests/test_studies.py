@@ -132,8 +132,27 @@ def test_validation_study_reproduces_committed_outputs(tmp_path, studylib):
     run = _load("validation")
     cfg = studylib.load_config(STUDIES / "validation/config.yaml", run.ValidationConfig)
     run.run(cfg, out_dir=tmp_path)
-    for name in ("cycles.csv", "energy.csv", "results.md"):
+    for name in ("cycles.csv", "energy.csv", "training_chip.csv", "results.md"):
         assert (tmp_path / name).read_text() == (STUDIES / "validation" / name).read_text(), name
+
+
+def test_validation_training_chip_mac_only_efficiency_is_horowitz_closed_form():
+    """LNPU at fp8 (fp16 accumulate), MAC arithmetic only: 2 FLOP / (fp8 multiply + fp16 add),
+    the fp8 multiply by the power law through Horowitz's fp16 (1.1 pJ) and fp32 (3.7 pJ) points;
+    at fp16, 2 / (1.1 + 0.4). On-chip efficiency is below it, and the ratio is ours/published."""
+    run = _load("validation")
+    rows = {r["precision"]: r for r in run.training_chip_rows(run.TrainingChip(
+        hw="lnpu", gemm=(64, 64, 64), published=[
+            run.PublishedEfficiency(precision="fp8", tflops_per_w=25.3, source="t"),
+            run.PublishedEfficiency(precision="fp16", tflops_per_w=14.4, source="t")]))}
+    p = math.log(3.7 / 1.1) / math.log(4)
+    assert rows["fp8"]["ours_mac_only_tflops_per_w"] == pytest.approx(
+        2 / (1.1 * (64 / 256) ** p + 0.4))
+    assert rows["fp16"]["ours_mac_only_tflops_per_w"] == pytest.approx(2 / 1.5)
+    for r in rows.values():
+        assert r["ours_on_chip_tflops_per_w"] < r["ours_mac_only_tflops_per_w"]
+        assert r["ratio_on_chip"] == pytest.approx(
+            r["ours_on_chip_tflops_per_w"] / r["published_tflops_per_w"])
 
 
 # ---------------------------------------------------------------- rct_vs_qat

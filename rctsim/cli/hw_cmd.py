@@ -71,6 +71,9 @@ def _summary_table(summary: dict[str, Any]) -> Table:
         ("DRAM energy", f"{summary['dram_pj_per_byte']:.4g} pJ/B"),
         ("DRAM bandwidth", _si(summary["dram_bandwidth_bytes_per_s"], "B/s")),
         ("SRAM leakage", f"{summary['leakage_w'] * 1e3:.4g} mW"),
+        ("compute leakage", f"{summary['compute_leakage_w'] * 1e3:.4g} mW"),
+        ("chip area", f"{summary['area_mm2']['total']:.4g} mm² ("
+         + ", ".join(f"{k} {v:.3g}" for k, v in summary["area_mm2"]["parts"].items()) + ")"),
         ("energy table", summary["energy_table"]),
         ("digest", summary["digest"][:16]),
     ]
@@ -95,10 +98,22 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
             "array",
             f"{array.rows}x{array.cols} {array.dataflow} @ "
             f"{_si(array.clock_hz, 'Hz')}, int bits {list(array.int_bits)} "
-            f"(native {array.native_bits}, {array.precision_mode}), fp32 {array.fp32} "
-            f"({array.fp32_cycles_per_mac} cycle/MAC)",
-            array.source,
+            f"(native {array.native_bits}, {array.precision_mode}), "
+            f"{array.pe_area_um2:.4g} µm² / {array.pe_leakage_uw:.4g} µW per PE",
+            f"{array.source} Area: {array.area_source}",
         )
+    ]
+    rows += [
+        (
+            f"unit {u.name}",
+            f"{u.placement}"
+            + (f", {u.lanes} lanes, {u.operand_bytes_per_cycle:.4g} B/cycle operand path"
+               if u.placement == "vector" else " (in every PE)")
+            + ", " + ", ".join(f"{f} {c} cycle(s)/op" for f, c in u.formats.items())
+            + f", {u.area_um2:.4g} µm² / {u.leakage_uw:.4g} µW per instance",
+            u.source,
+        )
+        for u in spec.compute_units
     ]
     rows += [
         (

@@ -92,7 +92,8 @@ def phase_progress():
 
 _ROWS = (
     ("MACs (fwd+dgrad+wgrad)", ("macs", "total"), ""),
-    ("GEMM energy", ("energy_pj", "gemm"), "pJ"),
+    ("GEMM energy (MAC arithmetic)", ("energy_pj", "gemm_arith"), "pJ"),
+    ("GEMM energy (datapath)", ("energy_pj", "gemm_datapath"), "pJ"),
     ("MAC energy (incl. update)", ("energy_pj", "mac"), "pJ"),
     ("SRAM energy", ("energy_pj", "sram"), "pJ"),
     ("DRAM energy", ("energy_pj", "dram"), "pJ"),
@@ -117,6 +118,9 @@ def print_summary(result: Result, console: Console) -> None:
     console.print(f"[bold]rctsim run[/bold]  hardware [cyan]{result.hardware['name']}[/cyan]  "
                   f"trace [cyan]{t['name']}[/cyan] ({t['model']}, {t['policy']}, "
                   f"{t['iterations']:,} iterations, {t['layers']} layers, {t['phases']} phases)")
+    if result.area_mm2:
+        parts = ", ".join(f"{k} {v:.3g}" for k, v in result.area_mm2["parts"].items())
+        console.print(f"chip area {result.area_mm2['total']:.4g} mm² ({parts})")
     table = Table(show_lines=False)
     table.add_column("metric")
     for label, pr in result.policies.items():

@@ -115,6 +115,7 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
 def array_pass(layers: list[dict[str, Any]], rows: int, cols: int, dataflow: str) -> list[int]:
     """rctsim's array model on every layer (what SCALE-Sim computes): cycles per layer."""
     spec = ArraySpec(rows=rows, cols=cols, dataflow=dataflow, clock_hz=1e9, int_bits=[8],
+                     pe_area_um2=1.0, pe_leakage_uw=0.0, area_source="timing only",
                      source="speed study")
     array = SystolicArray(spec, source="speed")
     return [array.gemm(la["m"], la["n"], la["k"], 8, 8, False).compute_cycles for la in layers]
