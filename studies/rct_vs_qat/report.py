@@ -175,7 +175,7 @@ def results_md(cfg, result: dict[str, Any]) -> str:
         "## 2. What each run costs", "", tables.cost_table(result["rows"]),
         "## 3. What RCT saves", "", tables.savings_table(result["rows"], "rct"),
         "## 4. Against the papers' claims", "",
-        "Claims as DESIGN.md quotes the papers' abstracts (the full texts are not available "
+        "Claims as docs/concepts.md quotes the papers' abstracts (the full texts are not available "
         "here). *meets*: our whole range satisfies the claim (an 'about' claim within 10 "
         "points); *partly*: some runs do; *below* / *above*: none does, every run is below / "
         "above.", "",

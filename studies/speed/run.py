@@ -291,7 +291,7 @@ def growth_md(rows: list[dict[str, Any]]) -> str:
     parts.append(
         f"Reading: {it[-1]['iterations'] // it[0]['iterations']:,}x more iterations cost "
         f"{it[-1]['seconds'] / it[0]['seconds']:.2f}x the time (each distinct phase is "
-        "simulated once and multiplied, DESIGN.md §4); "
+        "simulated once and multiplied, docs/concepts.md §4); "
         f"{ph[-1]['distinct_phases'] // ph[0]['distinct_phases']:,}x more distinct phases cost "
         f"{ph[-1]['seconds'] / ph[0]['seconds']:.0f}x (linear, "
         f"{ph[-1]['seconds_per_phase'] * 1e3:.1f} ms per phase when a phase changes a few "
