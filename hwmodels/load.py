@@ -213,3 +213,14 @@ def hardware_digest(spec: HardwareSpec) -> str:
     """sha256 of the spec's canonical JSON (sorted keys, no spaces), for result provenance."""
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def hardware_label(spec: HardwareSpec) -> str:
+    """The name a result shows: the spec's name, with "(modified)" and a short digest when it
+    carries a bundled preset's name but differs from that preset (an edited copy)."""
+    if spec.name not in list_presets():
+        return spec.name
+    digest = hardware_digest(spec)
+    if digest == hardware_digest(load_hardware(spec.name)):
+        return spec.name
+    return f"{spec.name} (modified, sha256 {digest[:12]})"

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hwmodels.load import hardware_label
 from hwmodels.schema import HardwareSpec
 from rctsim import __version__
 from rctsim.atomic import write_atomic
@@ -149,10 +150,14 @@ class Result:
                           "savings": {name: saving(_get(ours, p), _get(base, p))
                                       for name, p in COMPARED}}
         return cls(
-            hardware={"name": hardware.name, "sha256": hardware_sha256},
+            hardware={"name": hardware.name, "sha256": hardware_sha256,
+                      "label": hardware_label(hardware),
+                      "spec": hardware.model_dump(mode="json")},
             trace={"name": trace_name, "sha256": trace_sha256, "model": trace.header.model,
                    "policy": trace_policy, "iterations": trace.iterations,
-                   "layers": trace.n_layers, "phases": len(trace.phase_start)},
+                   "layers": trace.n_layers, "phases": len(trace.phase_start),
+                   "dataset": trace.header.dataset, "batch_size": trace.header.batch_size,
+                   "params": sum(layer.params for layer in trace.layers)},
             policies=policies, trace_policy=trace_policy, baseline=baseline,
             comparison=comparison, options=options)
 

@@ -18,11 +18,13 @@ from rctsim.cli import (  # noqa: F401  (registers)
     train_cmd,
 )
 from rctsim.cli.app import app
+from rctsim.cli.output import bare_json_flag
 from rctsim.errors import InputError
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: exit 0, or 2 with one error line for bad input."""
+    argv = bare_json_flag(sys.argv[1:] if argv is None else list(argv))
     try:
         code = app(args=argv, standalone_mode=False, prog_name="rctsim")
     except InputError as err:

@@ -6,6 +6,7 @@ from html import escape
 from pathlib import Path
 
 from hwmodels.schema import HardwareSpec
+from hwmodels.summary import hardware_line
 from rctsim.report.cards import cards_html, headline_cards
 from rctsim.report.inputs import RunInputs, gather_inputs, run_dict
 from rctsim.report.page import FigureBlock, code, render_page
@@ -18,7 +19,6 @@ from rctsim.report.run_figures import (
 from rctsim.report.trace_figures import bits_figure, energy_accuracy_figure, mean_rate_caveat
 from rctsim.result import Result, write_atomic
 from rctsim.trace.model import Trace
-from rctsim.units import si
 
 RUN_FIGURES = ("fig-energy-layer", "fig-energy-breakdown", "fig-bits", "fig-memory",
                "fig-timeline", "fig-energy-accuracy")
@@ -80,14 +80,11 @@ def run_figure_blocks(inputs: RunInputs) -> tuple[list[FigureBlock], list[str]]:
 def _input_rows(inputs: RunInputs) -> list[tuple[str, str]]:
     run = inputs.run
     hw, tr = run["hardware"], run["trace"]
-    rows = [("Hardware", f"{escape(hw['name'])} — sha256 {code(hw['sha256'])}")]
+    label = hw.get("label", hw["name"])
+    rows = [("Hardware", f"{escape(label)} — sha256 {code(hw['sha256'])}")]
     spec = inputs.hardware
     if spec is not None:
-        gb = _global_buffer_bytes(spec)
-        rows.append(("", escape(
-            f"{spec.array.rows}x{spec.array.cols} {spec.array.dataflow} array at "
-            f"{si(spec.array.clock_hz, 'Hz')}, global buffer {si(gb or 0, 'B')}, DRAM "
-            f"{si(spec.dram.bandwidth_bytes_per_s, 'B/s')}, energy table {spec.energy_table}")))
+        rows.append(("", escape(hardware_line(spec))))
     rows.append(("Trace", f"{escape(str(tr['name']))} — sha256 {code(tr['sha256'])}"))
     detail = (f"model {tr['model']}, policy {tr['policy']}, {tr['iterations']:,} iterations, "
               f"{tr['layers']} layers, {tr['phases']} phases")
