@@ -70,6 +70,16 @@ def _read(name_or_path: str | Path, folder: str, what: str) -> tuple[str, str, P
     )
 
 
+def bundled_text(name: str, folder: str = "presets") -> str:
+    """The YAML text of a bundled preset (or, with folder="tables", energy table), comments and
+    sources included: what `rctsim hw export` writes."""
+    bundled = _bundled(folder)
+    if name not in bundled:
+        what = "hardware preset" if folder == "presets" else "energy table"
+        raise InputError(name, what, f"no bundled {what} of that name", ", ".join(sorted(bundled)))
+    return bundled[name].read_text(encoding="utf-8")
+
+
 def _check_entries(source: str, table: EnergyTable) -> None:
     """Arithmetic entries carry `bits`, SRAM entries `size_bytes`; no key appears twice."""
     groups = {

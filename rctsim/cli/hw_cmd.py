@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from hwmodels.load import (
+    bundled_text,
     list_presets,
     list_tables,
     load_energy_table,
@@ -158,6 +159,26 @@ def validate_cmd(
     else:
         load_hardware(path)
     typer.echo(f"ok: {path}")
+
+
+@hw_app.command("export")
+def export_cmd(
+    name: Annotated[str, typer.Argument(help="Bundled preset (or, with --table, table) name.")],
+    out: Annotated[str, typer.Option(
+        "-o", "--out", help="File to write (- for standard output).")] = "-",
+    table: Annotated[bool, typer.Option("--table", help="Export an energy table instead.")]
+    = False,
+) -> None:
+    """Write a bundled preset (with its comments and sources) to a YAML file to edit.
+
+    A run on the edited copy is labelled `NAME (modified, sha256 ...)` unless you rename it.
+    """
+    check_outputs([(out, "-o")])
+    text = bundled_text(name, "tables" if table else "presets")
+    write_output(out, text)
+    if not is_stdout(out):
+        typer.echo(f"wrote {out} (validate it with: rctsim hw validate "
+                   f"{'--table ' if table else ''}{out})", err=True)
 
 
 @hw_app.command("schema")
