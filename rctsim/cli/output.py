@@ -8,15 +8,12 @@ file is `-` or left out (`rctsim gemm 64 64 64 --json`). Off a terminal, tables 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from rich.console import Console
 
-from rctsim.atomic import write_atomic
+from rctsim.atomic import STDOUT, write_atomic
 
-STDOUT = "-"
-"""The output path that means standard output."""
 PIPE_WIDTH = 1000
 """Console width off a terminal: wide enough that no table column is cut."""
 FORMATS = ("table", "json", "csv")
@@ -36,16 +33,7 @@ def console(*, stderr: bool = False) -> Console:
 
 def write_output(path: str | Path, data: str | bytes) -> None:
     """Write to standard output for `-`, else atomically to the file."""
-    if not is_stdout(path):
-        write_atomic(path, data)
-        return
-    if isinstance(data, bytes):
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-    else:
-        sys.stdout.write(data if data.endswith("\n") else data + "\n")
-        sys.stdout.flush()
+    write_atomic(path, data)
 
 
 def bare_json_flag(argv: list[str]) -> list[str]:
