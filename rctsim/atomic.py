@@ -37,11 +37,11 @@ def write_atomic(target: str | Path, data: bytes | str) -> None:
     device, a folder) is refused; OS errors become one InputError line naming the file.
     The target `-` is standard output (every output option of the command line takes it).
     """
-    if isinstance(data, str):
-        data = data.encode("utf-8")
     if str(target) == STDOUT:
         _write_stdout(data)
         return
+    if isinstance(data, str):
+        data = data.encode("utf-8")
     target = check_writable(target)
     try:
         _write(target, data)
@@ -50,9 +50,12 @@ def write_atomic(target: str | Path, data: bytes | str) -> None:
                          ALLOWED) from None
 
 
-def _write_stdout(data: bytes) -> None:
+def _write_stdout(data: bytes | str) -> None:
+    """Text ends with a newline on a terminal's behalf; bytes (a trace) go out as they are."""
+    if isinstance(data, str):
+        data = (data if data.endswith("\n") or not data else data + "\n").encode("utf-8")
     sys.stdout.flush()
-    sys.stdout.buffer.write(data if data.endswith(b"\n") or not data else data + b"\n")
+    sys.stdout.buffer.write(data)
     sys.stdout.buffer.flush()
 
 

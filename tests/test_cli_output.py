@@ -112,3 +112,14 @@ def test_piped_tables_print_whole():
     # one way of writing numbers: no exponent notation, every count with an SI prefix
     assert not re.search(r"\de[+-]\d", proc.stdout)
     assert re.search(r"macs\s+│\s+1\.07 G", proc.stdout)
+
+
+def test_a_trace_written_to_stdout_is_the_file(tmp_path):
+    """Binary outputs pipe too: `trace synth --out -` writes the same bytes as a file."""
+    argv = ["trace", "synth", "--model", "mlp", "--bits", "w=8,a=8,g=8", "--iterations", "5"]
+    piped = subprocess.run([sys.executable, "-m", "rctsim", *argv, "--out", "-"],
+                           capture_output=True, timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    target = tmp_path / "t.trace"
+    assert _cli(*argv, "--out", str(target)).returncode == 0
+    assert piped.stdout == target.read_bytes()
