@@ -71,6 +71,16 @@ def _read(name_or_path: str | Path, folder: str, what: str) -> tuple[str, str, P
     )
 
 
+def bundled_text(name: str, folder: str = "presets") -> str:
+    """The YAML text of a bundled preset (or, with folder="tables", energy table), comments and
+    sources included: what `rctsim hw export` writes."""
+    bundled = _bundled(folder)
+    if name not in bundled:
+        what = "hardware preset" if folder == "presets" else "energy table"
+        raise InputError(name, what, f"no bundled {what} of that name", ", ".join(sorted(bundled)))
+    return bundled[name].read_text(encoding="utf-8")
+
+
 def _check_entries(source: str, table: EnergyTable) -> None:
     """Arithmetic entries carry `bits`, SRAM entries `size_bytes`; no key appears twice."""
     groups = {
@@ -215,3 +225,14 @@ def hardware_digest(spec: HardwareSpec) -> str:
     """sha256 of the spec's canonical JSON (sorted keys, no spaces), for result provenance."""
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def hardware_label(spec: HardwareSpec) -> str:
+    """The name a result shows: the spec's name, with "(modified)" and a short digest when it
+    carries a bundled preset's name but differs from that preset (an edited copy)."""
+    if spec.name not in list_presets():
+        return spec.name
+    digest = hardware_digest(spec)
+    if digest == hardware_digest(load_hardware(spec.name)):
+        return spec.name
+    return f"{spec.name} (modified, sha256 {digest[:12]})"

@@ -70,3 +70,30 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
         "leakage_w": sum(m.leakage_w for m in models.sram.values()),
         "digest": hardware_digest(spec),
     }
+
+
+def _size(value: float) -> str:
+    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
+
+
+def _rate(value: float, unit: str) -> str:
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def hardware_line(spec: HardwareSpec) -> str:
+    """The hardware in one line: array, dataflow, clock, memories, DRAM, energy table."""
+    a = spec.array
+    pes = a.rows * a.cols
+    memories = ", ".join(
+        f"{m.name} {_size(m.size_bytes)}" + (f" x {pes} PEs" if m.role == "pe_local" else "")
+        for m in spec.memories)
+    tech = getattr(spec.dram, "technology", None)
+    dram = f"DRAM {tech + ' ' if tech else ''}{_rate(spec.dram.bandwidth_bytes_per_s, 'B/s')}"
+    return (f"{a.rows}x{a.cols} array ({a.dataflow}) @ {_rate(a.clock_hz, 'Hz')}; {memories}; "
+            f"{dram}; energy table {spec.energy_table}")

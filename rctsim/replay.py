@@ -2,7 +2,7 @@
 
 trace + hardware -> per phase: formats -> placement -> ops -> counts -> priced ledger rows and a
 SimPy step timing -> multiplied by the phase's iterations -> PolicyResult. Each distinct phase
-(bits of every layer) is simulated once and each distinct op once (DESIGN.md §4: never iterate
+(bits of every layer) is simulated once and each distinct op once (concepts §4: never iterate
 iteration by iteration).
 """
 

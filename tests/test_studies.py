@@ -27,8 +27,9 @@ STUDIES = Path(__file__).resolve().parents[1] / "studies"
 
 
 def _load(study: str, module: str = "run"):
-    """Import studies/STUDY/MODULE.py under a unique name (its folder and studies/ on the path)."""
-    for folder in (STUDIES, STUDIES / study):
+    """Import studies/STUDY/MODULE.py under a unique name (its folder on the path, as when the
+    script runs)."""
+    for folder in (STUDIES / study,):
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
     name = f"study_{study}_{module}"
@@ -42,10 +43,9 @@ def _load(study: str, module: str = "run"):
 
 @pytest.fixture(scope="module")
 def studylib():
-    _load("validation")
-    import studylib as lib
+    from rctsim import study
 
-    return lib
+    return study
 
 
 # ---------------------------------------------------------------- studylib
@@ -203,7 +203,7 @@ def test_rct_vs_qat_bundled_rows_match_committed_csv():
     """The image model on edge_npu, recomputed, equals the committed results.csv rows."""
     run = _load("rct_vs_qat")
     tables = _load("rct_vs_qat", "tables")
-    import studylib
+    from rctsim import study as studylib
 
     cfg = studylib.load_config(STUDIES / "rct_vs_qat/config.yaml", run.StudyConfig)
     traces, _ = run.policy_traces(cfg.models["image"], retrain=False)
@@ -264,7 +264,7 @@ def test_sram_pareto_spill_window_on_a_small_model():
 def test_sram_pareto_points_match_committed_csv():
     """Two of the committed BERT-tiny sizes, recomputed, equal the committed rows."""
     run = _load("sram_pareto")
-    import studylib
+    from rctsim import study as studylib
 
     cfg = studylib.load_config(STUDIES / "sram_pareto/config.yaml", run.ParetoConfig)
     small = cfg.model_copy(update={"sram_kb": [8192, 16384],
@@ -312,7 +312,7 @@ def test_speed_growth_traces_have_the_asked_phases():
 def test_bundled_traces_are_the_configured_runs():
     """The rct_vs_qat config's trainer settings are the bundled traces' recorded commands."""
     run = _load("rct_vs_qat")
-    import studylib
+    from rctsim import study as studylib
 
     cfg = studylib.load_config(STUDIES / "rct_vs_qat/config.yaml", run.StudyConfig)
     for runs in cfg.models.values():
@@ -323,7 +323,7 @@ def test_bundled_traces_are_the_configured_runs():
 
 def test_docs_results_is_the_summary_of_the_committed_outputs():
     """docs/results.md is exactly what studies/summary.py renders from the committed outputs."""
-    _load("validation")
-    import summary
+    import runpy
 
-    assert (STUDIES.parent / "docs/results.md").read_text() == summary.render()
+    summary = runpy.run_path(str(STUDIES / "summary.py"), run_name="summary")
+    assert (STUDIES.parent / "docs/results.md").read_text() == summary["render"]()

@@ -20,11 +20,13 @@ from rctsim.cli import (  # noqa: F401  (registers)
     train_cmd,
 )
 from rctsim.cli.app import app
+from rctsim.cli.output import bare_json_flag
 from rctsim.errors import InputError
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: exit 0, or 2 with one error line for bad input."""
+    argv = bare_json_flag(sys.argv[1:] if argv is None else list(argv))
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _note_hardware_format(warnings.showwarning)

@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from hwmodels.load import (
+    bundled_text,
     list_presets,
     list_tables,
     load_energy_table,
@@ -16,7 +16,8 @@ from hwmodels.load import (
 )
 from hwmodels.schema import EnergyTable, HardwareSpec
 from hwmodels.summary import hardware_summary
-from rctsim.cli.app import app
+from rctsim.cli.app import app, check_outputs
+from rctsim.cli.output import console, is_stdout, write_output
 from rctsim.errors import InputError
 
 hw_app = typer.Typer(
@@ -48,15 +49,15 @@ def _bytes(value: int) -> str:
 @hw_app.command("list")
 def list_cmd() -> None:
     """List the bundled hardware presets and energy tables."""
-    console = Console()
+    out = console()
     presets = Table("preset", "description", title="hardware presets")
     for name in list_presets():
         presets.add_row(name, load_hardware(name).description)
     tables = Table("table", "description", title="energy tables")
     for name in list_tables():
         tables.add_row(name, load_energy_table(name).description)
-    console.print(presets)
-    console.print(tables)
+    out.print(presets)
+    out.print(tables)
 
 
 def _summary_table(summary: dict[str, Any]) -> Table:
@@ -134,22 +135,25 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
 @hw_app.command("show")
 def show_cmd(
     hardware: Annotated[str, typer.Argument(help="Bundled preset name or hardware YAML file.")],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print spec and derived numbers as JSON.")
-    ] = False,
+    json_out: Annotated[str | None, typer.Option(
+        "--json", help="Write spec and derived numbers as JSON to this file; - or nothing: "
+        "standard output.")] = None,
     sources: Annotated[
         bool, typer.Option("--sources", help="Add each part's source text.")
     ] = False,
 ) -> None:
     """Show a hardware description with derived numbers (peak MAC/s, energies per action)."""
+    check_outputs([(json_out, "--json")], inputs=(hardware,))
     spec = load_hardware(hardware)
     summary = hardware_summary(spec)
-    if as_json:
-        typer.echo(json.dumps({"spec": spec.model_dump(mode="json"), "derived": summary}, indent=2))
-        return
-    console = Console()
-    console.print(_spec_table(spec, sources))
-    console.print(_summary_table(summary))
+    if json_out:
+        write_output(json_out, json.dumps({"spec": spec.model_dump(mode="json"),
+                                           "derived": summary}, indent=2))
+        if is_stdout(json_out):
+            return
+    out = console()
+    out.print(_spec_table(spec, sources))
+    out.print(_summary_table(summary))
 
 
 @hw_app.command("validate")
@@ -170,6 +174,26 @@ def validate_cmd(
     else:
         load_hardware(path)
     typer.echo(f"ok: {path}")
+
+
+@hw_app.command("export")
+def export_cmd(
+    name: Annotated[str, typer.Argument(help="Bundled preset (or, with --table, table) name.")],
+    out: Annotated[str, typer.Option(
+        "-o", "--out", help="File to write (- for standard output).")] = "-",
+    table: Annotated[bool, typer.Option("--table", help="Export an energy table instead.")]
+    = False,
+) -> None:
+    """Write a bundled preset (with its comments and sources) to a YAML file to edit.
+
+    A run on the edited copy is labelled `NAME (modified, sha256 ...)` unless you rename it.
+    """
+    check_outputs([(out, "-o")])
+    text = bundled_text(name, "tables" if table else "presets")
+    write_output(out, text)
+    if not is_stdout(out):
+        typer.echo(f"wrote {out} (validate it with: rctsim hw validate "
+                   f"{'--table ' if table else ''}{out})", err=True)
 
 
 @hw_app.command("schema")

@@ -151,6 +151,13 @@ def _hardware(run: dict, given, notes: list[str]) -> HardwareSpec | None:
             raise InputError(str(given), "sha256", "differs from the run's hardware.sha256",
                              f"the hardware the run was made on ({recorded['name']})")
         return spec
+    if isinstance(recorded.get("spec"), dict):
+        try:
+            spec = HardwareSpec.model_validate(recorded["spec"])
+        except ValueError:
+            spec = None
+        if spec is not None and hardware_digest(spec) == recorded["sha256"]:
+            return spec
     try:
         spec = load_hardware(recorded["name"])
     except InputError:

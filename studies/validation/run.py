@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -24,20 +25,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import studylib  # noqa: E402
-
-from hwmodels import energy  # noqa: E402
-from hwmodels.components import build_cost_models  # noqa: E402
-from hwmodels.load import load_energy_table, load_hardware  # noqa: E402
-from hwmodels.schema import ArraySpec, EnergyTable  # noqa: E402
-from hwmodels.systolic import SystolicArray  # noqa: E402
-from rctsim.errors import InputError  # noqa: E402
-from rctsim.gemm import gemm_report  # noqa: E402
+from hwmodels import energy
+from hwmodels.components import build_cost_models
+from hwmodels.load import load_energy_table, load_hardware
+from hwmodels.schema import ArraySpec, EnergyTable
+from hwmodels.systolic import SystolicArray
+from rctsim import InputError, study
+from rctsim.gemm import gemm_report
 
 HERE = Path(__file__).resolve().parent
 """The study's folder (outputs are written here)."""
+ROOT = HERE.parents[1]
+"""Repository root: paths in the config are relative to it."""
+
 
 METRICS: tuple[str, ...] = ("compute_cycles", "ifmap_sram_reads", "filter_sram_reads",
                             "ofmap_sram_writes", "overall_util_pct", "mapping_efficiency_pct")
@@ -172,7 +172,7 @@ def compare_cases(cases: list[dict[str, Any]], source: str) -> list[dict[str, An
 def resnet_spec(cfg: ResnetLayers, source: str = "config.yaml") -> dict[str, Any]:
     """The SCALE-Sim job: the named layers' forward GEMMs, arrays and dataflows."""
     return {"model": cfg.model, "batch_size": cfg.batch_size,
-            "layers": studylib.gemm_layers(cfg.model, cfg.batch_size, cfg.layers,
+            "layers": study.gemm_layers(cfg.model, cfg.batch_size, cfg.layers,
                                            f"{source}: resnet.layers"),
             "arrays": [list(a) for a in cfg.arrays], "dataflows": list(cfg.dataflows)}
 
@@ -183,7 +183,7 @@ def run_scalesim(python: str, spec: dict[str, Any], out_path: Path) -> None:
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(spec))
         subprocess.run([python, str(HERE / "scalesim_layers.py"), str(spec_path), str(out_path)],
-                       check=True, cwd=studylib.ROOT)
+                       check=True, cwd=ROOT)
 
 
 def load_reference(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
@@ -300,8 +300,8 @@ def summary_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for source in sorted({r["source"] for r in rows}):
         for metric in METRICS:
             sel = [r for r in rows if r["source"] == source and r["metric"] == metric]
-            adj = studylib.percentile_summary([r["rel_error"] for r in sel])
-            raw = studylib.percentile_summary([r["rel_error_raw"] for r in sel])
+            adj = study.percentile_summary([r["rel_error"] for r in sel])
+            raw = study.percentile_summary([r["rel_error_raw"] for r in sel])
             out.append({"source": source, "metric": metric, "cases": adj["n"],
                         "exact_share": _exact_share(sel, "scalesim_adjusted"),
                         "exact_share_raw": _exact_share(sel, "scalesim"),
@@ -320,18 +320,18 @@ def _exact_share(rows: list[dict[str, Any]], column: str) -> float:
 def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list[dict],
              reference: dict[str, Any], resnet_rows: list[dict]) -> str:
     """results.md: the error distributions and the energy comparison."""
-    sim_rows = [(s["source"], s["metric"], s["cases"], studylib.pct(s["exact_share_raw"]),
-                 studylib.pct(s["exact_share"]), f"{s['max_abs_rel_error_raw']:.3g}",
+    sim_rows = [(s["source"], s["metric"], s["cases"], study.pct(s["exact_share_raw"]),
+                 study.pct(s["exact_share"]), f"{s['max_abs_rel_error_raw']:.3g}",
                  f"{s['max_abs_rel_error']:.3g}") for s in summary]
     cyc = [r for r in resnet_rows if r["metric"] == "compute_cycles"]
     per_layer = [(r["layer"], f"{r['m']}x{r['n']}x{r['k']}", r["array"], r["dataflow"],
                   r["scalesim"], r["ours"]) for r in cyc]
     e_rows = [(r["table"], r["family"], r["at"], r["published_pj"],
-               f"{r['ours_at_point_pj']:.4g}", studylib.pct(r["error_at_point"], 2),
+               f"{r['ours_at_point_pj']:.4g}", study.pct(r["error_at_point"], 2),
                "-" if r["left_out_pj"] is None else f"{r['left_out_pj']:.4g}",
-               studylib.pct(r["error_left_out"]), r["rule"]) for r in energy_table_rows]
+               study.pct(r["error_left_out"]), r["rule"]) for r in energy_table_rows]
     loo = [abs(r["error_left_out"]) for r in energy_table_rows if r["error_left_out"] is not None]
-    loo_sum = studylib.percentile_summary(loo)
+    loo_sum = study.percentile_summary(loo)
     h_rows = [(r["level"], f"{r['ours_pj']:.3g}", f"{r['ours_x_mac']:.3g}x",
                f"{r['eyeriss_x_mac']:g}x") for r in hierarchy]
     dram = hierarchy[-1]
@@ -359,13 +359,13 @@ def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list
         "one counting quirk (os OFMAP writes counted a second time per fold by rows + cols; "
         "docs/array-model.md §3).",
         "",
-        studylib.md_table(sim_rows, ["source", "metric", "cases", "exact (raw)",
+        study.md_table(sim_rows, ["source", "metric", "cases", "exact (raw)",
                                      "exact (adjusted)", "max rel. error (raw)",
                                      "max rel. error (adjusted)"], "llrrrrr"),
         "Compute cycles per ResNet-18 case (SCALE-Sim's 'Total Cycles' with 0 stall cycles "
         "against ours):",
         "",
-        studylib.md_table(per_layer, ["layer", "M x N x K", "array", "dataflow", "SCALE-Sim",
+        study.md_table(per_layer, ["layer", "M x N x K", "array", "dataflow", "SCALE-Sim",
                                       "ours"], "lllrrr"),
         "## 2. Energy rules against the published table points",
         "",
@@ -376,12 +376,12 @@ def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list
         "our scaling rules where the table has no point. Horowitz, ISSCC 2014 (45 nm); TPUv4i "
         "paper's 7 nm column (Jouppi et al., ISCA 2021, via secondary sources: docs/hardware.md).",
         "",
-        studylib.md_table(e_rows, ["table", "family", "bits / bytes", "published pJ",
+        study.md_table(e_rows, ["table", "family", "bits / bytes", "published pJ",
                                    "ours at point", "error", "ours, left out",
                                    "error left out", "rule used"], "llrrrrrrl"),
         f"Left-out error distribution over {loo_sum['n']} points: median |error| "
-        f"{studylib.pct(loo_sum['median_abs'])}, 90th percentile "
-        f"{studylib.pct(loo_sum['p90_abs'])}, max {studylib.pct(loo_sum['max_abs'])}. "
+        f"{study.pct(loo_sum['median_abs'])}, 90th percentile "
+        f"{study.pct(loo_sum['p90_abs'])}, max {study.pct(loo_sum['max_abs'])}. "
         "DRAM: Horowitz gives a range, 1.3-2.6 nJ per 64-bit access; we take the midpoint, "
         "1.95 nJ (-25% / +50% against the ends).",
         "",
@@ -392,7 +392,7 @@ def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list
         "(Chen et al., ISCA 2016: commercial 65 nm; RF 0.5 kB, global buffer >100 kB). A "
         "different process and a measured chip: this compares the *shape* of the hierarchy.",
         "",
-        studylib.md_table(h_rows, ["level", "ours pJ / 16-bit access", "ours x MAC",
+        study.md_table(h_rows, ["level", "ours pJ / 16-bit access", "ours x MAC",
                                    "Eyeriss x MAC"], "lrrr"),
         f"Our DRAM/MAC ratio is {dram_ratio:.1f}x Eyeriss's: Horowitz's 64-bit DRAM access "
         "(1.3-2.6 nJ) against a 45 nm MAC is steeper than "
@@ -410,8 +410,8 @@ def training_chip_markdown(chip: list[dict[str, Any]]) -> str:
     t_rows = [(r["precision"], r["gemm"], r["unit"], f"{r['published_tflops_per_w']:.3g}",
                f"{r['ours_on_chip_tflops_per_w']:.3g}", f"{r['ratio_on_chip']:.3g}",
                f"{r['ours_mac_only_tflops_per_w']:.3g}",
-               f"{studylib.pct(r['mac_share'])} / {studylib.pct(r['sram_share'])} / "
-               f"{studylib.pct(r['leakage_share'])}") for r in chip]
+               f"{study.pct(r['mac_share'])} / {study.pct(r['sram_share'])} / "
+               f"{study.pct(r['leakage_share'])}") for r in chip]
     sources = [f"- {r['precision']}: {r['source']}" for r in chip]
     return "\n".join([
         "",
@@ -422,7 +422,7 @@ def training_chip_markdown(chip: list[dict[str, Any]]) -> str:
         "global buffer, leakage; DRAM left out, as a chip's TFLOPS/W is measured at its core "
         "supply), against the published figure. One FLOP = half a MAC.",
         "",
-        studylib.md_table(t_rows, ["precision", "GEMM", "unit", "published TFLOPS/W",
+        study.md_table(t_rows, ["precision", "GEMM", "unit", "published TFLOPS/W",
                                    "ours TFLOPS/W (on chip)", "ours / published",
                                    "ours, MAC arithmetic only",
                                    "MAC / SRAM / leakage share"], "lllrrrrr"),
@@ -473,11 +473,11 @@ def run(cfg: ValidationConfig, *, out_dir: Path = HERE, scalesim_python: str | N
         write: bool = True, source: str = "config.yaml") -> dict[str, Any]:
     """Run the whole study; write its outputs when `write`; return the tables."""
     spec = resnet_spec(cfg.resnet, source)
-    reference_path = studylib.root_path(cfg.resnet.reference)
+    reference_path = study.root_path(cfg.resnet.reference, ROOT)
     if scalesim_python:
         run_scalesim(scalesim_python, spec, reference_path)
     reference = load_reference(reference_path, spec)
-    fixture = json.loads(studylib.root_path(cfg.fixture).read_text())
+    fixture = json.loads(study.root_path(cfg.fixture, ROOT).read_text())
     rows = (compare_cases(fixture["cases"], "fixture")
             + compare_cases(reference["cases"], "resnet18"))
     e_rows = [r for name in cfg.energy.tables for r in energy_rows(load_energy_table(name))]
@@ -489,17 +489,17 @@ def run(cfg: ValidationConfig, *, out_dir: Path = HERE, scalesim_python: str | N
     if write:
         cols = ["source", "layer", "m", "n", "k", "array", "dataflow", "metric", "scalesim",
                 "scalesim_adjusted", "ours", "rel_error_raw", "rel_error"]
-        studylib.write_text(out_dir / "cycles.csv", studylib.csv_text(rows, cols))
-        studylib.write_text(out_dir / "energy.csv", studylib.csv_text(e_rows, list(e_rows[0])))
-        studylib.write_text(out_dir / "hierarchy.csv",
-                            studylib.csv_text(hierarchy, list(hierarchy[0])))
-        studylib.write_text(out_dir / "training_chip.csv",
-                            studylib.csv_text(chip, list(chip[0])))
-        studylib.write_text(out_dir / "results.md", markdown(
+        study.write_text(out_dir / "cycles.csv", study.csv_text(rows, cols))
+        study.write_text(out_dir / "energy.csv", study.csv_text(e_rows, list(e_rows[0])))
+        study.write_text(out_dir / "hierarchy.csv",
+                            study.csv_text(hierarchy, list(hierarchy[0])))
+        study.write_text(out_dir / "training_chip.csv",
+                            study.csv_text(chip, list(chip[0])))
+        study.write_text(out_dir / "results.md", markdown(
             summary, e_rows, hierarchy, reference,
             [r for r in rows if r["source"] == "resnet18"]) + training_chip_markdown(chip))
         for name, fig in figures(rows, e_rows).items():
-            studylib.write_figure(out_dir / "figures" / f"{name}.json", fig)
+            study.write_figure(out_dir / "figures" / f"{name}.json", fig)
     return result
 
 
@@ -511,7 +511,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a Python with SCALE-Sim installed: re-run it on the ResNet-18 layers")
     args = parser.parse_args(argv)
     try:
-        cfg = studylib.load_config(args.config, ValidationConfig)
+        cfg = study.load_config(args.config, ValidationConfig)
         result = run(cfg, scalesim_python=args.scalesim_python, source=args.config)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -520,9 +520,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{s['source']:9s} {s['metric']:24s} {s['cases']:4d} cases, exact "
               f"{100 * s['exact_share']:.1f}% (raw {100 * s['exact_share_raw']:.1f}%)")
     print(f"wrote {HERE / 'results.md'}")
-    import summary
+    return run_summary()
 
-    return summary.main()
+
+def run_summary() -> int:
+    """Refresh docs/results.md from the studies' committed outputs (studies/summary.py)."""
+    return runpy.run_path(str(HERE.parent / "summary.py"), run_name="summary")["main"]()
 
 
 if __name__ == "__main__":
