@@ -17,6 +17,7 @@ from rctsim.atomic import write_atomic
 from rctsim.engine import Interval
 from rctsim.footprint import Footprint
 from rctsim.ledger import Ledger, Row
+from rctsim.nongemm import RANDOM_WORD_BITS, XORSHIFT_OPS_PER_WORD
 from rctsim.storage import PARAM_TENSORS, TENSORS
 from rctsim.trace.model import Trace
 
@@ -56,6 +57,9 @@ class PolicyResult:
     timeline: tuple[Interval, ...] = field(repr=False, default=())
     phase_energy: tuple[dict[str, float], ...] = field(repr=False, default=())
     """Per phase: start, stop and the energy of one of its iterations (leakage included)."""
+    non_gemm: dict = field(default_factory=dict)
+    """Non-GEMM work: whether the trace recorded it, what is missing, primitive ops by kind,
+    random bits drawn (docs/run-json.md)."""
 
     def to_dict(self) -> dict:
         """JSON-ready summary (rows and timeline excluded)."""
@@ -67,13 +71,15 @@ class PolicyResult:
             "breakdown_energy_pj": self.breakdown_energy_pj,
             "timeline": [vars(iv) for iv in self.timeline],
             "phase_energy": list(self.phase_energy),
+            "non_gemm": self.non_gemm,
         }
 
 
 def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float],
               seconds: float, footprint: Footprint, iterations: int, phases: int,
               distinct_phases: int, timeline: tuple[Interval, ...],
-              phase_energy: tuple[dict[str, float], ...] = ()) -> PolicyResult:
+              phase_energy: tuple[dict[str, float], ...] = (),
+              nongemm_recorded: bool = True) -> PolicyResult:
     """Derive every total from the ledger rows."""
     macs = {k: ledger.total("quantity", component="array", op=k) for k in ("fwd", "dgrad", "wgrad")}
     macs["total"] = sum(macs.values())
@@ -87,6 +93,9 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
         "param_movement": ledger.total(component=("dram", "sram:*"), tensor=PARAM_TENSORS),
     }
     energy["total"] = energy["mac"] + energy["sram"] + energy["dram"] + energy["leakage"]
+    parts = {NONGEMM_PART.get(k, k): v for k, v in ledger.breakdown("action",
+                                                                    component="vector").items()}
+    energy["non_gemm"] = {"total": sum(parts.values()), "parts": parts}
     traffic = {
         "sram_read": ledger.total("quantity", component=sram, action="read", tensor=TENSORS),
         "sram_write": ledger.total("quantity", component=sram, action="write", tensor=TENSORS),
@@ -103,14 +112,31 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
         "peak_on_chip": fp.peak_on_chip, "peak_total": fp.peak_total,
     }
     breakdown = {by: ledger.breakdown(by) for by in ("layer", "op", "component", "tensor")}
+    ops = {NONGEMM_PART.get(k, k): v
+           for k, v in ledger.breakdown("action", "quantity", component="vector").items()}
+    non_gemm = {
+        "recorded": nongemm_recorded,
+        "missing": None if nongemm_recorded else NONGEMM_MISSING,
+        "ops": ops,
+        "random_bits": ops.get("random_bits", 0.0) * RANDOM_WORD_BITS / XORSHIFT_OPS_PER_WORD,
+    }
     return PolicyResult(policy=policy, role=role, iterations=iterations, phases=phases,
                         distinct_phases=distinct_phases, macs=macs, cycles=cycles,
                         seconds=seconds, energy_pj=energy, traffic_bytes=traffic,
                         memory_bytes=memory, breakdown_energy_pj=breakdown,
                         rows=tuple(ledger.rows()), timeline=timeline,
-                        phase_energy=phase_energy)
+                        phase_energy=phase_energy, non_gemm=non_gemm)
 
 
+
+
+NONGEMM_PART = {"update_mac": "optimizer"}
+"""Non-GEMM energy parts named otherwise than their ledger action."""
+
+NONGEMM_MISSING = ("the trace is format 1: it records no per-layer non-GEMM work (normalisation, "
+                   "activations, pooling, residual adds, softmax, loss), so none is counted; the "
+                   "optimiser and the policy's quantisation work are counted")
+"""What a run of a format-1 trace states about its non-GEMM work."""
 
 
 def _get(summary: PolicyResult, path: tuple[str, ...]) -> float:
@@ -152,7 +178,9 @@ class Result:
             hardware={"name": hardware.name, "sha256": hardware_sha256},
             trace={"name": trace_name, "sha256": trace_sha256, "model": trace.header.model,
                    "policy": trace_policy, "iterations": trace.iterations,
-                   "layers": trace.n_layers, "phases": len(trace.phase_start)},
+                   "layers": trace.n_layers, "phases": len(trace.phase_start),
+                   "format_version": trace.header.format_version,
+                   "nongemm_recorded": trace.nongemm_recorded},
             policies=policies, trace_policy=trace_policy, baseline=baseline,
             comparison=comparison, options=options)
 

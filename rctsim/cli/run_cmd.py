@@ -16,7 +16,7 @@ from rctsim.cli.app import app, check_outputs
 from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
 from rctsim.replay import SimOptions, simulate
-from rctsim.result import Result
+from rctsim.result import NONGEMM_MISSING, Result
 from rctsim.units import percent, quantity
 
 DEFAULT_HW = "edge_npu"
@@ -93,7 +93,7 @@ def phase_progress():
 _ROWS = (
     ("MACs (fwd+dgrad+wgrad)", ("macs", "total"), ""),
     ("GEMM energy", ("energy_pj", "gemm"), "pJ"),
-    ("MAC energy (incl. update)", ("energy_pj", "mac"), "pJ"),
+    ("MAC energy (incl. non-GEMM)", ("energy_pj", "mac"), "pJ"),
     ("SRAM energy", ("energy_pj", "sram"), "pJ"),
     ("DRAM energy", ("energy_pj", "dram"), "pJ"),
     ("Leakage energy", ("energy_pj", "leakage"), "pJ"),
@@ -128,7 +128,11 @@ def print_summary(result: Result, console: Console) -> None:
             value = value[path[1]] if len(path) > 1 else value
             cells.append(quantity(float(value), unit, spec=",.2f"))
         table.add_row(name, *cells)
+        if path == ("energy_pj", "mac"):
+            _non_gemm_rows(table, result)
     console.print(table)
+    if not result.trace.get("nongemm_recorded", True):
+        console.print(f"[yellow]note[/yellow]: {NONGEMM_MISSING}.")
     if result.comparison:
         c = result.comparison
         cmp = Table(title=f"{c['policy']} against {c['baseline']} ({c['baseline_role']})")
@@ -137,6 +141,19 @@ def print_summary(result: Result, console: Console) -> None:
         for name, value in c["savings"].items():
             cmp.add_row(name.replace("_", " "), percent(value))
         console.print(cmp)
+
+
+def _non_gemm_rows(table: Table, result: Result) -> None:
+    """Non-GEMM energy (part of the MAC energy above) and one line per kind."""
+    kinds = dict.fromkeys(k for pr in result.policies.values()
+                          for k in pr.energy_pj["non_gemm"]["parts"])
+    table.add_row("  of which non-GEMM", *(quantity(pr.energy_pj["non_gemm"]["total"], "pJ",
+                                                     spec=",.2f")
+                                            for pr in result.policies.values()))
+    for kind in kinds:
+        table.add_row(f"    {kind}", *(quantity(pr.energy_pj["non_gemm"]["parts"].get(kind, 0.0),
+                                                 "pJ", spec=",.2f")
+                                        for pr in result.policies.values()))
 
 
 @app.command()

@@ -6,7 +6,8 @@ import plotly.graph_objects as go
 
 POLICY_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 """Colours of the run's policies, in the order they appear in the run JSON."""
-OP_COLOURS = {"fwd": "#4c78a8", "dgrad": "#f58518", "wgrad": "#54a24b", "update": "#b279a2"}
+OP_COLOURS = {"fwd": "#4c78a8", "dgrad": "#f58518", "wgrad": "#54a24b", "update": "#b279a2",
+              "ew_fwd": "#9ecae9", "ew_bwd": "#ffbf79"}
 """Colours of the training-step ops in the timeline."""
 FIGURE_HEIGHT = 440
 """Default figure height in CSS pixels (fits a laptop screen with the page header)."""
