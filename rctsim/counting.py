@@ -71,9 +71,9 @@ class OpCounts:
         old = self.nongemm.get(kind, (ng.ZERO, fmt))[0]
         self.nongemm[kind] = (old + mix, fmt)
 
-    def nongemm_cycles(self, hardware: HardwareSpec | None) -> int:
+    def nongemm_cycles(self, hardware: HardwareSpec | None, where: str = "") -> int:
         """Cycles of the non-GEMM ops on the units that run them: ceil(ops / lanes) per
-        format (hwmodels.compute.elementwise_unit)."""
+        format (hwmodels.compute.elementwise_unit); `where` names the op in errors."""
         by_fmt: Counter = Counter()
         for mix, fmt in self.nongemm.values():
             by_fmt[fmt] += mix.total
@@ -81,7 +81,13 @@ class OpCounts:
             return 0
         cycles = 0
         for fmt, ops in by_fmt.items():
-            lanes = elementwise_unit(hardware, fmt.label()).lanes
+            try:
+                lanes = elementwise_unit(hardware, fmt.label()).lanes
+            except InputError as err:
+                kinds = ", ".join(k for k, (_, f) in self.nongemm.items() if f == fmt)
+                raise InputError(err.source, where or err.field,
+                                 f"non-GEMM work ({kinds}) at {fmt.label()}: {err.problem}",
+                                 err.allowed) from None
             cycles += math.ceil(ops / lanes)
         return cycles
 
@@ -212,8 +218,12 @@ def _count_update(op: Op, ctx: StepContext) -> OpCounts:
         if not p.resident(i, tensor):
             c.dma("out", tensor, nbytes)
     _count_update_quant(c, op, ctx)
-    c.compute_cycles += c.nongemm_cycles(ctx.hardware)
+    c.compute_cycles += c.nongemm_cycles(ctx.hardware, _where(op, ctx))
     return c
+
+
+def _where(op: Op, ctx: StepContext) -> str:
+    return f"layers[{op.layer}] ({ctx.layers[op.layer].name}).{op.kind}"
 
 
 def _count_update_quant(c: OpCounts, op: Op, ctx: StepContext) -> None:
@@ -282,5 +292,5 @@ def _count_nongemm(op: Op, ctx: StepContext) -> OpCounts:
             c.sram_write[tensor] += nbytes
             if off_chip:
                 c.dma("out", tensor, nbytes)
-    c.compute_cycles = c.nongemm_cycles(ctx.hardware)
+    c.compute_cycles = c.nongemm_cycles(ctx.hardware, _where(op, ctx))
     return c

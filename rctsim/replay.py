@@ -212,7 +212,8 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
     timing = simulate_step(work, dram_bytes_per_cycle=bytes_per_cycle,
                            keep_timeline=options.keep_timeline)
     gemm_and_update = [c for c in counts if c.op.kind not in NONGEMM_OPS]  # same transients
-    ng_cycles = float(sum(c.nongemm_cycles(machine.spec) for c in counts))
+    ng_cycles = float(sum(c.compute_cycles if c.op.kind in NONGEMM_OPS
+                          else c.nongemm_cycles(machine.spec) for c in counts))
     return (ledger, timing, step_footprint(tr.layers, formats, placement, homes, gemm_and_update),
             ng_cycles)
 

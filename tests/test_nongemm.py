@@ -208,6 +208,29 @@ def test_non_gemm_work_is_part_of_the_totals():
         assert pr.breakdown_energy_pj["op"]["ew_bwd"] > 0
 
 
+def test_work_no_unit_does_is_refused_naming_the_op():
+    """QAT's fp32 backward work on integer-only hardware: one line naming layer, op, kinds."""
+    trace = synth_trace("mlp", batch_size=4, iterations=1, schedule="qat", input_size=16,
+                        hidden=(8,), num_classes=4)
+    hw = hardware()
+    no_fp = hw.model_copy(update={"array": hw.array.model_copy(update={"fp32": False})})
+    with pytest.raises(InputError) as err:
+        simulate(no_fp, trace, baseline=None)
+    message = str(err.value)
+    assert "layers[1] (fc2).ew_bwd" in message and "(loss, ste_mask) at fp32" in message
+    assert "units: array (integer only)" in message and "\n" not in message
+
+
+def test_csv_has_one_row_per_kind():
+    """The CSV carries the non-GEMM rows: component vector, action = the kind."""
+    trace = synth_trace("mlp", batch_size=4, iterations=1, schedule="w=8,a=8,g=8",
+                        input_size=16, hidden=(8,), num_classes=4)
+    text = simulate("edge_npu", trace, baseline=None).to_csv()
+    assert "rct,fc1,ew_fwd,vector,relu,-,int32,32.0," in text
+    assert "rct,fc2,ew_bwd,vector,loss,-,int32,20.0," in text
+    assert ",fc1,update,vector,stochastic_rounding,-,int8," in text
+
+
 def test_fallback_unit_lanes_and_refusals():
     """Pre-merge fallback: the array's PEs as lanes; fp32 at its cycles per op; none: refused."""
     hw = hardware()
