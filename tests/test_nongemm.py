@@ -20,6 +20,7 @@ from rctsim.train.config import TrainConfig
 from rctsim.train.loop import prepare, run
 from tests.helpers import hardware
 from workloads.shapes import shape_model
+from workloads.shapes.builder import ShapeBuilder
 
 # Hand counts, from first principles (docs/model.md, "Non-GEMM work"): (adds, muls, compares)
 EXP = (3, 4, 0)  # I-BERT i-exp: -x/ln2 (mul), z*ln2 (mul), x + z ln2 (add), a(p+b)^2+c
@@ -300,3 +301,23 @@ def test_unknown_kind_is_refused():
     """Only the documented kinds exist."""
     with pytest.raises(ValueError):
         NonGemmWork(kind="swish", elems=1)
+    nb = ShapeBuilder(model="m", batch_size=2)
+    x = nb.linear("fc", nb.input("x", (3, 5)), out_features=4)
+    with pytest.raises(ValueError, match="swish"):
+        nb.elementwise(x, "swish", keep=None)
+
+
+def test_builder_elementwise_groups_and_owner():
+    """Any kind through `elementwise` gets a group (rows: last dim; batchnorm: per channel);
+    work on the input before any layer goes to the first layer."""
+    nb = ShapeBuilder(model="m", batch_size=2)
+    image = nb.input("x", (3, 4, 4))
+    scaled = nb.elementwise(image, "mul", keep=None)
+    y = nb.conv("conv", scaled, out_ch=8, kernel=1)
+    nb.elementwise(y, "batchnorm", keep=None)
+    nb.elementwise(nb.linear("fc", nb.reshape(y, "avgpool", (8,)), out_features=4), "softmax",
+                   keep=None)
+    conv, fc = nb.build()
+    assert kinds(conv) == {"mul": [(96, None, 1)], "batchnorm": [(256, None, 32)],
+                           "avgpool": [(256, 16, 16)]}
+    assert kinds(fc) == {"softmax": [(8, None, 4)]}

@@ -17,8 +17,19 @@ from dataclasses import dataclass
 from rctsim.errors import InputError
 from rctsim.trace.model import NONGEMM_KINDS, LayerSpec, NonGemmWork, lstm_cell_work
 
-ROW_KINDS: tuple[str, ...] = ("softmax", "loss")
-"""Elementwise kinds that reduce over the tensor's last dimension (their `group`)."""
+ROW_KINDS: tuple[str, ...] = ("softmax", "loss", "layernorm")
+"""Kinds that reduce over the tensor's last dimension (their `group`)."""
+
+
+def _default_group(op: str, x: Tensor) -> int:
+    """`group` of an op recorded through `elementwise` (norm, add, pool have their own calls):
+    the last dimension for row reductions, batch x pixels per channel for batchnorm, 2 operands
+    for add, 1 otherwise."""
+    if op in ROW_KINDS and x.shape:
+        return x.shape[-1]
+    if op == "batchnorm" and x.shape:
+        return max(1, x.elems // x.shape[0])
+    return 2 if op == "add" else 1
 
 
 @dataclass(frozen=True)
@@ -60,14 +71,14 @@ class ShapeBuilder:
         `NONGEMM_KINDS`) that keeps its `input`, `output` or nothing.
 
         A kept tensor that no later layer keeps as its input is charged to the layer that produced
-        `x` when the table is built. `softmax` and `loss` reduce over the last dimension.
+        `x` when the table is built. `softmax` and `loss` reduce over the last dimension. Norms,
+        adds and pools have their own calls (`norm`, `add`, `pool`, `reshape`), which also set
+        the layer, operands and output size; given here they get a default `group`.
         """
-        if op not in NONGEMM_KINDS or op in ("batchnorm", "layernorm", "maxpool", "avgpool",
-                                             "add"):
-            raise ValueError(f"elementwise op {op!r} is not one of relu, gelu, sigmoid, tanh, "
-                             "softmax, mul, loss (norm, pool, reshape and add record the others)")
+        if op not in NONGEMM_KINDS:
+            raise ValueError(f"elementwise op {op!r} is not one of {', '.join(NONGEMM_KINDS)}")
         out = Tensor(f"{x.name}>{op}", x.shape, x.elems, x.producers)
-        group = x.shape[-1] if op in ROW_KINDS and x.shape else 1
+        group = _default_group(op, x)
         self._record(x, NonGemmWork(kind=op, elems=x.elems, group=group))
         if keep is not None:
             self._keep(x, {"input": x, "output": out}[keep])
