@@ -48,7 +48,8 @@ class PolicyResult:
     macs: dict[str, float]
     cycles: dict[str, float]
     seconds: float
-    energy_pj: dict[str, float]
+    energy_pj: dict[str, float | dict]
+    """Energy by part; `non_gemm` is `{"total": pJ, "parts": {kind: pJ}}` (docs/run-json.md)."""
     traffic_bytes: dict[str, float]
     memory_bytes: dict[str, float]
     breakdown_energy_pj: dict[str, dict[str, float]]

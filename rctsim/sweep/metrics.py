@@ -10,7 +10,7 @@ from rctsim.trace.model import Trace
 METRICS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("energy_pj", ("energy_pj", "total"), "total energy: MAC + SRAM + DRAM + leakage"),
     ("gemm_energy_pj", ("energy_pj", "gemm"), "MAC energy of fwd + dgrad + wgrad"),
-    ("mac_energy_pj", ("energy_pj", "mac"), "all arithmetic (GEMMs and the update)"),
+    ("mac_energy_pj", ("energy_pj", "mac"), "all arithmetic (GEMMs and the non-GEMM work)"),
     ("sram_energy_pj", ("energy_pj", "sram"), "on-chip memory access energy"),
     ("dram_energy_pj", ("energy_pj", "dram"), "DRAM access energy"),
     ("leakage_energy_pj", ("energy_pj", "leakage"), "leakage over the run time"),
