@@ -56,6 +56,10 @@ class PolicyResult:
     timeline: tuple[Interval, ...] = field(repr=False, default=())
     phase_energy: tuple[dict[str, float], ...] = field(repr=False, default=())
     """Per phase: start, stop and the energy of one of its iterations (leakage included)."""
+    breakdown_cycles: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """Compute and stall cycles (by cause) by layer and by op kind, over all iterations."""
+    op_cycles: dict[tuple[str, str], dict[str, float]] = field(repr=False, default_factory=dict)
+    """The same per (layer, op kind): the CSV's timing rows."""
 
     def to_dict(self) -> dict:
         """JSON-ready summary (rows and timeline excluded)."""
@@ -67,13 +71,16 @@ class PolicyResult:
             "breakdown_energy_pj": self.breakdown_energy_pj,
             "timeline": [vars(iv) for iv in self.timeline],
             "phase_energy": list(self.phase_energy),
+            "breakdown_cycles": self.breakdown_cycles,
         }
 
 
 def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float],
               seconds: float, footprint: Footprint, iterations: int, phases: int,
               distinct_phases: int, timeline: tuple[Interval, ...],
-              phase_energy: tuple[dict[str, float], ...] = ()) -> PolicyResult:
+              phase_energy: tuple[dict[str, float], ...] = (),
+              op_cycles: dict[tuple[str, str], dict[str, float]] | None = None
+              ) -> PolicyResult:
     """Derive every total from the ledger rows."""
     macs = {k: ledger.total("quantity", component="array", op=k) for k in ("fwd", "dgrad", "wgrad")}
     macs["total"] = sum(macs.values())
@@ -108,7 +115,20 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
                         seconds=seconds, energy_pj=energy, traffic_bytes=traffic,
                         memory_bytes=memory, breakdown_energy_pj=breakdown,
                         rows=tuple(ledger.rows()), timeline=timeline,
-                        phase_energy=phase_energy)
+                        phase_energy=phase_energy,
+                        breakdown_cycles=_cycle_breakdown(op_cycles or {}),
+                        op_cycles=dict(op_cycles or {}))
+
+
+def _cycle_breakdown(op_cycles: dict[tuple[str, str], dict[str, float]]) -> dict:
+    """Cycles by layer and by op kind from the per-(layer, op) sums."""
+    out: dict[str, dict[str, dict[str, float]]] = {"layer": {}, "op": {}}
+    for (layer, op), values in op_cycles.items():
+        for by, name in (("layer", layer), ("op", op)):
+            acc = out[by].setdefault(name, dict.fromkeys(values, 0.0))
+            for k, v in values.items():
+                acc[k] += v
+    return out
 
 
 
@@ -180,6 +200,10 @@ class Result:
             for r in pr.rows:
                 writer.writerow([label, r.layer, r.op, r.component, r.action, r.tensor, r.bits,
                                  repr(r.quantity), repr(r.energy_pj)])
+            for (layer, op), values in pr.op_cycles.items():
+                for action, cycles in values.items():  # timing rows: cycles, no energy
+                    writer.writerow([label, layer, op, "timing", action, "-", "-",
+                                     repr(float(cycles)), repr(0.0)])
         if path is not None:
             write_atomic(path, buf.getvalue())
         return buf.getvalue()
