@@ -135,7 +135,7 @@ def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
     run = _run(work, eff, dram_bytes_per_cycle, latency_cycles, keep_timeline, merge)
     has_dram = any(w.dram_read_bytes > 0 or w.dram_write_bytes > 0 for w in work)
     idle0 = run.idle
-    if latency_cycles > 0 and has_dram:
+    if latency_cycles > 0 and has_dram and any(run.idle):
         idle0 = _run(work, eff, dram_bytes_per_cycle, 0.0, False, merge).idle
     ops = []
     for w, e, wait, wait0 in zip(work, eff, run.idle, idle0, strict=True):
@@ -160,8 +160,8 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
     """One event-driven pass. Times inside SimPy exclude the cycles of merged steady runs;
     `skipped` adds them back (every event after a merge is shifted by the same amount)."""
     env = simpy.Environment()
-    slots = simpy.Container(env, capacity=BUFFERS, init=BUFFERS)
-    ready = simpy.Store(env)
+    slots = _Queue(env, [None] * BUFFERS)
+    ready = _Queue(env)
     n_ops = len(work)
     unloaded = [max(1, w.chunks) for w in work]
     uncomputed = list(unloaded)
@@ -184,7 +184,7 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
 
     def release(_event) -> None:
         releases.popleft()
-        slots.put(1)
+        slots.put(None)
 
     def loader():
         for j, w in enumerate(work):
@@ -198,7 +198,10 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
             while unloaded[j] > 0:
                 unloaded[j] -= 1
                 st["ld_mode"] = "slot"
-                yield slots.get(1)
+                if slots.items:
+                    slots.items.popleft()
+                else:
+                    yield slots.get()
                 if read > 0:
                     start, end = transfer(read)
                     st["ld_mode"], st["ld_until"] = "xfer", end
@@ -213,7 +216,7 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
 
     def signature() -> tuple:
         now = env.now
-        return (st["ld_op"], st["ld_mode"], slots.level, len(ready.items), len(releases),
+        return (st["ld_op"], st["ld_mode"], len(slots.items), len(ready.items), len(releases),
                 max(0.0, st["free"] - now), max(0.0, st["ld_until"] - now),
                 *(t - now for t in releases))
 
@@ -226,7 +229,7 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
         hist: deque[tuple] = deque(maxlen=MAX_PERIOD)  # (start, signature, unloaded) of op `cur`
         cur = -1
         while True:
-            j = yield ready.get()
+            j = ready.items.popleft() if ready.items else (yield ready.get())
             start = env.now
             idle[j] += start - last_end
             read, cycles, write = per[j]
@@ -273,7 +276,7 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
                 ev.callbacks.append(release)
             else:
                 end = env.now
-                slots.put(1)
+                slots.put(None)
             if uncomputed[j] == 0:
                 if end > env.now:
                     env.timeout(end - env.now).callbacks.append(
@@ -288,6 +291,33 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
     if n_ops:  # the final write-back after the last compute is the last op's drain
         idle[-1] += env.now - st.get("last_end", 0.0)
     return _Run(total=total, idle=idle, dram_busy=st["busy"], timeline=log, simulated=st["sim"])
+
+
+class _Queue:
+    """A FIFO with at most one waiting consumer: the tile buffers (free slots) and the chunks
+    ready for the array (a lighter simpy.Store for the one process that takes from it)."""
+
+    def __init__(self, env: simpy.Environment, items: list | None = None) -> None:
+        self.env = env
+        self.items: deque = deque(items or ())
+        self.waiter: simpy.Event | None = None
+
+    def put(self, item) -> None:
+        """Add an item, or hand it straight to the waiting consumer."""
+        if self.waiter is not None:
+            waiter, self.waiter = self.waiter, None
+            waiter.succeed(item)
+        else:
+            self.items.append(item)
+
+    def get(self) -> simpy.Event:
+        """An event that fires with the next item."""
+        event = self.env.event()
+        if self.items:
+            event.succeed(self.items.popleft())
+        else:
+            self.waiter = event
+        return event
 
 
 def _merge(log: list[Interval]) -> list[Interval]:
