@@ -111,6 +111,13 @@ _ROWS = (
 )
 
 
+def _stall_causes(pr) -> str:
+    """Stall cycles by cause: DRAM bandwidth, SRAM bandwidth, DRAM latency (docs/model.md §4)."""
+    return " / ".join(quantity(float(pr.cycles.get(k, 0.0)), "", spec=",.2f")
+                      for k in ("stall_dram_bandwidth", "stall_sram_bandwidth",
+                                "stall_dram_latency"))
+
+
 def print_summary(result: Result, console: Console) -> None:
     """The terminal summary: every policy side by side, then the savings."""
     t = result.trace
@@ -128,6 +135,9 @@ def print_summary(result: Result, console: Console) -> None:
             value = value[path[1]] if len(path) > 1 else value
             cells.append(quantity(float(value), unit, spec=",.2f"))
         table.add_row(name, *cells)
+        if path == ("cycles", "stall"):
+            table.add_row("  DRAM bw / SRAM bw / latency", *(_stall_causes(pr)
+                                                           for pr in result.policies.values()))
     console.print(table)
     if result.comparison:
         c = result.comparison
