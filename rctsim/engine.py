@@ -139,6 +139,7 @@ def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
         idle0 = _run(work, eff, dram_bytes_per_cycle, 0.0, False, merge).idle
     ops = []
     for w, e, wait, wait0 in zip(work, eff, run.idle, idle0, strict=True):
+        wait = max(0.0, wait)
         lat = min(wait, max(0.0, wait - wait0))
         ops.append(OpTiming(compute=float(w.compute_cycles),
                             sram_bandwidth=float(e - w.compute_cycles),
@@ -174,12 +175,12 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
           "ld_until": 0.0}
     releases: deque[float] = deque()
 
-    def transfer(seconds: float) -> tuple[float, float]:
+    def transfer(cycles: float) -> tuple[float, float]:
         """Commit one transfer (FIFO by request time); its (start, end) of data."""
         start = max(env.now + latency, st["free"])
-        end = start + seconds
+        end = start + cycles
         st["free"] = end
-        st["busy"] += seconds
+        st["busy"] += cycles
         return start, end
 
     def release(_event) -> None:
@@ -231,7 +232,7 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
         while True:
             j = ready.items.popleft() if ready.items else (yield ready.get())
             start = env.now
-            idle[j] += start - last_end
+            idle[j] += max(0.0, start - last_end)
             read, cycles, write = per[j]
             if j != cur:
                 cur = j
@@ -249,7 +250,7 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
                         skip = m // p * span
                         st["skipped"] += skip
                         st["busy"] += m * (read + write)
-                        idle[j] += skip - m * cycles
+                        idle[j] += max(0.0, skip - m * cycles)
                         if keep:
                             t0 = start + st["skipped"] - skip
                             log.append(Interval("compute", work[j].label, t0, t0 + m * cycles))
@@ -289,7 +290,7 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
     env.run()
     total = env.now + st["skipped"]
     if n_ops:  # the final write-back after the last compute is the last op's drain
-        idle[-1] += env.now - st.get("last_end", 0.0)
+        idle[-1] += max(0.0, env.now - st.get("last_end", 0.0))
     return _Run(total=total, idle=idle, dram_busy=st["busy"], timeline=log, simulated=st["sim"])
 
 
