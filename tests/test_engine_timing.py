@@ -153,3 +153,30 @@ def test_replay_reports_stalls_by_cause_per_layer_and_op():
             assert sum(v[cause] for v in groups) == pytest.approx(c[cause], rel=1e-9, abs=1e-9)
     rows = [r for r in result.to_csv().splitlines() if ",timing," in r]
     assert len(rows) == 4 * len(pr.op_cycles)
+
+
+def test_dram_producers_of_a_layer_chain():
+    """fc0 -> fc1 -> fc2, every op reading and writing DRAM: each op waits for the ops that
+    wrote what it reads (hand-derived from the tensors' homes, docs/model.md §4)."""
+    from rctsim.counting import OpCounts
+    from rctsim.dependencies import dram_producers
+    from rctsim.ops import layer_ops, step_schedule
+    from rctsim.storage import layer_formats
+
+    layers = tuple(mlp_layers())
+    fmt = layer_formats("rct", (8, 8, 8, 32))
+    schedule = step_schedule([layer_ops(i, la, fmt) for i, la in enumerate(layers)])
+    assert [(op.layer, op.kind) for op in schedule] == [
+        (0, "fwd"), (1, "fwd"), (2, "fwd"), (2, "dgrad"), (2, "wgrad"), (2, "update"),
+        (1, "dgrad"), (1, "wgrad"), (1, "update"), (0, "dgrad"), (0, "wgrad"), (0, "update")]
+    counts = []
+    for op in schedule:
+        c = OpCounts(op=op)
+        c.dram_read["x"] = c.dram_write["x"] = 1.0
+        counts.append(c)
+    assert dram_producers(layers, schedule, counts) == [
+        (), (0,), (1,), (), (1, 2), (4,), (3,), (0, 1, 3), (7,), (6,), (0, 6), (10,)]
+    counts[3].dram_write.clear()  # fc2's dgrad keeps dX on chip: fc1's backward waits for nothing
+    counts[9].dram_read.clear()  # fc0's dgrad reads nothing from DRAM
+    deps = dram_producers(layers, schedule, counts)
+    assert deps[6] == () and deps[7] == (0, 1) and deps[9] == ()
