@@ -5,8 +5,9 @@ compute array, and a pair of tile buffers between them (double buffering). Each 
 pipeline chunks that follow its mapping tiles and are never larger than one of the two buffers
 (`chunk_count`); the DMA engine loads chunk i+1 while the array computes chunk i; a chunk's
 results are written back over the same channel, and its buffer is free again only once they are
-out. Every DRAM transfer waits the DRAM access latency before its data moves (requests are
-pipelined: the latency of a transfer overlaps the data of the one before it on the channel); an
+out. Every DRAM read waits the DRAM access latency before its data moves (requests are
+pipelined: the latency of a read overlaps the data of the transfer before it on the channel;
+write-backs are posted to the memory controller and wait only for the channel); an
 op whose input was written to DRAM by an earlier op reads it only after that write is out (RAW);
 the array computes a chunk in `max(compute, SRAM bytes / SRAM bandwidth)` cycles.
 
@@ -128,8 +129,9 @@ def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
                   keep_timeline: bool = False, merge: bool = True) -> StepTiming:
     """Run the step's ops through DMA and compute; return its timing.
 
-    `latency_cycles`: DRAM access latency per transfer. `merge=False` replays every chunk (the
-    closed form for steady runs is then not used; for tests).
+    `latency_cycles`: DRAM access latency of each read (write-backs are posted).
+    `merge=False` replays every chunk (the closed form for steady runs is then not used; for
+    tests).
     """
     eff = [max(w.compute_cycles, w.sram_bytes / sram_bytes_per_cycle) for w in work]
     run = _run(work, eff, dram_bytes_per_cycle, latency_cycles, keep_timeline, merge)
@@ -175,9 +177,9 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
           "ld_until": 0.0}
     releases: deque[float] = deque()
 
-    def transfer(cycles: float) -> tuple[float, float]:
+    def transfer(cycles: float, wait: float) -> tuple[float, float]:
         """Commit one transfer (FIFO by request time); its (start, end) of data."""
-        start = max(env.now + latency, st["free"])
+        start = max(env.now + wait, st["free"])
         end = start + cycles
         st["free"] = end
         st["busy"] += cycles
@@ -204,7 +206,7 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
                 else:
                     yield slots.get()
                 if read > 0:
-                    start, end = transfer(read)
+                    start, end = transfer(read, latency)
                     st["ld_mode"], st["ld_until"] = "xfer", end
                     if keep:
                         log.append(Interval("dma", w.label, start + st["skipped"],
@@ -268,7 +270,7 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
                                     last_end + st["skipped"]))
             uncomputed[j] -= 1
             if write > 0:
-                wstart, end = transfer(write)
+                wstart, end = transfer(write, 0.0)
                 if keep:
                     log.append(Interval("dma", work[j].label, wstart + st["skipped"],
                                         end + st["skipped"]))

@@ -71,7 +71,7 @@ def test_merged_steady_runs_equal_replaying_every_chunk(ops, bw, lat, sram_bw, d
 @given(st.lists(_op, min_size=1, max_size=6), st.sampled_from([1.0, 4.0, 16.0]),
        st.sampled_from([0.0, 40.0]), st.sampled_from([math.inf, 64.0]))
 def test_step_with_every_constraint_is_between_its_bounds(ops, bw, lat, sram_bw):
-    """max(array time, DRAM time) <= total <= array time + DRAM time + latency x transfers,
+    """max(array time, DRAM time) <= total <= array time + DRAM time + latency x reads,
     where array time = sum of max(compute, SRAM bytes / SRAM bandwidth); and the stall causes
     add up to total - compute."""
     work = [OpWork(str(i), c, r, w, n, s, (i - 1,) if i else ())
@@ -80,8 +80,8 @@ def test_step_with_every_constraint_is_between_its_bounds(ops, bw, lat, sram_bw)
                       sram_bytes_per_cycle=sram_bw)
     array = sum(max(c, s / sram_bw) for c, _, _, _, s in ops)
     dram = sum(r + w for _, r, w, _, _ in ops) / bw
-    transfers = sum(n * ((r > 0) + (w > 0)) for _, r, w, n, _ in ops)
-    assert max(array, dram) - 1e-6 <= t.total_cycles <= array + dram + lat * transfers + 1e-6
+    reads = sum(n * (r > 0) for _, r, _, n, _ in ops)
+    assert max(array, dram) - 1e-6 <= t.total_cycles <= array + dram + lat * reads + 1e-6
     causes = t.stall_dram_bandwidth + t.stall_sram_bandwidth + t.stall_dram_latency
     assert t.compute_cycles + causes == pytest.approx(t.total_cycles, rel=1e-9, abs=1e-6)
     assert min(t.stall_dram_bandwidth, t.stall_sram_bandwidth, t.stall_dram_latency) >= 0
@@ -109,15 +109,15 @@ def test_global_buffer_bandwidth_is_banks_ports_word():
 
 
 @pytest.mark.parametrize("n_ops", [1, 3, 6])
-def test_latency_adds_once_per_transfer_on_a_serial_chain(n_ops):
+def test_latency_adds_once_per_read_on_a_serial_chain(n_ops):
     """One chunk per op, each op reading what the previous one wrote: nothing overlaps, so the
-    latency adds exactly latency x transfers, all of it charged to latency."""
+    latency adds exactly latency x reads (write-backs are posted), all charged to latency."""
     work = [OpWork(str(i), 100, 800, 400, 1, 0.0, (i - 1,) if i else ()) for i in range(n_ops)]
     base = simulate_step(work, dram_bytes_per_cycle=8)
     assert base.total_cycles == pytest.approx(n_ops * (100 + 100 + 50))
     lat = simulate_step(work, dram_bytes_per_cycle=8, latency_cycles=13)
-    assert lat.total_cycles - base.total_cycles == pytest.approx(13 * 2 * n_ops)
-    assert lat.stall_dram_latency == pytest.approx(13 * 2 * n_ops)
+    assert lat.total_cycles - base.total_cycles == pytest.approx(13 * n_ops)
+    assert lat.stall_dram_latency == pytest.approx(13 * n_ops)
     assert lat.stall_dram_bandwidth == pytest.approx(base.stall_cycles)
 
 
