@@ -68,6 +68,8 @@ class DramModel(Protocol):
         """Sustained channel bandwidth."""
         ...
 
+    # Optional: `latency_s` (access latency of one transfer, s); a model without it has none.
+
 
 def padded_bits(array: ArraySpec, bits: int) -> int:
     """The supported integer width an operand of `bits` runs at (the next one up)."""
@@ -133,6 +135,11 @@ class TableDram:
     """Energy per byte read or written."""
     bandwidth_bytes_per_s: float
     """Sustained channel bandwidth."""
+
+    @property
+    def latency_s(self) -> float:
+        """Access latency of one transfer in seconds (`dram.latency_ns`; 0 when not given)."""
+        return (self.dram.latency_ns or 0.0) * 1e-9
 
 
 def table_mac(*, array: ArraySpec, table: EnergyTable) -> TableMac:

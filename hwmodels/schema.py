@@ -132,8 +132,11 @@ class DramSpec(_Strict):
     """Access energy per bit moved; None takes it from the energy table."""
     size_bytes: Annotated[int, Field(gt=0)] | None = None
     """Capacity, if bounded; None is unbounded."""
+    latency_ns: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    """Access latency of one transfer in ns: from the request to its first data (row activate
+    + read latency + one burst); None: taken as 0 until a technology table supplies it."""
     source: str
-    """Where the bandwidth and energy come from."""
+    """Where the bandwidth, energy and latency come from."""
 
 
 class HardwareSpec(_Strict):
@@ -157,6 +160,10 @@ class HardwareSpec(_Strict):
     """Off-chip memory."""
     energy_table: str = "horowitz_45nm"
     """Bundled energy table name or a path to a table YAML."""
+    packing: Literal["packed", "byte", "pow2"] = "byte"
+    """How elements are stored in memory (SRAM and DRAM): `packed` at bits/8 bytes (sub-byte
+    and odd widths packed bit-tight: the hardware unpacks them), `byte` in whole bytes
+    (ceil(bits/8)), `pow2` in 8/16/32-bit containers (docs/model.md §1)."""
     components: dict[str, str] = Field(default_factory=dict)
     """Component model per slot (`array`, `sram`, `dram`, `mac`) by registered name; a missing
     slot takes the default model."""

@@ -2,23 +2,47 @@
 
 Three actors share one clock (in array cycles): a DMA engine that owns the DRAM channel, the
 compute array, and a pair of tile buffers between them (double buffering). Each op is cut into
-at most `MAX_CHUNKS` pipeline chunks (its mapping tiles, grouped): the DMA engine loads chunk i+1
-while the array computes chunk i; a chunk's results are written back over the same channel, and
-its buffer is free again only once they are out. The array stalls whenever its next chunk's
-inputs have not arrived. Output: compute, stall and total cycles, and a per-op timeline.
+pipeline chunks that follow its mapping tiles and are never larger than one of the two buffers
+(`chunk_count`); the DMA engine loads chunk i+1 while the array computes chunk i; a chunk's
+results are written back over the same channel, and its buffer is free again only once they are
+out. Every DRAM read waits the DRAM access latency before its data moves (requests are
+pipelined: the latency of a read overlaps the data of the transfer before it on the channel;
+write-backs are posted to the memory controller and wait only for the channel); an
+op whose input was written to DRAM by an earlier op reads it only after that write is out (RAW);
+the array computes a chunk in `max(compute, SRAM bytes / SRAM bandwidth)` cycles.
+
+A steady run of identical chunks is not simulated chunk by chunk: once the whole state of the
+pipeline (channel, buffers, loader, pending writes) repeats from one chunk of an op to the next,
+the rest of that op's chunks repeat it exactly, and they are accounted in closed form (`period`
+cycles each) instead of being replayed (docs/model.md §4).
+
+Output: compute, stall and total cycles, the stall split by cause (DRAM bandwidth, SRAM
+bandwidth, DRAM latency) per op and in total, and a per-op timeline.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from dataclasses import dataclass
 
 import simpy
 
-MAX_CHUNKS = 4
-"""Pipeline chunks per op: enough to expose intra-op overlap, few enough to stay fast."""
-
 BUFFERS = 2
 """Tile buffers between DMA and compute (double buffering)."""
+
+MAX_PERIOD = 3
+"""Longest repeating pattern (in chunks) looked for in a steady run: the pipeline settles into
+a pattern of one chunk, or of two when loads and write-backs alternate on the channel."""
+
+
+def chunk_count(tiles: int, read_bytes: float, write_bytes: float, buffer_bytes: float) -> int:
+    """Pipeline chunks of one op: its mapping tiles, or more when a tile's share of the op's
+    DRAM reads or writes would not fit one of the two buffers (`buffer_bytes` each)."""
+    n = max(1, int(tiles))
+    if buffer_bytes > 0:
+        n = max(n, math.ceil(read_bytes / buffer_bytes), math.ceil(write_bytes / buffer_bytes))
+    return n
 
 
 @dataclass(frozen=True)
@@ -27,9 +51,16 @@ class OpWork:
 
     label: str
     compute_cycles: float
+    """Stall-free array cycles of the whole op."""
     dram_read_bytes: float
     dram_write_bytes: float
     chunks: int
+    """Pipeline chunks (`chunk_count`); the op's work is spread evenly over them."""
+    sram_bytes: float = 0.0
+    """Global-buffer bytes the op reads and writes (array operands and the DMA side)."""
+    after: tuple[int, ...] = ()
+    """Indices (in the step's op list) of earlier ops whose DRAM writes this op reads: its
+    first DRAM read waits until all their writes are out."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +75,26 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class OpTiming:
+    """Cycles of one op: its compute and the stall charged to it, by cause."""
+
+    compute: float
+    """Stall-free array cycles."""
+    sram_bandwidth: float
+    """Extra array cycles because the global buffer feeds operands slower than the array uses
+    them: max(0, SRAM bytes / SRAM bandwidth - compute)."""
+    dram_bandwidth: float
+    """Cycles the array waits for this op's data, less the latency share."""
+    dram_latency: float
+    """Of the array's wait for this op's data, the cycles that zero DRAM latency would save."""
+
+    @property
+    def stall(self) -> float:
+        """All stall cycles of the op."""
+        return self.sram_bandwidth + self.dram_bandwidth + self.dram_latency
+
+
+@dataclass(frozen=True)
 class StepTiming:
     """Cycles of one simulated step."""
 
@@ -52,58 +103,224 @@ class StepTiming:
     total_cycles: float
     dram_busy_cycles: float
     timeline: tuple[Interval, ...]
+    stall_dram_bandwidth: float = 0.0
+    """Stall cycles waiting for DRAM data moving at the channel's bandwidth."""
+    stall_sram_bandwidth: float = 0.0
+    """Stall cycles of operand feed limited by the global buffer's bandwidth."""
+    stall_dram_latency: float = 0.0
+    """Stall cycles due to the DRAM access latency."""
+    ops: tuple[OpTiming, ...] = ()
+    """Per op, in the order given."""
+    simulated_chunks: int = 0
+    """Chunks replayed event by event (the rest were accounted in closed form)."""
+
+
+@dataclass
+class _Run:
+    total: float
+    idle: list[float]
+    dram_busy: float
+    timeline: list[Interval]
+    simulated: int
 
 
 def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
-                  keep_timeline: bool = False) -> StepTiming:
-    """Run the step's ops through DMA and compute; return its timing."""
-    env = simpy.Environment()
-    channel = simpy.Resource(env, capacity=1)
-    slots = simpy.Container(env, capacity=BUFFERS, init=BUFFERS)
-    ready = simpy.Store(env)
-    log: list[Interval] = []
-    busy = {"dram": 0.0}
-    chunks = [(w.label, w.compute_cycles / n, w.dram_read_bytes / n, w.dram_write_bytes / n)
-              for w in work for n in [max(1, w.chunks)] for _ in range(n)]
+                  sram_bytes_per_cycle: float = math.inf, latency_cycles: float = 0.0,
+                  keep_timeline: bool = False, merge: bool = True) -> StepTiming:
+    """Run the step's ops through DMA and compute; return its timing.
 
-    def transfer(label: str, nbytes: float):
-        if nbytes <= 0:
-            return
-        with channel.request() as req:
-            yield req
-            start = env.now
-            yield env.timeout(nbytes / dram_bytes_per_cycle)
-            busy["dram"] += env.now - start
-            if keep_timeline:
-                log.append(Interval("dma", label, start, env.now))
+    `latency_cycles`: DRAM access latency of each read (write-backs are posted).
+    `merge=False` replays every chunk (the closed form for steady runs is then not used; for
+    tests).
+    """
+    eff = [max(w.compute_cycles, w.sram_bytes / sram_bytes_per_cycle) for w in work]
+    run = _run(work, eff, dram_bytes_per_cycle, latency_cycles, keep_timeline, merge)
+    has_dram = any(w.dram_read_bytes > 0 or w.dram_write_bytes > 0 for w in work)
+    idle0 = run.idle
+    if latency_cycles > 0 and has_dram and any(run.idle):
+        idle0 = _run(work, eff, dram_bytes_per_cycle, 0.0, False, merge).idle
+    ops = []
+    for w, e, wait, wait0 in zip(work, eff, run.idle, idle0, strict=True):
+        wait = max(0.0, wait)
+        lat = min(wait, max(0.0, wait - wait0))
+        ops.append(OpTiming(compute=float(w.compute_cycles),
+                            sram_bandwidth=float(e - w.compute_cycles),
+                            dram_bandwidth=float(wait - lat), dram_latency=float(lat)))
+    compute_total = float(sum(w.compute_cycles for w in work))
+    total = float(run.total)
+    return StepTiming(
+        compute_cycles=compute_total, stall_cycles=max(0.0, total - compute_total),
+        total_cycles=total, dram_busy_cycles=run.dram_busy,
+        timeline=tuple(_merge(run.timeline)) if keep_timeline else (),
+        stall_dram_bandwidth=sum(o.dram_bandwidth for o in ops),
+        stall_sram_bandwidth=sum(o.sram_bandwidth for o in ops),
+        stall_dram_latency=sum(o.dram_latency for o in ops),
+        ops=tuple(ops), simulated_chunks=run.simulated)
+
+
+def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: bool,
+         merge: bool) -> _Run:
+    """One event-driven pass. Times inside SimPy exclude the cycles of merged steady runs;
+    `skipped` adds them back (every event after a merge is shifted by the same amount)."""
+    env = simpy.Environment()
+    slots = _Queue(env, [None] * BUFFERS)
+    ready = _Queue(env)
+    n_ops = len(work)
+    unloaded = [max(1, w.chunks) for w in work]
+    uncomputed = list(unloaded)
+    per = [(w.dram_read_bytes / n / bw, e / n, w.dram_write_bytes / n / bw)
+           for w, e, n in zip(work, eff, unloaded, strict=True)]
+    done = [env.event() for _ in work]
+    idle = [0.0] * n_ops
+    log: list[Interval] = []
+    st = {"free": 0.0, "busy": 0.0, "skipped": 0.0, "sim": 0, "ld_op": 0, "ld_mode": "",
+          "ld_until": 0.0}
+    releases: deque[float] = deque()
+
+    def transfer(cycles: float, wait: float) -> tuple[float, float]:
+        """Commit one transfer (FIFO by request time); its (start, end) of data."""
+        start = max(env.now + wait, st["free"])
+        end = start + cycles
+        st["free"] = end
+        st["busy"] += cycles
+        return start, end
+
+    def release(_event) -> None:
+        releases.popleft()
+        slots.put(None)
 
     def loader():
-        for chunk in chunks:
-            yield slots.get(1)
-            yield env.process(transfer(chunk[0], chunk[2]))
-            yield ready.put(chunk)
+        for j, w in enumerate(work):
+            st["ld_op"] = j
+            if w.after and w.dram_read_bytes > 0:
+                waits = [done[i] for i in w.after if not done[i].triggered]
+                if waits:
+                    st["ld_mode"] = "raw"
+                    yield env.all_of(waits)
+            read = per[j][0]
+            while unloaded[j] > 0:
+                unloaded[j] -= 1
+                st["ld_mode"] = "slot"
+                if slots.items:
+                    slots.items.popleft()
+                else:
+                    yield slots.get()
+                if read > 0:
+                    start, end = transfer(read, latency)
+                    st["ld_mode"], st["ld_until"] = "xfer", end
+                    if keep:
+                        log.append(Interval("dma", w.label, start + st["skipped"],
+                                            end + st["skipped"]))
+                    yield env.timeout(end - env.now)
+                st["ld_mode"] = "put"
+                ready.put(j)
+            st["ld_mode"] = "next"
+        st["ld_op"] = n_ops
 
-    def writer(label: str, nbytes: float):
-        yield env.process(transfer(label, nbytes))
-        yield slots.put(1)
+    def signature() -> tuple:
+        now = env.now
+        return (st["ld_op"], st["ld_mode"], len(slots.items), len(ready.items), len(releases),
+                max(0.0, st["free"] - now), max(0.0, st["ld_until"] - now),
+                *(t - now for t in releases))
+
+    def same(a: tuple, b: tuple, tol: float) -> bool:
+        return (len(a) == len(b) and a[:5] == b[:5]
+                and all(abs(x - y) <= tol for x, y in zip(a[5:], b[5:], strict=True)))
 
     def compute():
-        for _ in chunks:
-            label, cycles, _, write = yield ready.get()
+        last_end = 0.0
+        hist: deque[tuple] = deque(maxlen=MAX_PERIOD)  # (start, signature, unloaded) of op `cur`
+        cur = -1
+        while True:
+            j = ready.items.popleft() if ready.items else (yield ready.get())
             start = env.now
+            idle[j] += max(0.0, start - last_end)
+            read, cycles, write = per[j]
+            if j != cur:
+                cur = j
+                hist.clear()
+            if merge and unloaded[j] > 0:
+                sig = signature()
+                tol = 1e-9 * max(1.0, start)
+                for p in range(1, len(hist) + 1):
+                    t_p, sig_p, left_p = hist[-p]
+                    if left_p == unloaded[j] + p and same(sig, sig_p, tol):
+                        span = start - t_p  # p chunks take `span` cycles, over and over
+                        m = unloaded[j] // p * p
+                        unloaded[j] -= m
+                        uncomputed[j] -= m
+                        skip = m // p * span
+                        st["skipped"] += skip
+                        st["busy"] += m * (read + write)
+                        idle[j] += max(0.0, skip - m * cycles)
+                        if keep:
+                            t0 = start + st["skipped"] - skip
+                            log.append(Interval("compute", work[j].label, t0, t0 + m * cycles))
+                            log.append(Interval("dma", work[j].label, t0,
+                                                t0 + m * (read + write)))
+                        hist.clear()
+                        break
+                else:
+                    hist.append((start, sig, unloaded[j]))
+            st["sim"] += 1
             yield env.timeout(cycles)
-            if keep_timeline:
-                log.append(Interval("compute", label, start, env.now))
-            env.process(writer(label, write))
+            last_end = st["last_end"] = env.now
+            if keep and cycles > 0:
+                log.append(Interval("compute", work[j].label, start + st["skipped"],
+                                    last_end + st["skipped"]))
+            uncomputed[j] -= 1
+            if write > 0:
+                wstart, end = transfer(write, 0.0)
+                if keep:
+                    log.append(Interval("dma", work[j].label, wstart + st["skipped"],
+                                        end + st["skipped"]))
+                releases.append(end)
+                ev = env.timeout(end - env.now)
+                ev.callbacks.append(release)
+            else:
+                end = env.now
+                slots.put(None)
+            if uncomputed[j] == 0:
+                if end > env.now:
+                    env.timeout(end - env.now).callbacks.append(
+                        lambda _e, d=done[j]: d.succeed())
+                else:
+                    done[j].succeed()
 
     env.process(loader())
     env.process(compute())
     env.run()
-    compute_total = float(sum(w.compute_cycles for w in work))
-    total = float(env.now)
-    return StepTiming(compute_cycles=compute_total, stall_cycles=max(0.0, total - compute_total),
-                      total_cycles=total, dram_busy_cycles=busy["dram"],
-                      timeline=tuple(_merge(log)) if keep_timeline else ())
+    total = env.now + st["skipped"]
+    if n_ops:  # the final write-back after the last compute is the last op's drain
+        idle[-1] += max(0.0, env.now - st.get("last_end", 0.0))
+    return _Run(total=total, idle=idle, dram_busy=st["busy"], timeline=log, simulated=st["sim"])
+
+
+class _Queue:
+    """A FIFO with at most one waiting consumer: the tile buffers (free slots) and the chunks
+    ready for the array (a lighter simpy.Store for the one process that takes from it)."""
+
+    def __init__(self, env: simpy.Environment, items: list | None = None) -> None:
+        self.env = env
+        self.items: deque = deque(items or ())
+        self.waiter: simpy.Event | None = None
+
+    def put(self, item) -> None:
+        """Add an item, or hand it straight to the waiting consumer."""
+        if self.waiter is not None:
+            waiter, self.waiter = self.waiter, None
+            waiter.succeed(item)
+        else:
+            self.items.append(item)
+
+    def get(self) -> simpy.Event:
+        """An event that fires with the next item."""
+        event = self.env.event()
+        if self.items:
+            event.succeed(self.items.popleft())
+        else:
+            self.waiter = event
+        return event
 
 
 def _merge(log: list[Interval]) -> list[Interval]:

@@ -8,19 +8,20 @@ workspace). Counting, pricing and timing are the ones `rctsim run` uses.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from hwmodels.compute import compute_leakage_w
 from hwmodels.load import load_hardware
 from hwmodels.schema import HardwareSpec
 from hwmodels.validation import validate_model
 from rctsim.counting import StepContext, count_op
-from rctsim.engine import OpWork, simulate_step
+from rctsim.engine import simulate_step
 from rctsim.errors import InputError
 from rctsim.ledger import Ledger
 from rctsim.ops import Op
 from rctsim.placement import Transient, TransientHomes, place
 from rctsim.pricing import price_leakage, price_op
-from rctsim.replay import Machine, build_machine
+from rctsim.replay import Machine, build_machine, engine_rates, op_work
 from rctsim.storage import FP32, Fmt
 from rctsim.trace.model import MAX_DIM, LayerSpec
 
@@ -65,7 +66,7 @@ def gemm_report(m: int, n: int, k: int, *, hw: str = "edge_npu", array: str | No
             raise InputError("command line", name, f"{value}", f"an integer 1..{MAX_DIM}")
     spec = _override(load_hardware(hw), array, dataflow)
     machine: Machine = build_machine(spec)
-    a, b, acc = parse_gemm_bits(bits)
+    a, b, acc = (replace(f, packing=spec.packing) for f in parse_gemm_bits(bits))
     layer = LayerSpec(name="gemm", kind="linear", m=m, n=n, k=k, has_weights=True,
                       params=k * n, act_elems=m * k)
     op = Op(0, "fwd", m, n, k, a, b, acc, "activations", "weights", "outputs", acc)
@@ -77,10 +78,8 @@ def gemm_report(m: int, n: int, k: int, *, hw: str = "edge_npu", array: str | No
                       rows=spec.array.rows, cols=spec.array.cols, source="command line",
                       hw=spec)
     counts = count_op(op, ctx)
-    timing = simulate_step(
-        [OpWork("gemm", counts.compute_cycles, counts.dram_read_bytes, counts.dram_write_bytes,
-                min(counts.tiles, 4))],
-        dram_bytes_per_cycle=machine.costs.dram.bandwidth_bytes_per_s / spec.array.clock_hz)
+    timing = simulate_step([op_work(counts, "gemm", placement.workspace_bytes)],
+                           **engine_rates(machine))
     ledger = Ledger()
     price_op(counts, "gemm", machine.costs, ledger)
     seconds = timing.total_cycles / spec.array.clock_hz

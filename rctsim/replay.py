@@ -22,7 +22,8 @@ from hwmodels.load import hardware_digest, load_hardware
 from hwmodels.registry import default_registry
 from hwmodels.schema import HardwareSpec
 from rctsim.counting import OpCounts, StepContext, count_op
-from rctsim.engine import OpWork, StepTiming, simulate_step
+from rctsim.dependencies import dram_producers
+from rctsim.engine import OpWork, StepTiming, chunk_count, simulate_step
 from rctsim.errors import InputError
 from rctsim.footprint import Footprint, step_footprint
 from rctsim.ledger import Ledger
@@ -34,6 +35,10 @@ from rctsim.result import PolicyResult, Result, summarise
 from rctsim.storage import BASELINE_BITS, layer_formats
 from rctsim.trace import load_trace, trace_digest
 from rctsim.trace.model import Trace
+
+STALL_CAUSES: tuple[str, ...] = ("stall_dram_bandwidth", "stall_sram_bandwidth",
+                                 "stall_dram_latency")
+"""Stall cycles by cause, as `cycles` keys of a policy result (docs/model.md §4)."""
 
 
 class SimOptions(BaseModel):
@@ -149,9 +154,11 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
                     progress: Callable[[str, int, int], None] | None = None) -> PolicyResult:
     """Simulate every distinct phase of a trace once; scale by the phase's iterations."""
     total = Ledger()
-    cache: dict[bytes, tuple[Ledger, StepTiming, Footprint, float]] = {}
+    cache: dict[bytes, tuple[Ledger, StepTiming, Footprint, float, dict]] = {}
     op_cache: dict[tuple, OpCounts] = {}
-    cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0, "non_gemm": 0.0}
+    cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0, "non_gemm": 0.0,
+              **dict.fromkeys(STALL_CAUSES, 0.0)}
+    op_cycles: dict[tuple[str, str], dict[str, float]] = {}
     peak = None
     timeline = ()
     phase_energy: list[dict[str, float]] = []
@@ -165,12 +172,18 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
         key = phase.bits.tobytes()
         if key not in cache:
             cache[key] = _simulate_phase(machine, tr, phase.bits, op_cache, options)
-        step_ledger, timing, fp, ng_cycles = cache[key]
+        step_ledger, timing, fp, ng_cycles, step_cycles = cache[key]
         cycles["non_gemm"] += ng_cycles * phase.iterations
         total.extend(step_ledger, times=phase.iterations)
         cycles["compute"] += timing.compute_cycles * phase.iterations
         cycles["stall"] += timing.stall_cycles * phase.iterations
         cycles["total"] += timing.total_cycles * phase.iterations
+        for cause in STALL_CAUSES:
+            cycles[cause] += getattr(timing, cause) * phase.iterations
+        for key, values in step_cycles.items():
+            acc = op_cycles.setdefault(key, dict.fromkeys(values, 0.0))
+            for k, v in values.items():
+                acc[k] += v * phase.iterations
         peak = fp if peak is None else _max_fp(peak, fp)
         timeline = timeline or timing.timeline
         step_pj = step_ledger.total() + leak_w * timing.total_cycles / clock * PJ_PER_J
@@ -182,7 +195,7 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
                      seconds=seconds, footprint=peak, iterations=tr.iterations,
                      phases=len(tr.phase_start), distinct_phases=len(cache),
                      timeline=timeline, phase_energy=tuple(phase_energy),
-                     nongemm_recorded=tr.nongemm_recorded)
+                     nongemm_recorded=tr.nongemm_recorded, op_cycles=op_cycles)
 
 
 def _max_fp(a: Footprint, b: Footprint) -> Footprint:
@@ -193,7 +206,8 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
                     op_cache: dict[tuple, OpCounts], options: SimOptions):
     per_param, state_bits = _opt_facts(tr)
     policy = tr.header.policy.name
-    formats = [layer_formats(policy, b, opt_state_bits=state_bits) for b in bits]
+    formats = [layer_formats(policy, b, opt_state_bits=state_bits,
+                             packing=machine.spec.packing) for b in bits]
     gb = machine.spec.global_buffer
     placement = place(persistent_sizes(tr.layers, formats, per_param),
                       buffer_bytes=gb.size_bytes, workspace_fraction=options.workspace_fraction)
@@ -208,23 +222,52 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
     ledger = Ledger()
     for c in counts:
         price_op(c, tr.layers[c.op.layer].name, machine.costs, ledger)
-    bytes_per_cycle = machine.costs.dram.bandwidth_bytes_per_s / machine.spec.array.clock_hz
-    work = [OpWork(label=f"{tr.layers[c.op.layer].name}.{c.op.kind}",
-                   compute_cycles=c.compute_cycles, dram_read_bytes=c.dram_read_bytes,
-                   dram_write_bytes=c.dram_write_bytes, chunks=min(c.tiles, 4)) for c in counts]
-    timing = simulate_step(work, dram_bytes_per_cycle=bytes_per_cycle,
-                           keep_timeline=options.keep_timeline)
+    after = dram_producers(tr.layers, schedule, counts)
+    work = [op_work(c, f"{tr.layers[c.op.layer].name}.{c.op.kind}", placement.workspace_bytes,
+                    deps) for c, deps in zip(counts, after, strict=True)]
+    timing = simulate_step(work, keep_timeline=options.keep_timeline, **engine_rates(machine))
+    step_cycles: dict[tuple[str, str], dict[str, float]] = {}
+    for c, t in zip(counts, timing.ops, strict=True):
+        values = {"compute": t.compute, "stall_dram_bandwidth": t.dram_bandwidth,
+                  "stall_sram_bandwidth": t.sram_bandwidth, "stall_dram_latency": t.dram_latency}
+        acc = step_cycles.setdefault((tr.layers[c.op.layer].name, c.op.kind),
+                                     dict.fromkeys(values, 0.0))
+        for k, v in values.items():
+            acc[k] += v
     gemm_and_update = [c for c in counts if c.op.kind not in NONGEMM_OPS]  # same transients
     ng_cycles = float(sum(c.compute_cycles if c.op.kind in NONGEMM_OPS
                           else c.nongemm_cycles(machine.spec) for c in counts))
     return (ledger, timing, step_footprint(tr.layers, formats, placement, homes, gemm_and_update),
-            ng_cycles)
+            ng_cycles, step_cycles)
 
 
 def _stats_interval(tr: Trace) -> int:
     """RCT/APT's decision interval as the trace records it (the documented default if not)."""
     value = tr.header.policy.params.get("interval", DEFAULT_INTERVAL)
     return int(value) if isinstance(value, int | float) and value >= 1 else DEFAULT_INTERVAL
+
+
+def engine_rates(machine: Machine) -> dict[str, float]:
+    """The engine's rates in array cycles: DRAM and global-buffer bytes per cycle, DRAM latency.
+
+    Global buffer: banks x ports x word bytes per cycle (each bank serves one word per port per
+    cycle, at the array's clock: docs/model.md §4)."""
+    clock = machine.spec.array.clock_hz
+    gb = machine.spec.global_buffer
+    return {"dram_bytes_per_cycle": machine.costs.dram.bandwidth_bytes_per_s / clock,
+            "sram_bytes_per_cycle": gb.banks * gb.ports * gb.word_bits / 8,
+            "latency_cycles": getattr(machine.costs.dram, "latency_s", 0.0) * clock}
+
+
+def op_work(c: OpCounts, label: str, workspace_bytes: float,
+            after: tuple[int, ...] = ()) -> OpWork:
+    """What the engine needs of one counted op: chunks follow its tiles, each at most one of the
+    two tile buffers (a quarter of the workspace: half of it holds tiles, double-buffered)."""
+    chunks = chunk_count(c.tiles, c.dram_read_bytes, c.dram_write_bytes, workspace_bytes / 4)
+    sram = float(sum(c.sram_read.values()) + sum(c.sram_write.values()))
+    return OpWork(label=label, compute_cycles=c.compute_cycles, dram_read_bytes=c.dram_read_bytes,
+                  dram_write_bytes=c.dram_write_bytes, chunks=chunks, sram_bytes=sram,
+                  after=after)
 
 
 def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, OpCounts]) -> OpCounts:

@@ -73,6 +73,10 @@ class PolicyResult:
     non_gemm: dict = field(default_factory=dict)
     """Non-GEMM work: whether the trace recorded it, what is missing, primitive ops by kind,
     random bits drawn (docs/run-json.md)."""
+    breakdown_cycles: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    """Compute and stall cycles (by cause) by layer and by op kind, over all iterations."""
+    op_cycles: dict[tuple[str, str], dict[str, float]] = field(repr=False, default_factory=dict)
+    """The same per (layer, op kind): the CSV's timing rows."""
 
     def to_dict(self) -> dict:
         """JSON-ready summary (rows and timeline excluded)."""
@@ -86,6 +90,7 @@ class PolicyResult:
             "phase_energy": list(self.phase_energy),
             "per_layer": self.per_layer,
             "non_gemm": self.non_gemm,
+            "breakdown_cycles": self.breakdown_cycles,
         }
 
 
@@ -93,7 +98,9 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
               seconds: float, footprint: Footprint, iterations: int, phases: int,
               distinct_phases: int, timeline: tuple[Interval, ...],
               phase_energy: tuple[dict[str, float], ...] = (),
-              nongemm_recorded: bool = True) -> PolicyResult:
+              nongemm_recorded: bool = True,
+              op_cycles: dict[tuple[str, str], dict[str, float]] | None = None
+              ) -> PolicyResult:
     """Derive every total from the ledger rows."""
     macs = {k: ledger.total("quantity", action="mac", op=k) for k in GEMM_OPS}
     macs["total"] = sum(macs.values())
@@ -154,7 +161,20 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
                         seconds=seconds, energy_pj=energy, traffic_bytes=traffic,
                         memory_bytes=memory, breakdown_energy_pj=breakdown,
                         rows=tuple(ledger.rows()), timeline=timeline,
-                        phase_energy=phase_energy, per_layer=per_layer, non_gemm=non_gemm)
+                        phase_energy=phase_energy, per_layer=per_layer, non_gemm=non_gemm,
+                        breakdown_cycles=_cycle_breakdown(op_cycles or {}),
+                        op_cycles=dict(op_cycles or {}))
+
+
+def _cycle_breakdown(op_cycles: dict[tuple[str, str], dict[str, float]]) -> dict:
+    """Cycles by layer and by op kind from the per-(layer, op) sums."""
+    out: dict[str, dict[str, dict[str, float]]] = {"layer": {}, "op": {}}
+    for (layer, op), values in op_cycles.items():
+        for by, name in (("layer", layer), ("op", op)):
+            acc = out[by].setdefault(name, dict.fromkeys(values, 0.0))
+            for k, v in values.items():
+                acc[k] += v
+    return out
 
 
 NONGEMM_PART = {"update_mac": "optimizer"}
@@ -280,6 +300,10 @@ class Result:
             for r in pr.rows:
                 writer.writerow([label, r.layer, r.op, r.component, r.action, r.tensor, r.bits,
                                  repr(r.quantity), repr(r.energy_pj)])
+            for (layer, op), values in pr.op_cycles.items():
+                for action, cycles in values.items():  # timing rows: cycles, no energy
+                    writer.writerow([label, layer, op, "timing", action, "-", "-",
+                                     repr(float(cycles)), repr(0.0)])
         if path is not None:
             write_atomic(path, buf.getvalue())
         return buf.getvalue()

@@ -27,17 +27,36 @@ PARAM_TENSORS: tuple[str, ...] = ("weights", "master_copy")
 """Tensor classes whose movement is "parameter movement" (docs/concepts.md §2)."""
 
 
+PACKINGS: tuple[str, ...] = ("packed", "byte", "pow2")
+"""How elements are stored (hardware `packing`): bit-tight, whole bytes, 8/16/32-bit containers."""
+
+
+def stored_bytes(bits: int, packing: str) -> float:
+    """Bytes one element of `bits` occupies in memory under a packing (docs/model.md §1):
+    packed bits/8; byte ceil(bits/8); pow2 the smallest of 1, 2, 4 (, 8 ...) bytes that holds it."""
+    if packing == "packed":
+        return bits / 8
+    whole = -(-bits // 8)
+    if packing == "byte":
+        return float(whole)
+    if packing == "pow2":
+        return float(1 << (whole - 1).bit_length())
+    raise InputError("hardware", "packing", f"unknown packing {packing!r}", ", ".join(PACKINGS))
+
+
 @dataclass(frozen=True)
 class Fmt:
-    """A number format: `bits` wide, integer or IEEE float."""
+    """A number format: `bits` wide, integer or IEEE float, stored under a packing."""
 
     bits: int
     is_float: bool = False
+    packing: str = "packed"
+    """How it is stored in memory (`PACKINGS`)."""
 
     @property
     def bytes(self) -> float:
-        """Bytes per element (fractional for sub-byte integers, which are stored packed)."""
-        return self.bits / 8
+        """Bytes per element in memory (`stored_bytes`; fractional only when packed)."""
+        return stored_bytes(self.bits, self.packing)
 
     def label(self) -> str:
         """`int8`, `fp32`, ..."""
@@ -73,28 +92,32 @@ class LayerFormats:
     """Arithmetic the update runs in."""
 
 
-def _int(bits: int) -> Fmt:
-    return Fmt(int(bits), False)
-
-
-def layer_formats(policy: str, bits, *, opt_state_bits: int | None = None) -> LayerFormats:
+def layer_formats(policy: str, bits, *, opt_state_bits: int | None = None,
+                  packing: str = "packed") -> LayerFormats:
     """Formats for one layer given the policy and its recorded `(w, a, g, acc)` bits.
 
     `opt_state_bits` is the optimiser state precision the trace declares (policy param
     `opt_state_bits`); when absent, fp32 for fp32/qat and the layer's gradient bits for rct/apt.
+    `packing` is the hardware's storage packing (every format is stored under it).
     """
     w, a, g, acc = (int(b) for b in bits)
-    state = _state_format(opt_state_bits, default=FP32 if policy in ("fp32", "qat") else _int(g))
+    fp32 = Fmt(32, True, packing)
+
+    def _int(b: int) -> Fmt:
+        return Fmt(int(b), False, packing)
+
+    state = _state_format(opt_state_bits, default=fp32 if policy in ("fp32", "qat") else _int(g),
+                          packing=packing)
     if policy == "fp32":
-        return LayerFormats(fwd=(FP32, FP32), dgrad=(FP32, FP32), wgrad=(FP32, FP32), acc=FP32,
-                            weights=FP32, master=None, activations=FP32, gradients=FP32,
-                            optimizer=state, update_arith=FP32)
+        return LayerFormats(fwd=(fp32, fp32), dgrad=(fp32, fp32), wgrad=(fp32, fp32), acc=fp32,
+                            weights=fp32, master=None, activations=fp32, gradients=fp32,
+                            optimizer=state, update_arith=fp32)
     if policy == "qat":
-        return LayerFormats(fwd=(_int(a), _int(w)), dgrad=(FP32, FP32), wgrad=(FP32, FP32),
-                            acc=_int(acc), weights=_int(w), master=FP32, activations=_int(a),
-                            gradients=FP32, optimizer=state, update_arith=FP32)
+        return LayerFormats(fwd=(_int(a), _int(w)), dgrad=(fp32, fp32), wgrad=(fp32, fp32),
+                            acc=_int(acc), weights=_int(w), master=fp32, activations=_int(a),
+                            gradients=fp32, optimizer=state, update_arith=fp32)
     if policy in ("rct", "apt"):
-        arith = FP32 if state.is_float else _int(max(w, state.bits))
+        arith = fp32 if state.is_float else _int(max(w, state.bits))
         return LayerFormats(fwd=(_int(a), _int(w)), dgrad=(_int(g), _int(w)),
                             wgrad=(_int(a), _int(g)), acc=_int(acc), weights=_int(w), master=None,
                             activations=_int(a), gradients=_int(g), optimizer=state,
@@ -102,13 +125,14 @@ def layer_formats(policy: str, bits, *, opt_state_bits: int | None = None) -> La
     raise InputError("<policy>", "policy", f"unknown policy {policy!r}", ", ".join(POLICIES))
 
 
-def _state_format(opt_state_bits: int | None, *, default: Fmt) -> Fmt:
+def _state_format(opt_state_bits: int | None, *, default: Fmt, packing: str = "packed") -> Fmt:
     """Optimiser state: fp32 at 32 bits or more; narrower state is fixed point of that width
     (an accelerator keeps momentum in fixed point; the bundled trainer's fp16 momentum has the
     same storage); the policy's default when the trace does not say."""
     if not opt_state_bits:
         return default
-    return FP32 if opt_state_bits >= 32 else _int(opt_state_bits)
+    return Fmt(32, True, packing) if opt_state_bits >= 32 else Fmt(int(opt_state_bits), False,
+                                                                    packing)
 
 
 BASELINE_BITS: dict[str, tuple[int, int, int, int]] = {

@@ -79,7 +79,10 @@ MEMORY.add("parameters (all copies)", ("memory_bytes", "param_total"))
 MEMORY.add("optimiser state", ("memory_bytes", "optimizer"))
 CYCLES = SUMMARY.add("Cycles", ("cycles", "total"), "count")
 CYCLES.add("compute", ("cycles", "compute"))
-CYCLES.add("stalled on memory", ("cycles", "stall"))
+STALL = CYCLES.add("stalled on memory", ("cycles", "stall"))
+STALL.add("waiting for DRAM bandwidth", ("cycles", "stall_dram_bandwidth"))
+STALL.add("waiting for global-buffer bandwidth", ("cycles", "stall_sram_bandwidth"))
+STALL.add("waiting for DRAM latency", ("cycles", "stall_dram_latency"))
 TIME = SUMMARY.add("Time", ("seconds",), "time")
 
 SAVING_NAMES = {

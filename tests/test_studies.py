@@ -237,12 +237,17 @@ def test_rct_vs_qat_claim_verdicts_and_apt_slope():
 # ---------------------------------------------------------------- sram_pareto
 
 
-def test_sram_pareto_spill_window_on_a_small_model():
-    """MLP (536k params): RCT's 8-bit weights fit a 1 MB buffer, QAT's 40 bits need 4 MB; a
-    sweep point equals a direct simulate() on the resized hardware."""
+def test_sram_pareto_spill_window_on_a_small_model(tmp_path):
+    """MLP (536k params), stored bit-tight (`packing: packed`): RCT's ~8-bit weights fit a 1 MB
+    buffer, QAT's 40 bits need 4 MB; a sweep point equals a direct simulate() on the resized
+    hardware."""
     run = _load("sram_pareto")
+    data = load_hardware("edge_npu").model_dump()
+    data["packing"] = "packed"
+    packed = tmp_path / "edge_packed.yaml"
+    packed.write_text(json.dumps(data))
     cfg = run.ParetoConfig(
-        hardware="edge_npu", sram_kb=[1024, 4096], iterations=20,
+        hardware=str(packed), sram_kb=[1024, 4096], iterations=20,
         objectives=["energy", "sram"], policies=["rct", "qat"],
         models={"mlp": {"batch_size": 32, "rct_schedule_from": "resnet"}})
     result = run.run(cfg, write=False)
@@ -251,7 +256,6 @@ def test_sram_pareto_spill_window_on_a_small_model():
     (window,) = result["windows"]
     assert window["sram_kb"] == 1024 and window["qat_over_rct_energy"] > 1
     point = next(r for r in result["rows"] if (r["policy"], r["sram_kb"]) == ("qat", 1024))
-    data = load_hardware("edge_npu").model_dump()
     gb = next(m for m in data["memories"] if m["role"] == "global")
     gb["leakage_mw"] *= 1024 * 1024 / gb["size_bytes"]
     gb["size_bytes"] = 1024 * 1024

@@ -127,6 +127,10 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
     ]
     rows.append(("dram", f"{_si(spec.dram.bandwidth_bytes_per_s, 'B/s')}", spec.dram.source))
     rows.append(("energy table", spec.energy_table, ""))
+    latency = spec.dram.latency_ns
+    shown = "none given" if latency is None else f"{latency:g} ns"
+    rows.append(("latency, packing", f"DRAM latency {shown}; packing {spec.packing} "
+                 "(docs/model.md §1, §4)", ""))
     for part, description, source in rows:
         table.add_row(part, description, *([source] if sources else []))
     return table

@@ -22,7 +22,7 @@ METRICS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("latency_s", ("seconds",), "run time of all iterations"),
     ("cycles", ("cycles", "total"), "total cycles"),
     ("compute_cycles", ("cycles", "compute"), "stall-free compute cycles"),
-    ("stall_cycles", ("cycles", "stall"), "cycles waiting for DRAM"),
+    ("stall_cycles", ("cycles", "stall"), "cycles waiting for DRAM or the global buffer"),
     ("macs", ("macs", "total"), "MACs of fwd + dgrad + wgrad"),
     ("dram_traffic_bytes", ("traffic_bytes", "dram_total"), "DRAM bytes read + written"),
     ("param_dram_bytes", ("traffic_bytes", "param_dram"), "DRAM bytes of parameters"),
