@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from hwmodels.components import CostModels, build_cost_models
+from hwmodels.dram import dram_technology
 from hwmodels.load import hardware_digest
-from hwmodels.schema import HardwareSpec
+from hwmodels.schema import SRAM_OVERRIDES, HardwareSpec
 from rctsim.errors import InputError
 
 
@@ -28,8 +29,25 @@ def _int8_mac_pj(models: CostModels) -> float | None:
         return None
 
 
+def hardware_overrides(spec: HardwareSpec) -> list[str]:
+    """Fields the description writes where the model would derive the number itself."""
+    found = [f"memories[{m.name}].{field}" for m in spec.memories for field in SRAM_OVERRIDES
+             if getattr(m, field) is not None]
+    dram = spec.dram
+    if dram.energy_pj_per_bit is not None:
+        found.append("dram.energy_pj_per_bit")
+    if dram.technology is not None:
+        tech = dram_technology(dram.technology)
+        if dram.bandwidth_bytes_per_s is not None and tech.channel_bytes_per_s is not None:
+            found.append("dram.bandwidth_bytes_per_s")
+        if dram.latency_ns is not None and tech.latency_ns is not None:
+            found.append("dram.latency_ns")
+    return found
+
+
 def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> dict[str, Any]:
-    """Headline numbers: peak rates, on-chip bytes, per-action energies, leakage, digest."""
+    """Headline numbers: peak rates, on-chip bytes, per-action energies, leakage, area, DRAM
+    technology, the fields that override derived numbers, digest."""
     models = models or build_cost_models(spec)
     array = spec.array
     fp32_peak = peak_macs_per_s(spec) / array.fp32_cycles_per_mac if array.fp32 else None
@@ -40,6 +58,7 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
             "read_pj_per_byte": m.read_pj_per_byte,
             "write_pj_per_byte": m.write_pj_per_byte,
             "leakage_w": m.leakage_w,
+            "area_mm2": m.area_mm2,
         }
         for name, m in models.sram.items()
     }
@@ -56,8 +75,14 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
         if array.fp32
         else None,
         "memories": memories,
+        "dram_technology": spec.dram.technology,
         "dram_pj_per_byte": models.dram.pj_per_byte,
+        "dram_read_pj_per_byte": models.dram.read_pj_per_byte,
+        "dram_write_pj_per_byte": models.dram.write_pj_per_byte,
+        "dram_latency_s": models.dram.latency_s,
         "dram_bandwidth_bytes_per_s": models.dram.bandwidth_bytes_per_s,
         "leakage_w": sum(m.leakage_w for m in models.sram.values()),
+        "sram_area_mm2": sum(m.area_mm2 for m in models.sram.values()),
+        "overrides": hardware_overrides(spec),
         "digest": hardware_digest(spec),
     }

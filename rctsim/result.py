@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hwmodels.schema import HardwareSpec
+from hwmodels.summary import hardware_overrides
 from rctsim import __version__
 from rctsim.atomic import write_atomic
 from rctsim.engine import Interval
@@ -149,7 +150,9 @@ class Result:
                           "savings": {name: saving(_get(ours, p), _get(base, p))
                                       for name, p in COMPARED}}
         return cls(
-            hardware={"name": hardware.name, "sha256": hardware_sha256},
+            hardware={"name": hardware.name, "sha256": hardware_sha256,
+                      "dram_technology": hardware.dram.technology,
+                      "overrides": hardware_overrides(hardware)},
             trace={"name": trace_name, "sha256": trace_sha256, "model": trace.header.model,
                    "policy": trace_policy, "iterations": trace.iterations,
                    "layers": trace.n_layers, "phases": len(trace.phase_start)},

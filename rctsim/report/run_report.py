@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
+from hwmodels.components import dram_bandwidth_bytes_per_s
 from hwmodels.schema import HardwareSpec
 from rctsim.report.cards import cards_html, headline_cards
 from rctsim.report.inputs import RunInputs, gather_inputs, run_dict
@@ -87,7 +88,9 @@ def _input_rows(inputs: RunInputs) -> list[tuple[str, str]]:
         rows.append(("", escape(
             f"{spec.array.rows}x{spec.array.cols} {spec.array.dataflow} array at "
             f"{si(spec.array.clock_hz, 'Hz')}, global buffer {si(gb or 0, 'B')}, DRAM "
-            f"{si(spec.dram.bandwidth_bytes_per_s, 'B/s')}, energy table {spec.energy_table}")))
+            f"{spec.dram.technology + ' ' if spec.dram.technology else ''}"
+            f"{si(dram_bandwidth_bytes_per_s(spec.dram), 'B/s')}, "
+            f"energy table {spec.energy_table}")))
     rows.append(("Trace", f"{escape(str(tr['name']))} — sha256 {code(tr['sha256'])}"))
     detail = (f"model {tr['model']}, policy {tr['policy']}, {tr['iterations']:,} iterations, "
               f"{tr['layers']} layers, {tr['phases']} phases")
