@@ -19,9 +19,6 @@ from hwmodels.registry import DEFAULT_COMPONENTS, ComponentRegistry, default_reg
 from hwmodels.schema import ArraySpec, DramSpec, EnergyTable, HardwareSpec, MemorySpec
 from rctsim.errors import InputError
 
-FP32_BITS = 32
-"""Width of the floating-point datapath (the schema describes fp32 support only)."""
-
 
 @runtime_checkable
 class MacModel(Protocol):
@@ -109,14 +106,15 @@ def padded_bits(array: ArraySpec, bits: int) -> int:
 
 @dataclass(frozen=True)
 class TableMac:
-    """MAC energy from the table: integer mult(a, b) + add(acc), or fp32 mult + fp32 add.
+    """MAC energy from the table: integer mult(a, b) + add(acc), or float mult + float add.
 
-    Integer operands run at the next supported width up (`array.int_bits`); floating-point
-    MACs run on the fp32 datapath and need `array.fp32`.
+    Integer operands run at the next supported width up (`array.int_bits`). Float MACs are
+    priced at the width they run at (`hwmodels.compute` picks the unit: fp8/fp16/bf16/fp32);
+    the accumulator adds at max(acc_bits, operand width).
     """
 
     array: ArraySpec
-    """The compute array (supported widths, fp32 support)."""
+    """The compute array (supported widths)."""
     table: EnergyTable
     """Energy table the numbers come from."""
 
@@ -125,15 +123,9 @@ class TableMac:
     ) -> float:
         """Energy in pJ of one MAC."""
         if is_float:
-            if not self.array.fp32:
-                raise InputError(
-                    "hardware",
-                    "array.fp32",
-                    "an fp32 MAC was asked for but the array has no fp32 support",
-                    "set array.fp32: true",
-                )
-            return energy.fp_mult_pj(self.table, FP32_BITS) + energy.fp_add_pj(
-                self.table, max(acc_bits, FP32_BITS)
+            bits = max(a_bits, b_bits)
+            return energy.fp_mult_pj(self.table, bits) + energy.fp_add_pj(
+                self.table, max(acc_bits, bits)
             )
         a_run, b_run = padded_bits(self.array, a_bits), padded_bits(self.array, b_bits)
         return energy.int_mac_pj(self.table, a_run, b_run, acc_bits)

@@ -15,6 +15,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from hwmodels.dram import TECHNOLOGIES, dram_technology
+from hwmodels.legacy import is_v1, upgrade_v1
 from hwmodels.registry import DEFAULT_COMPONENTS, SLOTS, default_registry
 from hwmodels.schema import SRAM_OVERRIDES, EnergyEntry, EnergyTable, HardwareSpec
 from hwmodels.sram import ALLOWED_BANKS, OutsideTable, banked_sram
@@ -70,6 +71,16 @@ def _read(name_or_path: str | Path, folder: str, what: str) -> tuple[str, str, P
         f"no such file and no bundled {what} of that name",
         ", ".join(sorted(bundled)),
     )
+
+
+def bundled_text(name: str, folder: str = "presets") -> str:
+    """The YAML text of a bundled preset (or, with folder="tables", energy table), comments and
+    sources included: what `rctsim hw export` writes."""
+    bundled = _bundled(folder)
+    if name not in bundled:
+        what = "hardware preset" if folder == "presets" else "energy table"
+        raise InputError(name, what, f"no bundled {what} of that name", ", ".join(sorted(bundled)))
+    return bundled[name].read_text(encoding="utf-8")
 
 
 def _check_entries(source: str, table: EnergyTable) -> None:
@@ -228,9 +239,10 @@ def check_hardware(source: str, spec: HardwareSpec, base_dir: Path | None = None
 def load_hardware(name_or_path: str | Path) -> HardwareSpec:
     """A validated hardware description from a file path (wins) or a bundled preset name."""
     source, text, base_dir = _read(name_or_path, "presets", "hardware")
-    spec: HardwareSpec = validate_model(
-        source, parse_mapping(source, text, HardwareSpec), HardwareSpec
-    )
+    data = parse_mapping(source, text, HardwareSpec)
+    if is_v1(data):
+        data = upgrade_v1(source, data)
+    spec: HardwareSpec = validate_model(source, data, HardwareSpec)
     return check_hardware(source, spec, base_dir)
 
 
@@ -238,3 +250,14 @@ def hardware_digest(spec: HardwareSpec) -> str:
     """sha256 of the spec's canonical JSON (sorted keys, no spaces), for result provenance."""
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def hardware_label(spec: HardwareSpec) -> str:
+    """The name a result shows: the spec's name, with "(modified)" and a short digest when it
+    carries a bundled preset's name but differs from that preset (an edited copy)."""
+    if spec.name not in list_presets():
+        return spec.name
+    digest = hardware_digest(spec)
+    if digest == hardware_digest(load_hardware(spec.name)):
+        return spec.name
+    return f"{spec.name} (modified, sha256 {digest[:12]})"

@@ -42,10 +42,14 @@ class ArraySpec(_Strict):
     one operand's bits (Stripes-like) or fusing 2-bit bricks (Bit Fusion-like)."""
     serial_bits: Bits = 1
     """bit_serial only: bits of the serial operand processed per cycle."""
-    fp32: bool = False
-    """Whether the PEs can do fp32 MACs (QAT's backward GEMMs and fp32 training need it)."""
-    fp32_cycles_per_mac: Annotated[int, Field(ge=1)] = 1
-    """Cycles one PE needs per fp32 MAC."""
+    pe_area_um2: Annotated[float, Field(gt=0)]
+    """Area of one PE's integer MAC datapath in µm² at the process node `area_source` names
+    (the array's area is rows x cols x this; the PE's memories are described under
+    `memories`)."""
+    pe_leakage_uw: Annotated[float, Field(ge=0)]
+    """Leakage of one PE's integer datapath in µW."""
+    area_source: Annotated[str, Field(min_length=1)]
+    """Where `pe_area_um2` and `pe_leakage_uw` come from (publication, node, scaling rule)."""
     source: str
     """Where the array's organisation and clock come from."""
 
@@ -53,6 +57,46 @@ class ArraySpec(_Strict):
     def _sorted_bits(self) -> ArraySpec:
         if sorted(set(self.int_bits)) != list(self.int_bits):
             raise ValueError("int_bits must be strictly increasing")
+        return self
+
+
+FLOAT_FORMATS: tuple[str, ...] = ("fp8", "fp16", "bf16", "fp32")
+"""Floating-point formats a compute unit may offer, narrowest first."""
+
+FloatFormat = Literal["fp8", "fp16", "bf16", "fp32"]
+
+
+class ComputeUnitSpec(_Strict):
+    """A floating-point datapath: MACs inside every PE of the array, or a separate vector unit."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    """Name used in reports and ledger rows (`unit:<name>`)."""
+    placement: Literal["pe", "vector"]
+    """`pe`: one datapath in each of the array's rows x cols PEs, fed by the array's dataflow;
+    `vector`: a separate unit of `lanes` lanes fed from the global buffer."""
+    formats: Annotated[dict[FloatFormat, Annotated[int, Field(ge=1, le=1024)]],
+                       Field(min_length=1)]
+    """Formats the unit computes, each with its cycles per MAC (or per element-wise op) on one
+    PE or lane."""
+    lanes: Annotated[int, Field(ge=1, le=65536)] | None = None
+    """vector only: lanes (one MAC or element-wise op per lane per `formats` cycles)."""
+    operand_bytes_per_cycle: Annotated[float, Field(gt=0)] | None = None
+    """vector only: bytes per cycle the unit's operand path moves from/to the global buffer."""
+    area_um2: Annotated[float, Field(gt=0)]
+    """Area of one instance (one PE's datapath, or one lane) in µm² at the node `source` names."""
+    leakage_uw: Annotated[float, Field(ge=0)]
+    """Leakage of one instance in µW."""
+    source: Annotated[str, Field(min_length=1)]
+    """Where the organisation, cycles, area and leakage come from."""
+
+    @model_validator(mode="after")
+    def _placement_fields(self) -> ComputeUnitSpec:
+        vector = self.placement == "vector"
+        for field in ("lanes", "operand_bytes_per_cycle"):
+            given = getattr(self, field) is not None
+            if given != vector:
+                raise ValueError(f"{field} is {'required' if vector else 'only'} for placement "
+                                 f"'vector'")
         return self
 
 
@@ -115,12 +159,18 @@ class DramSpec(_Strict):
 class HardwareSpec(_Strict):
     """A whole accelerator description (one YAML file)."""
 
+    version: Literal[2] = 2
+    """Hardware description format version (docs/hardware.md): 2 lists floating-point
+    datapaths under `compute_units`; a file without `version` is read as version 1
+    (`array.fp32`), converted on load."""
     name: Annotated[str, Field(min_length=1)]
     """Preset name."""
     description: str = ""
     """One line for `rctsim hw list`."""
     array: ArraySpec
-    """Compute array."""
+    """Compute array (integer MACs)."""
+    compute_units: list[ComputeUnitSpec] = Field(default_factory=list)
+    """Floating-point datapaths (none: the hardware computes in integers only)."""
     memories: Annotated[list[MemorySpec], Field(min_length=1)]
     """On-chip memories: exactly one `global`, optionally `pe_local` registers."""
     dram: DramSpec
@@ -139,6 +189,9 @@ class HardwareSpec(_Strict):
         names = [m.name for m in self.memories]
         if len(set(names)) != len(names):
             raise ValueError("memory names must be unique")
+        units = [u.name for u in self.compute_units]
+        if len(set(units)) != len(units) or "array" in units:
+            raise ValueError("compute unit names must be unique and not 'array'")
         return self
 
     @property

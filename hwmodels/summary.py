@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hwmodels.components import CostModels, build_cost_models
+from hwmodels.components import CostModels, build_cost_models, dram_bandwidth_bytes_per_s
+from hwmodels.compute import chip_area_mm2, compute_leakage_w, elementwise_unit
 from hwmodels.dram import dram_technology
 from hwmodels.load import hardware_digest
 from hwmodels.schema import SRAM_OVERRIDES, HardwareSpec
@@ -50,7 +51,11 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
     technology, the fields that override derived numbers, digest."""
     models = models or build_cost_models(spec)
     array = spec.array
-    fp32_peak = peak_macs_per_s(spec) / array.fp32_cycles_per_mac if array.fp32 else None
+    try:
+        fp32 = elementwise_unit(spec, "fp32")
+        fp32_peak = fp32.lanes * array.clock_hz
+    except InputError:
+        fp32, fp32_peak = None, None
     memories = {
         name: {
             "size_bytes": m.memory.size_bytes,
@@ -72,8 +77,12 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
         "on_chip_bytes": on_chip_bytes(spec),
         "int8_mac_pj": _int8_mac_pj(models),
         "fp32_mac_pj": models.mac.mac_energy_pj(a_bits=32, b_bits=32, is_float=True)
-        if array.fp32
+        if fp32 is not None
         else None,
+        "compute_units": {u.name: {"placement": u.placement, "formats": dict(u.formats),
+                                   "lanes": u.lanes} for u in spec.compute_units},
+        "area_mm2": chip_area_mm2(spec, dict(models.sram)),
+        "compute_leakage_w": sum(compute_leakage_w(spec).values()),
         "memories": memories,
         "dram_technology": spec.dram.technology,
         "dram_pj_per_byte": models.dram.pj_per_byte,
@@ -86,3 +95,31 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
         "overrides": hardware_overrides(spec),
         "digest": hardware_digest(spec),
     }
+
+
+def _size(value: float) -> str:
+    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.0f} B"
+
+
+def _rate(value: float, unit: str) -> str:
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def hardware_line(spec: HardwareSpec) -> str:
+    """The hardware in one line: array, dataflow, clock, memories, DRAM, energy table."""
+    a = spec.array
+    pes = a.rows * a.cols
+    memories = ", ".join(
+        f"{m.name} {_size(m.size_bytes)}" + (f" x {pes} PEs" if m.role == "pe_local" else "")
+        for m in spec.memories)
+    tech = getattr(spec.dram, "technology", None)
+    bandwidth = dram_bandwidth_bytes_per_s(spec.dram)
+    dram = f"DRAM {tech + ' ' if tech else ''}{_rate(bandwidth, 'B/s')}"
+    return (f"{a.rows}x{a.cols} array ({a.dataflow}) @ {_rate(a.clock_hz, 'Hz')}; {memories}; "
+            f"{dram}; energy table {spec.energy_table}")

@@ -153,11 +153,11 @@ class GemmTiming:
     fill_drain_cycles: int
     """Cycles of fill, drain and stationary preload, over all folds (never scaled)."""
     a_bits_run: int
-    """Width the first operand ran at (next supported width; 32 for fp32)."""
+    """Width the first operand ran at (next supported width; the float width on a float unit)."""
     b_bits_run: int
-    """Width the second operand ran at (next supported width; 32 for fp32)."""
+    """Width the second operand ran at (next supported width; the float width on a float unit)."""
     is_float: bool
-    """Whether the GEMM ran as fp32 MACs."""
+    """Whether the GEMM ran as floating-point MACs (on a compute unit)."""
     stream_scale: float
     """Cycles per streamed step relative to one native MAC per PE (1.0 native, 0.25 = 4x faster)."""
 
@@ -212,7 +212,9 @@ class SystolicArray:
         """Cycles per streamed step relative to a native MAC, by precision mode."""
         spec = self.spec
         if is_float:
-            return Fraction(spec.fp32_cycles_per_mac)
+            raise InputError(self.source, "compute_units",
+                             "the integer array has no floating-point MACs",
+                             "a compute unit with the format (hwmodels.compute)")
         if spec.precision_mode == "bit_serial":
             serial = Fraction(ceil(a_bits_run / spec.serial_bits),
                               ceil(spec.native_bits / spec.serial_bits))
@@ -223,21 +225,19 @@ class SystolicArray:
         return Fraction(1)
 
     def gemm(self, m: int, n: int, k: int, a_bits: int, b_bits: int,
-             is_float: bool) -> GemmTiming:
-        """Timing of `X[m,k] · W[k,n]` with operand widths a_bits, b_bits (or fp32)."""
+             is_float: bool = False) -> GemmTiming:
+        """Timing of `X[m,k] · W[k,n]` with integer operand widths a_bits, b_bits (float GEMMs
+        run on compute units: hwmodels.compute.float_gemm_timing)."""
         for name, value in (("m", m), ("n", n), ("k", k)):
             if int(value) != value or value < 1:
                 raise InputError(self.source, f"gemm.{name}", f"{value}", "an integer >= 1")
         spec = self.spec
-        if is_float and not spec.fp32:
-            raise InputError(
-                self.source, "array.fp32",
-                f"an fp32 GEMM ({m}x{n}x{k}) needs fp32 MACs and array.fp32 is false",
-                f"true, or integer operands up to {spec.int_bits[-1]} bits")
         if is_float:
-            a_run = b_run = 32
-        else:
-            a_run, b_run = self.run_bits(a_bits, "a"), self.run_bits(b_bits, "b")
+            raise InputError(
+                self.source, "compute_units",
+                f"a floating-point GEMM ({m}x{n}x{k}) runs on a compute unit, not the integer "
+                "array", f"integer operands up to {spec.int_bits[-1]} bits")
+        a_run, b_run = self.run_bits(a_bits, "a"), self.run_bits(b_bits, "b")
         return gemm_timing(int(m), int(n), int(k), spec.rows, spec.cols, spec.dataflow,
                            scale=self.stream_scale(a_run, b_run, is_float),
                            a_bits_run=a_run, b_bits_run=b_run, is_float=is_float)

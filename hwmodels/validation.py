@@ -6,6 +6,7 @@ is allowed, taken from the pydantic error (literal choices, bounds, the model's 
 
 from __future__ import annotations
 
+import difflib
 import re
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -87,8 +88,10 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str, 
     message = message[:1].lower() + message[1:]
     value = error.get("input")
     if error["type"] == "extra_forbidden":
-        keys = allowed_keys(model_at(model, loc[:-1]))
-        return field_path(loc), f"{message} (unknown key '{loc[-1]}'; allowed keys: {keys})", None
+        parent = model_at(model, loc[:-1])
+        keys = allowed_keys(parent)
+        hint = did_you_mean(str(loc[-1]), list(parent.model_fields) if parent else [])
+        return (field_path(loc), f"unknown key '{loc[-1]}'{hint} (allowed keys: {keys})", None)
     if error["type"] == "value_error":
         named = _named_field(model_at(model, loc), message)
         return field_path(loc + ((named,) if named else ())), message, None
@@ -99,15 +102,52 @@ def _describe(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str, 
         return field_path(loc), "expected a mapping of keys", keys
     if isinstance(value, str | int | float | bool) or value is None:
         message += f", got {value!r}"
+    if isinstance(value, str) and YAML11_FLOAT_PITFALL.match(value.strip()):
+        message += (f" (YAML 1.1 reads {value} as text: a float needs a dot and a signed "
+                    f"exponent, e.g. {yaml11_float(value)})")
     return field_path(loc), message, None
 
 
+YAML11_FLOAT_PITFALL = re.compile(r"^[-+]?(\d[\d_]*)?\.?\d*[eE]\d+$|^[-+]?\d[\d_]*[eE][-+]?\d+$")
+"""Numbers YAML 1.1 (PyYAML) reads as strings: an exponent without a sign (`200.0e6`) or a
+mantissa without a dot (`2e+8`)."""
+
+
+def yaml11_float(text: str) -> str:
+    """The spelling YAML 1.1 reads as the float `text` means: `200.0e6` -> `200.0e+6`."""
+    mantissa, _, exponent = text.strip().lower().partition("e")
+    if "." not in mantissa:
+        mantissa += ".0"
+    if exponent[:1] not in "+-":
+        exponent = "+" + exponent
+    return f"{mantissa}e{exponent}"
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """` (did you mean 'rows'?)` for the closest known key (difflib), else an empty string."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+ERROR_ORDER = ("extra_forbidden",)
+"""Pydantic error types reported before the others: an unknown key usually explains the rest
+(a misspelt key is also a missing one)."""
+MAX_LISTED = 4
+"""How many further errors are listed briefly after the first."""
+
+
 def validation_input_error(source: str, err: ValidationError, model: type[BaseModel]) -> InputError:
-    """One-line InputError for the first pydantic error (counting any others)."""
-    errors = err.errors()
+    """One-line InputError: unknown keys first, then the other errors listed briefly."""
+    errors = sorted(err.errors(), key=lambda e: e["type"] not in ERROR_ORDER)
     field, problem, allowed = _describe(dict(errors[0]), model)
-    if len(errors) > 1:
-        problem += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+    others = []
+    for error in errors[1:1 + MAX_LISTED]:
+        other_field, other_problem, _ = _describe(dict(error), model)
+        others.append(f"{other_field}: {other_problem.split(' (allowed keys')[0]}")
+    if len(errors) > 1 + MAX_LISTED:
+        others.append(f"{len(errors) - 1 - MAX_LISTED} more")
+    if others:
+        problem += f"; also {'; '.join(others)}"
     return InputError(source, field, problem, allowed)
 
 

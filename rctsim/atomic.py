@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from rctsim.errors import InputError
 
-ALLOWED = "a writable regular-file path in an existing folder"
+ALLOWED = "a writable regular-file path in an existing folder, or - for standard output"
+STDOUT = "-"
+"""The output path that means standard output."""
 
 
 def check_writable(target: str | Path) -> Path:
@@ -32,15 +35,28 @@ def write_atomic(target: str | Path, data: bytes | str) -> None:
     On any failure (interrupts included) the temporary file is removed and `target` is left as
     it was: a reader never sees a half-written file. A target that is not a regular file (a
     device, a folder) is refused; OS errors become one InputError line naming the file.
+    The target `-` is standard output (every output option of the command line takes it).
     """
-    target = check_writable(target)
+    if str(target) == STDOUT:
+        _write_stdout(data)
+        return
     if isinstance(data, str):
         data = data.encode("utf-8")
+    target = check_writable(target)
     try:
         _write(target, data)
     except OSError as err:
         raise InputError(str(target), "path", f"cannot write: {err.strerror or err}",
                          ALLOWED) from None
+
+
+def _write_stdout(data: bytes | str) -> None:
+    """Text ends with a newline on a terminal's behalf; bytes (a trace) go out as they are."""
+    if isinstance(data, str):
+        data = (data if data.endswith("\n") or not data else data + "\n").encode("utf-8")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def _write(target: Path, data: bytes) -> None:

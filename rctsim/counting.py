@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from hwmodels.compute import ARRAY, elementwise_unit, float_gemm_timing, gemm_unit, mac_format
+from hwmodels.schema import HardwareSpec
 from rctsim.errors import InputError
 from rctsim.mapping import GemmOperands, Mapping, choose_mapping
 from rctsim.ops import Op, stored_input_elems, stored_weight_elems
@@ -42,6 +44,15 @@ class OpCounts:
     """Bytes read from DRAM, by tensor class."""
     dram_write: Counter = field(default_factory=Counter)
     """Bytes written to DRAM, by tensor class."""
+    feed_read: Counter = field(default_factory=Counter)
+    """Bytes of `sram_read` that feed the MACs (operands and partial sums read into the array
+    or unit), by tensor class; the rest of `sram_read` is DMA write-back."""
+    unit: str = ARRAY
+    """The unit the op runs on (`array` or a compute unit's name)."""
+    unit_placement: str = ARRAY
+    """`array` (integer PEs), `pe` (a float datapath in the PEs) or `vector`."""
+    mac_fmt: str | None = None
+    """Float format the MACs run at on a float unit (None: integer on the array)."""
     mapping: Mapping | None = None
 
     @property
@@ -80,6 +91,8 @@ class StepContext:
     cols: int
     source: str
     """Trace name, for error messages."""
+    hw: HardwareSpec
+    """The hardware description (its compute units run float GEMMs and element-wise ops)."""
 
 
 
@@ -106,14 +119,25 @@ def _homes(op: Op, ctx: StepContext) -> tuple[bool, bool, bool]:
 
 def _count_gemm(op: Op, ctx: StepContext) -> OpCounts:
     layer = ctx.layers[op.layer]
-    is_float = op.a.is_float or op.b.is_float
-    timing = ctx.array.gemm(op.m, op.n, op.k, op.a.bits, op.b.bits, is_float)
-    c = OpCounts(op=op, macs=timing.macs, compute_cycles=timing.compute_cycles,
-                 utilization=timing.utilization)
-    c.sram_read[op.a_tensor] += timing.a_reads * op.a_bytes
-    c.sram_read[op.b_tensor] += timing.b_reads * op.b_bytes
+    fmt = mac_format(op.a.bits, op.a.is_float, op.b.bits, op.b.is_float)
+    if fmt is None:
+        timing = ctx.array.gemm(op.m, op.n, op.k, op.a.bits, op.b.bits, False)
+        c = OpCounts(op=op)
+    else:
+        unit = gemm_unit(ctx.hw, fmt, source=ctx.source,
+                         what=f"layers[{op.layer}] ({layer.name}).{op.kind}: a {op.m}x{op.n}x"
+                              f"{op.k} GEMM of {op.a.label()} x {op.b.label()}")
+        timing = float_gemm_timing(unit, op.m, op.n, op.k, a_bytes=op.a_bytes,
+                                   b_bytes=op.b_bytes, out_bytes=op.acc.bytes)
+        c = OpCounts(op=op, unit=unit.name, unit_placement=unit.placement, mac_fmt=unit.fmt)
+    c.macs, c.compute_cycles, c.utilization = (timing.macs, timing.compute_cycles,
+                                               timing.utilization)
+    for tensor, nbytes in ((op.a_tensor, timing.a_reads * op.a_bytes),
+                           (op.b_tensor, timing.b_reads * op.b_bytes),
+                           (op.out_tensor, timing.out_reads * op.acc.bytes)):
+        c.sram_read[tensor] += nbytes
+        c.feed_read[tensor] += nbytes
     c.sram_write[op.out_tensor] += timing.out_writes * op.acc.bytes
-    c.sram_read[op.out_tensor] += timing.out_reads * op.acc.bytes
     a_dram, b_dram, out_dram = _homes(op, ctx)
     sizes = _stored_elems(op, layer)
     operands = GemmOperands(
@@ -152,10 +176,12 @@ def _stored_elems(op: Op, layer: LayerSpec) -> dict[str, int | None]:
 def _count_update(op: Op, ctx: StepContext) -> OpCounts:
     """Element-wise update: read dW, read/write the updated copy and the optimiser state."""
     p, i, n = ctx.placement, op.layer, op.elems
-    c = OpCounts(op=op, update_macs=UPDATE_MACS_PER_PARAM * n)
-    lanes = ctx.rows * ctx.cols
-    per_mac = ctx.array.spec.fp32_cycles_per_mac if op.acc.is_float else 1
-    c.compute_cycles = -(-c.update_macs // lanes) * per_mac
+    f = op.acc
+    unit = elementwise_unit(ctx.hw, f"fp{f.bits}" if f.is_float else f"int{f.bits}",
+                            source=ctx.source,
+                            what=f"layers[{i}] ({ctx.layers[i].name}).update")
+    c = OpCounts(op=op, update_macs=UPDATE_MACS_PER_PARAM * n, unit=unit.name)
+    c.compute_cycles = -(-c.update_macs // unit.lanes)
     dw_bytes = n * op.a.bytes
     c.sram_read["gradients"] += dw_bytes
     if ctx.layers[i].has_gemm and ctx.homes.dw[i].in_dram:

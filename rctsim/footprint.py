@@ -23,7 +23,7 @@ from rctsim.trace.model import LayerSpec
 
 @dataclass(frozen=True)
 class Footprint:
-    """Bytes of memory a step needs (DESIGN.md §2 "memory footprint")."""
+    """Bytes of memory a step needs (docs/concepts.md §2 "memory footprint")."""
 
     params: float
     """Weights at their stored precision."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from hwmodels.compute import compute_leakage_w
 from hwmodels.load import load_hardware
 from hwmodels.schema import HardwareSpec
 from hwmodels.validation import validate_model
@@ -27,15 +28,19 @@ _BITS = re.compile(r"^(a|b|acc)=(\d+)$")
 
 
 def parse_gemm_bits(spec: str) -> tuple[Fmt, Fmt, Fmt]:
-    """`a=8,b=4,acc=32` or `fp32` -> (A, B, accumulator) formats."""
+    """`a=8,b=4,acc=32`, or `fp32` / `fp16` / `fp8` (float operands; fp8 accumulates in fp16,
+    the others in their own format) -> (A, B, accumulator) formats."""
     if spec.strip() == "fp32":
         return FP32, FP32, FP32
+    if spec.strip() in ("fp16", "fp8"):
+        bits = int(spec.strip()[2:])
+        return Fmt(bits, True), Fmt(bits, True), Fmt(16, True)
     found = {"a": 8, "b": 8, "acc": 32}
     for part in spec.split(","):
         match = _BITS.match(part.strip())
         if not match or not 1 <= int(match.group(2)) <= 32:
             raise InputError("command line", "--bits", f"cannot read {part.strip()!r}",
-                             "fp32, or a=N,b=N,acc=N with N in 1..32")
+                             "fp32, fp16, fp8, or a=N,b=N,acc=N with N in 1..32")
         found[match.group(1)] = int(match.group(2))
     return Fmt(found["a"]), Fmt(found["b"]), Fmt(found["acc"])
 
@@ -69,7 +74,8 @@ def gemm_report(m: int, n: int, k: int, *, hw: str = "edge_npu", array: str | No
     out = Transient(out_bytes, in_dram=not placement.transient_on_chip(out_bytes))
     homes = TransientHomes(x_in_dram=(True,), y=(out,), dy=(out,), dx=(out,), dw=(out,))
     ctx = StepContext(layers=(layer,), placement=placement, homes=homes, array=machine.array,
-                      rows=spec.array.rows, cols=spec.array.cols, source="command line")
+                      rows=spec.array.rows, cols=spec.array.cols, source="command line",
+                      hw=spec)
     counts = count_op(op, ctx)
     timing = simulate_step(
         [OpWork("gemm", counts.compute_cycles, counts.dram_read_bytes, counts.dram_write_bytes,
@@ -78,7 +84,7 @@ def gemm_report(m: int, n: int, k: int, *, hw: str = "edge_npu", array: str | No
     ledger = Ledger()
     price_op(counts, "gemm", machine.costs, ledger)
     seconds = timing.total_cycles / spec.array.clock_hz
-    price_leakage(seconds, machine.costs, ledger)
+    price_leakage(seconds, machine.costs, ledger, compute_leakage_w(spec))
     mp = counts.mapping
     return {
         "hardware": spec.name, "array": f"{spec.array.rows}x{spec.array.cols}",
@@ -90,7 +96,8 @@ def gemm_report(m: int, n: int, k: int, *, hw: str = "edge_npu", array: str | No
         "sram_write_bytes": float(sum(counts.sram_write.values())),
         "dram_read_bytes": counts.dram_read_bytes, "dram_write_bytes": counts.dram_write_bytes,
         "energy_pj": ledger.total(),
-        "mac_energy_pj": ledger.total(component="array"),
+        "mac_energy_pj": ledger.total(action="mac"),
+        "unit": counts.unit,
         "sram_energy_pj": ledger.total(component="sram:*", action=("read", "write")),
         "dram_energy_pj": ledger.total(component="dram"),
         "leakage_energy_pj": ledger.total(action="leak"),

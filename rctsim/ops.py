@@ -1,4 +1,4 @@
-"""Expand one training step of a trace phase into its ops (DESIGN.md §2).
+"""Expand one training step of a trace phase into its ops (docs/concepts.md §2).
 
 Schedule: every layer's `fwd` in topological order, then in reverse order each layer's `dgrad`,
 `wgrad` and (for layers with weights) `update`. GEMMs are written `C[m,n] = A[m,k] · B[k,n]`:

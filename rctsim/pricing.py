@@ -7,6 +7,7 @@ of leakage costs; this module multiplies and writes ledger rows.
 from __future__ import annotations
 
 from hwmodels.components import CostModels
+from hwmodels.compute import FLOAT_BITS, unit_component
 from rctsim.counting import OpCounts
 from rctsim.ledger import Ledger
 
@@ -18,14 +19,23 @@ def price_op(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) ->
     op = c.op
     gb = costs.global_buffer
     sram = f"sram:{gb.memory.name}"
+    feed_bits = "-"
     if c.macs:
-        is_float = op.a.is_float or op.b.is_float
-        pj = costs.mac.mac_energy_pj(a_bits=op.a.bits, b_bits=op.b.bits, is_float=is_float,
-                                     acc_bits=op.acc.bits)
-        bits = "fp32" if is_float else f"{op.a.label()}x{op.b.label()}"
-        ledger.add(layer=layer_name, op=op.kind, component="array", action="mac", tensor="-",
+        if c.mac_fmt is None:
+            pj = costs.mac.mac_energy_pj(a_bits=op.a.bits, b_bits=op.b.bits, is_float=False,
+                                         acc_bits=op.acc.bits)
+            bits = f"{op.a.label()}x{op.b.label()}"
+        else:
+            width = FLOAT_BITS[c.mac_fmt]
+            pj = costs.mac.mac_energy_pj(a_bits=width, b_bits=width, is_float=True,
+                                         acc_bits=op.acc.bits)
+            bits = c.mac_fmt
+        ledger.add(layer=layer_name, op=op.kind,
+                   component=unit_component(c.unit, c.unit_placement), action="mac", tensor="-",
                    bits=bits, quantity=c.macs, energy_pj=c.macs * pj)
-        _price_pe_local(c, layer_name, costs, ledger, bits)
+        if c.unit_placement != "vector":
+            _price_pe_local(c, layer_name, costs, ledger, bits)
+        feed_bits = bits
     if c.update_macs:
         f = op.acc
         pj = costs.mac.mac_energy_pj(a_bits=f.bits, b_bits=f.bits, is_float=f.is_float,
@@ -33,16 +43,30 @@ def price_op(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) ->
         ledger.add(layer=layer_name, op=op.kind, component="vector", action="update_mac",
                    tensor="-", bits=f.label(), quantity=c.update_macs,
                    energy_pj=c.update_macs * pj)
-    for action, counter, per_byte in (("read", c.sram_read, gb.read_pj_per_byte),
-                                      ("write", c.sram_write, gb.write_pj_per_byte)):
+    # operand feed into the MACs carries the MACs' format in `bits` (energy_pj.gemm_datapath
+    # counts it); the DMA side of the buffer carries "-"
+    rows = [("read", feed_bits, c.feed_read, gb.read_pj_per_byte),
+            ("read", "-", _dma_reads(c), gb.read_pj_per_byte),
+            ("write", "-", c.sram_write, gb.write_pj_per_byte)]
+    for action, bits_label, counter, per_byte in rows:
         for tensor, nbytes in counter.items():
             ledger.add(layer=layer_name, op=op.kind, component=sram, action=action, tensor=tensor,
-                       bits="-", quantity=nbytes, energy_pj=nbytes * per_byte)
+                       bits=bits_label, quantity=nbytes, energy_pj=nbytes * per_byte)
     for action, counter, per_byte in (("read", c.dram_read, costs.dram.read_pj_per_byte),
                                       ("write", c.dram_write, costs.dram.write_pj_per_byte)):
         for tensor, nbytes in counter.items():
             ledger.add(layer=layer_name, op=op.kind, component="dram", action=action,
                        tensor=tensor, bits="-", quantity=nbytes, energy_pj=nbytes * per_byte)
+
+
+def _dma_reads(c: OpCounts) -> dict[str, float]:
+    """Global-buffer bytes read for DMA write-back: sram_read less the MAC feed."""
+    out = {}
+    for tensor, nbytes in c.sram_read.items():
+        rest = nbytes - c.feed_read.get(tensor, 0.0)
+        if rest > 1e-9 * nbytes:
+            out[tensor] = rest
+    return out
 
 
 def _price_pe_local(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger,
@@ -60,8 +84,13 @@ def _price_pe_local(c: OpCounts, layer_name: str, costs: CostModels, ledger: Led
                        tensor="-", bits=bits, quantity=nbytes, energy_pj=nbytes * per)
 
 
-def price_leakage(seconds: float, costs: CostModels, ledger: Ledger) -> None:
-    """Leakage of every on-chip memory over `seconds`."""
+def price_leakage(seconds: float, costs: CostModels, ledger: Ledger,
+                  compute_w: dict[str, float] | None = None) -> None:
+    """Leakage of every on-chip memory, and of the array and compute units (`compute_w`: W by
+    ledger component, hwmodels.compute.compute_leakage_w), over `seconds`."""
     for name, model in costs.sram.items():
         ledger.add(layer="*", op="*", component=f"sram:{name}", action="leak", tensor="-",
                    bits="-", quantity=seconds, energy_pj=model.leakage_w * seconds * PJ_PER_J)
+    for component, watts in (compute_w or {}).items():
+        ledger.add(layer="*", op="*", component=component, action="leak", tensor="-",
+                   bits="-", quantity=seconds, energy_pj=watts * seconds * PJ_PER_J)

@@ -2,7 +2,7 @@
 
 trace + hardware -> per phase: formats -> placement -> ops -> counts -> priced ledger rows and a
 SimPy step timing -> multiplied by the phase's iterations -> PolicyResult. Each distinct phase
-(bits of every layer) is simulated once and each distinct op once (DESIGN.md §4: never iterate
+(bits of every layer) is simulated once and each distinct op once (concepts §4: never iterate
 iteration by iteration).
 """
 
@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from hwmodels.components import CostModels, build_cost_models
+from hwmodels.compute import chip_area_mm2, compute_leakage_w
 from hwmodels.load import hardware_digest, load_hardware
 from hwmodels.registry import default_registry
 from hwmodels.schema import HardwareSpec
@@ -99,7 +100,8 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
     return Result.build(hardware=machine.spec, hardware_sha256=hardware_digest(machine.spec),
                         trace=tr, trace_name=trace_name, trace_sha256=trace_digest(tr),
                         policies=runs, trace_policy=own, baseline=label,
-                        baseline_trace=baseline_info, options=options.model_dump())
+                        baseline_trace=baseline_info, options=options.model_dump(),
+                        area_mm2=chip_area_mm2(machine.spec, dict(machine.costs.sram)))
 
 
 def _resolve_baseline(baseline: str | Trace | Path, tr: Trace):
@@ -152,7 +154,8 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
     peak = None
     timeline = ()
     phase_energy: list[dict[str, float]] = []
-    leak_w = sum(m.leakage_w for m in machine.costs.sram.values())
+    compute_w = compute_leakage_w(machine.spec)
+    leak_w = sum(m.leakage_w for m in machine.costs.sram.values()) + sum(compute_w.values())
     clock = machine.spec.array.clock_hz
     n_phases = len(tr.phase_start)
     for done, phase in enumerate(tr.phases(), start=1):
@@ -172,7 +175,7 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
         phase_energy.append({"start": phase.start, "stop": phase.stop,
                              "energy_pj_per_iteration": step_pj})
     seconds = cycles["total"] / clock
-    price_leakage(seconds, machine.costs, total)
+    price_leakage(seconds, machine.costs, total, compute_w)
     return summarise(ledger=total, policy=tr.header.policy.name, role=role, cycles=cycles,
                      seconds=seconds, footprint=peak, iterations=tr.iterations,
                      phases=len(tr.phase_start), distinct_phases=len(cache),
@@ -194,7 +197,7 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
     homes = transient_homes(tr.layers, formats, placement)
     ctx = StepContext(layers=tr.layers, placement=placement, homes=homes, array=machine.array,
                       rows=machine.spec.array.rows, cols=machine.spec.array.cols,
-                      source=machine.source)
+                      source=machine.source, hw=machine.spec)
     schedule = step_schedule([layer_ops(i, la, f, qat_dgrad_weights=options.qat_dgrad_weights)
                               for i, (la, f) in enumerate(zip(tr.layers, formats, strict=True))])
     counts = [_count_cached(op, ctx, op_cache) for op in schedule]

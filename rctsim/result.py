@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hwmodels.load import hardware_label
 from hwmodels.schema import HardwareSpec
 from hwmodels.summary import hardware_overrides
 from rctsim import __version__
@@ -21,11 +22,20 @@ from rctsim.ledger import Ledger, Row
 from rctsim.storage import PARAM_TENSORS, TENSORS
 from rctsim.trace.model import Trace
 
-RESULT_SCHEMA_VERSION = 1
-"""Version of the run JSON (docs/run-json.md)."""
+RESULT_SCHEMA_VERSION = 2
+"""Version of the run JSON (docs/run-json.md). 2: `energy_pj.gemm_arith` /
+`gemm_datapath`, `area_mm2`, compute-unit leakage; `rctsim report` still reads 1."""
+
+GEMM_OPS: tuple[str, ...] = ("fwd", "dgrad", "wgrad")
+"""Ledger ops that are GEMMs."""
+
+COMPUTE_COMPONENTS: tuple[str, ...] = ("array", "vector", "unit:*")
+"""Ledger components that compute (their rows other than leakage are arithmetic)."""
 
 COMPARED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gemm_energy", ("energy_pj", "gemm")),
+    ("gemm_arith_energy", ("energy_pj", "gemm_arith")),
+    ("gemm_datapath_energy", ("energy_pj", "gemm_datapath")),
     ("param_memory", ("memory_bytes", "param_total")),
     ("param_movement_energy", ("energy_pj", "param_movement")),
     ("dram_traffic", ("traffic_bytes", "dram_total")),
@@ -57,6 +67,8 @@ class PolicyResult:
     timeline: tuple[Interval, ...] = field(repr=False, default=())
     phase_energy: tuple[dict[str, float], ...] = field(repr=False, default=())
     """Per phase: start, stop and the energy of one of its iterations (leakage included)."""
+    per_layer: dict[str, dict] = field(repr=False, default_factory=dict)
+    """Per layer, over the run: `macs` (array MACs) and `energy_pj` by component."""
 
     def to_dict(self) -> dict:
         """JSON-ready summary (rows and timeline excluded)."""
@@ -68,6 +80,7 @@ class PolicyResult:
             "breakdown_energy_pj": self.breakdown_energy_pj,
             "timeline": [vars(iv) for iv in self.timeline],
             "phase_energy": list(self.phase_energy),
+            "per_layer": self.per_layer,
         }
 
 
@@ -76,12 +89,20 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
               distinct_phases: int, timeline: tuple[Interval, ...],
               phase_energy: tuple[dict[str, float], ...] = ()) -> PolicyResult:
     """Derive every total from the ledger rows."""
-    macs = {k: ledger.total("quantity", component="array", op=k) for k in ("fwd", "dgrad", "wgrad")}
+    macs = {k: ledger.total("quantity", action="mac", op=k) for k in GEMM_OPS}
     macs["total"] = sum(macs.values())
     sram = ("sram:*",)
+    arith = ledger.total(action="mac")
+    # MAC feed: PE-local register traffic and global-buffer operand reads of the GEMMs, i.e. the
+    # sram rows of GEMM ops whose `bits` names the MAC format (DMA rows carry "-")
+    feed = (ledger.total(component=sram, op=GEMM_OPS, action=("read", "write"))
+            - ledger.total(component=sram, op=GEMM_OPS, action=("read", "write"), bits="-"))
     energy = {
-        "mac": ledger.total(component=("array", "vector")),
-        "gemm": ledger.total(component="array"),
+        "mac": (ledger.total(component=COMPUTE_COMPONENTS)
+                - ledger.total(component=COMPUTE_COMPONENTS, action="leak")),
+        "gemm": arith,
+        "gemm_arith": arith,
+        "gemm_datapath": arith + feed,
         "sram": ledger.total(component=sram, action=("read", "write")),
         "dram": ledger.total(component="dram"),
         "leakage": ledger.total(action="leak"),
@@ -104,12 +125,19 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
         "peak_on_chip": fp.peak_on_chip, "peak_total": fp.peak_total,
     }
     breakdown = {by: ledger.breakdown(by) for by in ("layer", "op", "component", "tensor")}
+    per_layer: dict[str, dict] = {layer: {"macs": 0.0, "energy_pj": {}}
+                                  for layer in breakdown["layer"]}
+    for row in ledger.rows():
+        cell = per_layer[row.layer]
+        cell["energy_pj"][row.component] = cell["energy_pj"].get(row.component, 0.0) + row.energy_pj
+        if row.action == "mac":  # GEMM MACs, on the array or a float unit
+            cell["macs"] += row.quantity
     return PolicyResult(policy=policy, role=role, iterations=iterations, phases=phases,
                         distinct_phases=distinct_phases, macs=macs, cycles=cycles,
                         seconds=seconds, energy_pj=energy, traffic_bytes=traffic,
                         memory_bytes=memory, breakdown_energy_pj=breakdown,
                         rows=tuple(ledger.rows()), timeline=timeline,
-                        phase_energy=phase_energy)
+                        phase_energy=phase_energy, per_layer=per_layer)
 
 
 
@@ -124,7 +152,22 @@ def saving(ours: float, base: float) -> float | None:
     return None if base == 0 else 1.0 - ours / base
 
 
-@dataclass(frozen=True)
+LEDGER_COLUMNS = ("policy", "layer", "op", "component", "action", "tensor", "bits", "quantity",
+                  "energy_pj")
+"""Columns of the per-op rows (`--csv`, `Result.to_dataframe()`)."""
+
+
+def require_pandas(what: str):
+    """The pandas module, or one clear line saying how to install it."""
+    try:
+        import pandas
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(f"{what} needs pandas, an optional dependency: "
+                                  "pip install 'rctsim[pandas]'") from None
+    return pandas
+
+
+@dataclass(frozen=True, repr=False)
 class Result:
     """A whole run: inputs, every policy's summary and the comparison."""
 
@@ -135,12 +178,14 @@ class Result:
     baseline: str | None
     comparison: dict
     options: dict
+    area_mm2: dict = field(default_factory=dict)
+    """Chip area: {"total": mm², "parts": {part: mm²}} (hwmodels.compute.chip_area_mm2)."""
 
     @classmethod
     def build(cls, *, hardware: HardwareSpec, hardware_sha256: str, trace: Trace, trace_name: str,
               trace_sha256: str, policies: dict[str, PolicyResult], trace_policy: str,
               baseline: str | None, options: dict,
-              baseline_trace: dict | None = None) -> Result:
+              baseline_trace: dict | None = None, area_mm2: dict | None = None) -> Result:
         """Assemble and compute the comparison."""
         comparison: dict = {}
         if baseline is not None:
@@ -151,18 +196,23 @@ class Result:
                                       for name, p in COMPARED}}
         return cls(
             hardware={"name": hardware.name, "sha256": hardware_sha256,
+                      "label": hardware_label(hardware),
+                      "spec": hardware.model_dump(mode="json"),
                       "dram_technology": hardware.dram.technology,
                       "overrides": hardware_overrides(hardware)},
             trace={"name": trace_name, "sha256": trace_sha256, "model": trace.header.model,
                    "policy": trace_policy, "iterations": trace.iterations,
-                   "layers": trace.n_layers, "phases": len(trace.phase_start)},
+                   "layers": trace.n_layers, "phases": len(trace.phase_start),
+                   "dataset": trace.header.dataset, "batch_size": trace.header.batch_size,
+                   "params": sum(layer.params for layer in trace.layers)},
             policies=policies, trace_policy=trace_policy, baseline=baseline,
-            comparison=comparison, options=options)
+            comparison=comparison, options=options, area_mm2=area_mm2 or {})
 
     def to_dict(self) -> dict:
         """The run JSON object."""
         return {"schema_version": RESULT_SCHEMA_VERSION, "producer": f"rctsim {__version__}",
-                "hardware": self.hardware, "trace": self.trace, "options": self.options,
+                "hardware": self.hardware, "area_mm2": self.area_mm2, "trace": self.trace,
+                "options": self.options,
                 "policies": {k: v.to_dict() for k, v in self.policies.items()},
                 "comparison": self.comparison}
 
@@ -173,12 +223,35 @@ class Result:
             write_atomic(path, text)
         return text
 
+    def to_dataframe(self):
+        """Per-layer, per-op ledger rows of every policy as a pandas DataFrame (the CSV's
+        columns: policy, layer, op, component, action, tensor, bits, quantity, energy_pj).
+
+        Needs pandas: `pip install 'rctsim[pandas]'`."""
+        pd = require_pandas("Result.to_dataframe()")
+        return pd.DataFrame(
+            [(label, r.layer, r.op, r.component, r.action, r.tensor, r.bits, r.quantity,
+              r.energy_pj) for label, pr in self.policies.items() for r in pr.rows],
+            columns=LEDGER_COLUMNS)
+
+    def __repr__(self) -> str:
+        total = ", ".join(f"{k} {v.energy_pj['total'] * 1e-12:.3g} J"
+                          for k, v in self.policies.items())
+        return (f"Result({self.trace['model']} ({self.trace['name']}) on "
+                f"{self.hardware.get('label', self.hardware['name'])}, "
+                f"{self.trace['iterations']} iterations; total energy: {total})")
+
+    def _repr_html_(self) -> str:
+        """The run summary as HTML (shown by Jupyter)."""
+        from rctsim.summary import summary_html
+
+        return summary_html(self)
+
     def to_csv(self, path: str | Path | None = None) -> str:
         """Per-layer, per-op ledger rows of every policy as CSV."""
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["policy", "layer", "op", "component", "action", "tensor", "bits",
-                         "quantity", "energy_pj"])
+        writer.writerow(LEDGER_COLUMNS)
         for label, pr in self.policies.items():
             for r in pr.rows:
                 writer.writerow([label, r.layer, r.op, r.component, r.action, r.tensor, r.bits,

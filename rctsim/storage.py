@@ -1,6 +1,6 @@
 """Policy semantics: which number formats each op uses and which tensors each policy stores.
 
-DESIGN.md §2 defines the four policies. This module turns a policy name and one layer's recorded
+concepts §3 defines the four policies. This module turns a policy name and one layer's recorded
 bits (`w, a, g, acc`) into operand formats for the three GEMMs and the storage precision of every
 tensor class. No hardware numbers live here.
 """
@@ -24,7 +24,7 @@ TENSORS: tuple[str, ...] = (
 partial sums in flight between layers; `gradients` are dY, dX and dW."""
 
 PARAM_TENSORS: tuple[str, ...] = ("weights", "master_copy")
-"""Tensor classes whose movement is "parameter movement" (DESIGN.md §2)."""
+"""Tensor classes whose movement is "parameter movement" (docs/concepts.md §2)."""
 
 
 @dataclass(frozen=True)
@@ -115,4 +115,4 @@ BASELINE_BITS: dict[str, tuple[int, int, int, int]] = {
     "qat": (8, 8, 32, 32),
     "fp32": (32, 32, 32, 32),
 }
-"""Default (w, a, g, acc) bits of a counterfactual baseline (DESIGN.md §2: QAT default 8/8)."""
+"""Default (w, a, g, acc) bits of a counterfactual baseline (concepts §2: QAT default 8/8)."""

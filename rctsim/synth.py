@@ -1,6 +1,6 @@
 """Synthetic traces: a shape-only standard model plus a bitwidth schedule, no training run.
 
-The schedule is fixed bits (`w=16,a=8,g=8[,acc=32]`, policy `rct`), `qat` (DESIGN.md §2 defaults),
+The schedule is fixed bits (`w=16,a=8,g=8[,acc=32]`, policy `rct`), `qat` (concepts §2 defaults),
 `fp32`, or another trace's per-layer schedule carried over by relative depth and stretched to the
 target's iteration count. The mapping rules are in docs/workloads.md ("Schedules from a trace").
 """
@@ -23,7 +23,7 @@ from rctsim.trace.model import (
 from workloads.shapes import shape_model
 
 DEFAULT_ACC_BITS = 32
-"""Accumulator bits when a fixed-bits schedule does not name `acc` (DESIGN.md §2)."""
+"""Accumulator bits when a fixed-bits schedule does not name `acc` (docs/concepts.md §2)."""
 
 QAT_BITS = {"w": 8, "a": 8, "g": 32, "acc": 32}
 """QAT default: forward at w_q = a_q = 8 bits, backward (gradients) and accumulators fp32."""

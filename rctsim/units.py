@@ -27,3 +27,18 @@ def quantity(value: float, unit: str, spec: str = ".3g") -> str:
 def percent(fraction: float | None) -> str:
     """A saving as a percentage, `n/a` when undefined."""
     return "n/a" if fraction is None else f"{100 * fraction:.1f} %"
+
+
+def duration(seconds: float) -> str:
+    """A time in the unit a person reads: `850 µs`, `2.66 s`, `4.2 min`, `1.6 h`, `3.1 d`."""
+    if seconds < 60:
+        return si(seconds, "s")
+    for scale, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return si(seconds, "s")  # pragma: no cover
+
+
+def count(value: float) -> str:
+    """A count (MACs, cycles) with an SI prefix and no unit: `46.3 G`, `531 M`, `624`."""
+    return si(value, "").rstrip() if abs(value) >= 1000 else f"{value:,.0f}"

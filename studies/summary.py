@@ -11,14 +11,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rctsim import study
 
-import studylib  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+"""Repository root."""
 
-STUDIES = studylib.ROOT / "studies"
+STUDIES = ROOT / "studies"
 """The studies folder."""
 
-OUT = studylib.ROOT / "docs" / "results.md"
+OUT = ROOT / "docs" / "results.md"
 """The summary written."""
 
 
@@ -29,14 +30,14 @@ def _f(value: str) -> float:
 
 def _pct_range(values: list[float]) -> str:
     """'a% to b%' (or one value)."""
-    lo, hi = studylib.pct(min(values)), studylib.pct(max(values))
+    lo, hi = study.pct(min(values)), study.pct(max(values))
     return lo if lo == hi else f"{lo} to {hi}"
 
 
 def validation_section() -> list[str]:
     """Array model against SCALE-Sim; energy rules against their sources."""
     folder = STUDIES / "validation"
-    cycles = studylib.read_csv(folder / "cycles.csv")
+    cycles = study.read_csv(folder / "cycles.csv")
     lines = []
     for source, label in (("fixture", "the 324-case SCALE-Sim fixture (12 GEMM shapes x 9 "
                                       "arrays x ws/os/is)"),
@@ -56,18 +57,18 @@ def validation_section() -> list[str]:
             f"double count for `os` ({raw_ofmap}/{cases} before); utilisation and mapping "
             f"efficiency to 1e-9 in {exact['overall_util_pct']}/{cases} and "
             f"{exact['mapping_efficiency_pct']}/{cases}.")
-    energy = studylib.read_csv(folder / "energy.csv")
-    loo = studylib.percentile_summary([_f(r["error_left_out"]) for r in energy
+    energy = study.read_csv(folder / "energy.csv")
+    loo = study.percentile_summary([_f(r["error_left_out"]) for r in energy
                                        if r["error_left_out"]])
     at = max(abs(_f(r["error_at_point"])) for r in energy)
     tables = ", ".join(dict.fromkeys(r["table"] for r in energy))
     lines.append(
         f"- Energy rules ({tables}): at every published point our scaling rules return the "
         f"point (max error {at:.1g}); predicting each point from the others (left out), the "
-        f"error over {loo['n']} points has median |error| {studylib.pct(loo['median_abs'])}, "
-        f"90th percentile {studylib.pct(loo['p90_abs'])} and max "
-        f"{studylib.pct(loo['max_abs'])}: the uncertainty of an energy between table points.")
-    hier = studylib.read_csv(folder / "hierarchy.csv")
+        f"error over {loo['n']} points has median |error| {study.pct(loo['median_abs'])}, "
+        f"90th percentile {study.pct(loo['p90_abs'])} and max "
+        f"{study.pct(loo['max_abs'])}: the uncertainty of an energy between table points.")
+    hier = study.read_csv(folder / "hierarchy.csv")
     lines.append(
         "- `edge_npu`'s access energies per 16-bit word relative to a 16-bit MAC, against "
         "Eyeriss's normalised costs (65 nm): " + ", ".join(
@@ -75,11 +76,11 @@ def validation_section() -> list[str]:
             + (f"{_f(r['ours_x_mac']):.3g}x" if r["ours_x_mac"] else "not modelled")
             + f" (Eyeriss {_f(r['eyeriss_x_mac']):g}x)" for r in hier)
         + " (SRAM from the banked CACTI 45 nm model, DRAM from the LPDDR4 row).")
-    sram_rows = studylib.read_csv(folder / "sram.csv")
+    sram_rows = study.read_csv(folder / "sram.csv")
     lines.append(
         "- CACTI 45 nm (one bank, itrs-hp, 64-bit words) against Horowitz's 64-bit SRAM reads: "
         + ", ".join(f"{int(r['size_bytes']) // 1024} KB {_f(r['cacti_one_bank_pj']):.3g} pJ vs "
-                    f"{_f(r['published_pj']):g} pJ ({studylib.pct(_f(r['difference']))})"
+                    f"{_f(r['published_pj']):g} pJ ({study.pct(_f(r['difference']))})"
                     for r in sram_rows) + ".")
     return ["## Validation", "", "`python studies/validation/run.py` "
             "([results](../studies/validation/results.md))", "", *lines, ""]
@@ -88,8 +89,8 @@ def validation_section() -> list[str]:
 def rct_section() -> list[str]:
     """RCT against QAT and fp32; the papers' claims."""
     folder = STUDIES / "rct_vs_qat"
-    rows = studylib.read_csv(folder / "results.csv")
-    claims = studylib.read_csv(folder / "claims.csv")
+    rows = study.read_csv(folder / "results.csv")
+    claims = study.read_csv(folder / "claims.csv")
     acc = []
     for model in dict.fromkeys(r["model"] for r in rows):
         sel = {r["policy"]: _f(r["accuracy"]) for r in rows
@@ -97,7 +98,7 @@ def rct_section() -> list[str]:
         acc.append(f"{model}: " + ", ".join(f"{p} {100 * v:.1f}%" for p, v in sel.items()))
     rct = [r for r in rows if r["policy"] == "rct"]
     to_target = _pct_range([_f(r["saving_vs_qat_energy_to_target"]) for r in rct])
-    table = studylib.md_table(
+    table = study.md_table(
         [(c["claim"], c["published"], c["ours"], c["verdict"]) for c in claims],
         ["claim (RCT/APT papers)", "published", "ours (image + text model x edge_npu, mcu_npu)",
          "verdict"], "lllr")
@@ -124,7 +125,7 @@ def rct_section() -> list[str]:
 def speed_section() -> list[str]:
     """Speed against SCALE-Sim and ZigZag; growth."""
     folder = STUDIES / "speed"
-    rows = studylib.read_csv(folder / "results.csv")
+    rows = study.read_csv(folder / "results.csv")
     tools = [r for r in rows if r["table"] == "tools"]
     scalesim = [_f(r["ratio_to_rctsim"]) for r in tools if r["tool"].startswith("SCALE-Sim")]
     zigzag = [_f(r["ratio_to_rctsim"]) for r in tools if r["tool"].startswith("ZigZag")]
@@ -156,10 +157,10 @@ def speed_section() -> list[str]:
 def sram_section() -> list[str]:
     """Where QAT spills and RCT does not."""
     folder = STUDIES / "sram_pareto"
-    spills = studylib.read_csv(folder / "spills.csv")
-    windows = studylib.read_csv(folder / "windows.csv") if (folder / "windows.csv").exists() \
+    spills = study.read_csv(folder / "spills.csv")
+    windows = study.read_csv(folder / "windows.csv") if (folder / "windows.csv").exists() \
         else []
-    points = studylib.read_csv(folder / "results.csv")
+    points = study.read_csv(folder / "results.csv")
     sizes = sorted({int(r["sram_kb"]) for r in points})
     swept = f"{_size(sizes[0])}-{_size(sizes[-1])}"
     lines = ["## SRAM size x policy", "", "`python studies/sram_pareto/run.py` "
@@ -201,7 +202,7 @@ def render() -> str:
 
 def main() -> int:
     """Write docs/results.md."""
-    studylib.write_text(OUT, render())
+    study.write_text(OUT, render())
     print(f"wrote {OUT}")
     return 0
 

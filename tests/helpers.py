@@ -42,9 +42,14 @@ def hardware(**changes) -> HardwareSpec:
         for mem in data["memories"]:
             if mem["role"] == "global":
                 mem["size_bytes"] = changes["global_size"]
-    for key in ("rows", "cols", "dataflow", "int_bits", "fp32", "precision_mode"):
+    for key in ("rows", "cols", "dataflow", "int_bits", "precision_mode"):
         if key in changes:
             data["array"][key] = changes[key]
+    if changes.get("fp32") is False:  # integer only
+        data["compute_units"] = []
+    elif changes.get("fp32") == "pe":  # fp32 in every PE at one MAC per cycle, no vector unit
+        data["compute_units"] = [{"name": "fp32_pe", "placement": "pe", "formats": {"fp32": 1},
+                                  "area_um2": 11884.0, "leakage_uw": 0.0, "source": "test"}]
     if "dram_bw" in changes:
         data["dram"]["bandwidth_bytes_per_s"] = changes["dram_bw"]
     return HardwareSpec.model_validate(data)

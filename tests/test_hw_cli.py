@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hwmodels.load import load_hardware
 from rctsim.cli import main
 
 
@@ -119,3 +120,66 @@ def test_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert schema["$defs"]["ArraySpec"]["properties"]["dataflow"]["enum"] == ["ws", "os", "is"]
     code, out, _ = _run(["hw", "schema", "--table"], capsys)
     assert "sram_64b" in json.loads(out)["properties"]
+
+
+def test_export_writes_the_preset_with_its_comments_and_it_validates(tmp_path, capsys):
+    from hwmodels.load import bundled_text, hardware_digest
+
+
+    target = tmp_path / "x.yaml"
+    with pytest.raises(SystemExit) as exc:
+        main(["hw", "export", "edge_npu", "-o", str(target)])
+    assert exc.value.code in (0, None)
+    text = target.read_text()
+    assert text.startswith("#") and "source:" in text  # comments and sources kept
+    assert text == bundled_text("edge_npu")
+    with pytest.raises(SystemExit) as exc:
+        main(["hw", "validate", str(target)])
+    assert exc.value.code in (0, None) and f"ok: {target}" in capsys.readouterr().out
+    assert hardware_digest(load_hardware(target)) == hardware_digest(load_hardware("edge_npu"))
+
+
+def test_export_to_stdout_and_unknown_name(capsys):
+
+
+    with pytest.raises(SystemExit) as exc:
+        main(["hw", "export", "edge_npu", "-o", "-"])
+    assert exc.value.code in (0, None) and "name: edge_npu" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["hw", "export", "edge_npx"])
+    assert exc.value.code == 2 and "edge_npu" in capsys.readouterr().err
+
+
+def test_an_edited_preset_with_its_name_is_labelled_modified(tmp_path):
+    from hwmodels.load import bundled_text, hardware_digest, hardware_label
+
+    path = tmp_path / "mine.yaml"
+    path.write_text(bundled_text("edge_npu").replace("  rows: 12", "  rows: 16"))
+    spec = load_hardware(path)
+    assert hardware_label(load_hardware("edge_npu")) == "edge_npu"
+    assert hardware_label(spec) == f"edge_npu (modified, sha256 {hardware_digest(spec)[:12]})"
+    renamed = spec.model_copy(update={"name": "my_npu"})
+    assert hardware_label(renamed) == "my_npu"
+
+
+def test_run_json_records_the_whole_spec_and_the_report_shows_it(tmp_path, capsys):
+    """The report finds the hardware's details in the run JSON even when its file is gone."""
+    from hwmodels.load import bundled_text
+
+
+    hw = tmp_path / "mine.yaml"
+    hw.write_text(bundled_text("edge_npu").replace("  cols: 14", "  cols: 10"))
+    run_json, html = tmp_path / "r.json", tmp_path / "r.html"
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--hw", str(hw), "--trace", "resnet", "--baseline", "none",
+              "--json", str(run_json)])
+    assert exc.value.code in (0, None)
+    doc = json.loads(run_json.read_text())
+    assert doc["hardware"]["spec"] == load_hardware(hw).model_dump(mode="json")
+    assert doc["hardware"]["label"].startswith("edge_npu (modified, sha256 ")
+    hw.unlink()
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(run_json), "-o", str(html)])
+    assert exc.value.code in (0, None), capsys.readouterr().err
+    page = html.read_text()
+    assert "edge_npu (modified, sha256" in page and "12x10 array (ws) @ 200 MHz" in page

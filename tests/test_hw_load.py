@@ -44,8 +44,8 @@ def _load_error(path: Path) -> InputError:
 
 
 def test_bundled_names() -> None:
-    """Four presets and two energy tables ship with the package."""
-    assert list_presets() == ["bitfusion", "datacenter", "edge_npu", "mcu_npu"]
+    """Five presets and two energy tables ship with the package."""
+    assert list_presets() == ["bitfusion", "datacenter", "edge_npu", "lnpu", "mcu_npu"]
     assert list_tables() == ["horowitz_45nm", "tpuv4i_7nm"]
 
 
@@ -79,7 +79,9 @@ def test_presets_match_the_published_designs() -> None:
     tpu, fusion = load_hardware("datacenter"), load_hardware("bitfusion")
     assert edge.array.rows * edge.array.cols == 168
     assert edge.global_buffer.size_bytes == 108 * 1024
-    assert edge.array.fp32 and edge.array.int_bits == list(range(2, 17))
+    assert edge.array.int_bits == list(range(2, 17))
+    assert [(u.name, u.lanes, dict(u.formats)) for u in edge.compute_units] == [
+        ("fp32_vector", 16, {"fp32": 1})]
     assert mcu.global_buffer.size_bytes == 64 * 1024
     assert mcu.array.rows * mcu.array.cols == 64
     assert tpu.array.rows == tpu.array.cols == 256 and tpu.array.clock_hz == 700e6
@@ -240,3 +242,32 @@ def test_digest_is_sha256_of_canonical_json() -> None:
     assert hardware_digest(load_hardware("edge_npu")) == hardware_digest(spec)
     changed = spec.model_copy(update={"description": spec.description + "!"})
     assert hardware_digest(changed) != hardware_digest(spec)
+
+
+def test_unknown_key_first_with_a_suggestion_and_other_errors_listed(tmp_path):
+    from hwmodels.load import bundled_text
+
+    path = tmp_path / "typo.yaml"
+    path.write_text(bundled_text("edge_npu").replace("  rows: 12", "  rowz: 12")
+                    .replace("dataflow: ws", "dataflow: xx"))
+    with pytest.raises(InputError) as exc:
+        load_hardware(path)
+    line = str(exc.value)
+    assert "\n" not in line
+    assert line.index("unknown key 'rowz'") < line.index("array.rows: required key is missing")
+    assert "did you mean 'rows'?" in line and "array.dataflow" in line
+    assert "more error" not in line
+
+
+def test_yaml11_float_pitfall_is_explained(tmp_path):
+
+
+    from hwmodels.load import bundled_text
+
+    path = tmp_path / "clock.yaml"
+    path.write_text(bundled_text("edge_npu").replace("clock_hz: 200.0e+6", "clock_hz: 200.0e6"))
+    assert yaml.safe_load("x: 200.0e6")["x"] == "200.0e6"  # the pitfall itself
+    with pytest.raises(InputError) as exc:
+        load_hardware(path)
+    assert "array.clock_hz" in str(exc.value) and "YAML 1.1" in str(exc.value)
+    assert "200.0e+6" in str(exc.value) and yaml.safe_load("x: 200.0e+6")["x"] == 200e6

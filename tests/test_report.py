@@ -138,7 +138,7 @@ def test_inputs_stated_on_top(files, run):
     html = files.run_html.read_text()
     head = html[html.index("<h1>"): html.index('class="cards"')]
     for text in (run["hardware"]["name"], run["hardware"]["sha256"], run["trace"]["sha256"],
-                 str(files.trace), run["producer"], "12x14 ws array"):
+                 str(files.trace), run["producer"], "12x14 array (ws) @ 200 MHz"):
         assert text in head
     assert page_manifest(html)["versions"]["rctsim"] == rctsim.__version__
 
@@ -177,10 +177,10 @@ def test_breakdown_panels_each_sum_to_total(specs, run):
     """The op, component and tensor panels each split the same total energy."""
     totals: dict[tuple[str, str], float] = {}
     for trace in specs["fig-energy-breakdown"]["data"]:
-        for label, value in zip(trace["x"], trace["y"], strict=True):
+        for label, value, key in zip(trace["x"], trace["y"], trace["customdata"], strict=True):
             assert value == pytest.approx(
                 run["policies"][label]["breakdown_energy_pj"][trace["meta"]].get(
-                    trace["name"], 0.0) * PJ, rel=1e-12)
+                    key, 0.0) * PJ, rel=1e-12)
             totals[(trace["meta"], label)] = totals.get((trace["meta"], label), 0.0) + value
     assert len(totals) == 3 * len(run["policies"])
     for (_, label), total in totals.items():
@@ -202,7 +202,8 @@ def test_memory_figure_is_the_footprint(files, specs, run):
     parts, peaks = {}, {}
     for trace in specs["fig-memory"]["data"]:
         target = peaks if trace["x"][0] == "on chip" else parts
-        target[trace["name"]] = dict(zip(trace["x"], trace["y"], strict=True))
+        keys = trace["customdata"] if target is parts else trace["x"]
+        target[trace["name"]] = dict(zip(keys, trace["y"], strict=True))
     for label, summary in run["policies"].items():
         memory = summary["memory_bytes"]
         assert parts[label] == {k: memory[k] for k in parts[label]}
@@ -300,7 +301,7 @@ def test_real_baseline_trace_gets_its_own_curve(files, tmp_path):
 
 @pytest.mark.parametrize("text, field", [
     ("{not json", "line 1"),
-    ('{"schema_version": 2, "hardware": {}, "trace": {}, "policies": {}, "comparison": {}}',
+    ('{"schema_version": 3, "hardware": {}, "trace": {}, "policies": {}, "comparison": {}}',
      "schema_version"),
     ('{"schema_version": 1}', "hardware"),
 ])
@@ -367,9 +368,10 @@ def test_sweep_parallel_and_sram_figures_are_the_rows(files):
     rows = read_store_rows(files.store)
     specs = figure_specs(files.sweep_html.read_text())
     dims = {d["label"]: d for d in specs["fig-parallel"]["data"][0]["dimensions"]}
-    assert dims["energy_pj (J)"]["values"] == pytest.approx([r["energy_pj"] * PJ for r in rows])
-    assert dims["sram_kb"]["values"] == [r["params"]["sram_kb"] for r in rows]
-    assert {"dataflow", "policy", "trace_name", "on front"} <= set(dims)
+    assert dims["total energy (J)"]["values"] == pytest.approx(
+        [r["energy_pj"] * PJ for r in rows])
+    assert dims["global buffer (KB)"]["values"] == [r["params"]["sram_kb"] for r in rows]
+    assert {"dataflow", "policy", "trace", "on front"} <= set(dims)
     for trace in specs["fig-energy-sram"]["data"]:
         if trace["mode"] != "lines":
             continue
@@ -441,3 +443,99 @@ def test_run_html_into_a_missing_folder_is_refused(files, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["run", "--trace", str(files.trace), "--html", str(tmp_path / "no" / "r.html")])
     assert exc.value.code == 2 and "--html" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ new run figures, legibility
+
+def test_energy_per_iteration_figure_is_the_phase_energy(specs, run):
+    """Each policy's line steps through its phases at the energy of one of their iterations."""
+    lines = _by_name(specs["fig-energy-iteration"])
+    assert set(lines) == set(run["policies"])
+    for label, summary in run["policies"].items():
+        phases = summary["phase_energy"]
+        assert lines[label]["x"] == [v for p in phases for v in (p["start"], p["stop"])]
+        assert lines[label]["y"] == pytest.approx(
+            [p["energy_pj_per_iteration"] * PJ for p in phases for _ in (0, 1)], rel=1e-12)
+    # the rct trace changes bits at iteration 40: two phases of different energy
+    rct = run["policies"]["rct"]["phase_energy"]
+    assert [p["start"] for p in rct] == [0, 40] and rct[0] != rct[1]
+
+
+def test_layer_component_bars_add_up_to_each_layer(specs, run):
+    """Stacked component bars of a layer sum to that layer's energy (the layer breakdown)."""
+    sums: dict[tuple[str, str], float] = {}
+    for trace in specs["fig-layer-components"]["data"]:
+        for layer, value in zip(trace["x"], trace["y"], strict=True):
+            sums[(trace["meta"], layer)] = sums.get((trace["meta"], layer), 0.0) + value
+    for label, summary in run["policies"].items():
+        for layer, energy in summary["breakdown_energy_pj"]["layer"].items():
+            assert sums[(label, layer)] == pytest.approx(energy * PJ, rel=1e-9)
+
+
+def test_layer_utilisation_is_the_closed_form(specs, run):
+    """Utilisation = 3 M N K MACs / (PEs x the SCALE-Sim compute cycles of the three GEMMs),
+    computed here from the layer shapes alone (edge_npu: 12 x 14, ws, one cycle per MAC)."""
+    from hwmodels.systolic import compute_cycles
+
+    bars = [t for t in specs["fig-layer-utilisation"]["data"] if t["xaxis"] == "x"]
+    layers = {la.name: la for la in mlp_layers()}
+    assert {t["name"] for t in bars} == set(run["policies"])
+    utils = {t["name"]: dict(zip(t["x"], t["y"], strict=True)) for t in bars}
+    for name, util in utils["qat"].items():
+        # QAT's fp32 backward GEMMs run on edge_npu's fp32 vector unit, not the array: the
+        # array idles through them, so its utilisation is below RCT's (all GEMMs on the array)
+        assert 0 < util < utils["rct"][name]
+    for trace in [t for t in bars if t["name"] == "rct"]:
+        for name, util in zip(trace["x"], trace["y"], strict=True):
+            la = layers[name]
+            cycles = sum(compute_cycles(m, n, k, 12, 14, "ws") for m, n, k in
+                         ((la.m, la.n, la.k), (la.m, la.k, la.n), (la.k, la.n, la.m)))
+            assert util == pytest.approx(3 * la.m * la.n * la.k / (12 * 14 * cycles), rel=1e-9)
+            assert 0 < util <= 1
+
+
+def test_one_colour_per_meaning_on_the_run_page(specs):
+    """Policies have their own colours in every figure; no category bar uses one of them."""
+    from rctsim.report.style import POLICY_COLOUR, POLICY_COLOURS
+
+    for fig in ("fig-energy-layer", "fig-memory", "fig-energy-iteration"):
+        for trace in specs[fig]["data"]:
+            if trace["name"] in POLICY_COLOUR:
+                colour = trace.get("marker", {}).get("color") or trace["line"]["color"]
+                assert colour == POLICY_COLOUR[trace["name"]]
+    for fig in ("fig-energy-breakdown", "fig-layer-components", "fig-timeline"):
+        colours = {t["marker"]["color"] for t in specs[fig]["data"]}
+        assert colours and not colours & set(POLICY_COLOURS), fig
+    # the same op has the same colour in the breakdown and the timeline
+    op_colour = {t["name"]: t["marker"]["color"] for t in specs["fig-energy-breakdown"]["data"]
+                 if t["meta"] == "op"}
+    for trace in specs["fig-timeline"]["data"]:
+        assert trace["marker"]["color"] == op_colour[trace["name"]]
+
+
+def test_run_figures_use_readable_names(specs):
+    names = [t["name"] for f in specs.values() for t in f["data"]]
+    names += [x for t in specs["fig-memory"]["data"] for x in t["x"]]
+    assert "workspace (peak)" in names and "fp32 master copy" in names
+    assert not [n for n in names if re.fullmatch(r"[a-z]+_[a-z_]+", str(n))]
+
+
+def test_sweep_figures_colour_by_policy_and_title_axes_in_words(files):
+    """Pareto points of every policy, on the front or not, carry that policy's colour; axes are
+    titled in words with units; the parallel plot's title holds no colour code."""
+    from rctsim.report.style import POLICY_COLOUR
+
+    rows = {r["key"]: r for r in read_store_rows(files.store)}
+    specs = figure_specs(files.sweep_html.read_text())
+    seen = set()
+    for trace in specs["fig-pareto"]["data"]:
+        for key in trace["customdata"]:
+            policy = rows[key]["policy"]
+            assert trace["marker"]["color"] == POLICY_COLOUR[policy]
+            seen.add((policy, trace["name"].startswith("front")))
+    assert {("qat", False), ("rct", True)} <= seen
+    layout = specs["fig-pareto"]["layout"]
+    assert (layout["xaxis"]["title"]["text"], layout["yaxis"]["title"]["text"]) == (
+        "total energy (J)", "global buffer (B)")
+    assert specs["fig-energy-sram"]["layout"]["yaxis"]["title"]["text"] == "total energy (J)"
+    assert "#" not in specs["fig-parallel"]["layout"]["title"]["text"]

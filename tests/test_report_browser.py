@@ -10,6 +10,7 @@ websocket-client is missing (CI installs both).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -276,3 +277,55 @@ def test_harness_sees_console_errors(browser, tmp_path):
     browser.open(page)
     found = browser.errors()
     assert len(found) == 2 and "bad figure" in found[0] and "undefinedFunction" in found[1]
+
+
+SWEEP_LOOK = """(async () => {
+  await window.rctsimRendered;
+  const gd = document.getElementById('fig-pareto');
+  const groups = gd.querySelectorAll('.scatterlayer .trace');
+  const points = gd.data.flatMap((t, n) => Array.from(groups[n].querySelectorAll('path.point'))
+    .map((p, i) => ({key: t.customdata[i], fill: getComputedStyle(p).fill})));
+  const text = sel => Array.from(document.querySelectorAll(sel)).map(t => t.textContent);
+  const boxes = Array.from(document.querySelectorAll('#fig-parallel .axis-title')).map(t => {
+    const r = t.getBoundingClientRect(); return [r.left, r.right, r.top, r.bottom]; });
+  return {points: points,
+          titles: text('#fig-pareto .xtitle, #fig-pareto .ytitle, #fig-energy-sram .ytitle'),
+          svgText: text('svg text'), parallelTitles: text('#fig-parallel .axis-title'),
+          parallelTicks: text('#fig-parallel .tick text'), boxes: boxes};
+})()"""
+"""What the sweep page shows: each Pareto point's drawn fill, axis titles, every SVG text, the
+parallel plot's axis titles (with their boxes) and tick labels."""
+
+
+def _rgb(hex_colour: str) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def test_sweep_report_colours_points_by_policy_and_titles_axes_in_words(browser, files):
+    """As drawn: every Pareto point, on the front or off it, is filled in its policy's colour
+    (QAT's points can be told from RCT's); axes are titled in words with units; parallel
+    coordinates have no overlapping axis titles, no colour codes in text, SI tick labels."""
+    from rctsim.report.style import POLICY_COLOUR
+    from rctsim.report.sweep_report import read_store_rows
+
+    browser.open(files.sweep_html)
+    look = browser.eval(SWEEP_LOOK)
+    assert browser.errors() == []
+    policy = {r["key"]: r["policy"] for r in read_store_rows(files.store)}
+    assert len(look["points"]) == len(policy)
+    fills = {}
+    for point in look["points"]:
+        assert point["fill"] == _rgb(POLICY_COLOUR[policy[point["key"]]]), point
+        fills.setdefault(policy[point["key"]], set()).add(point["fill"])
+    assert set(fills) == {"rct", "qat"} and fills["rct"] != fills["qat"]
+    assert look["titles"] == ["total energy (J)", "global buffer (B)", "total energy (J)"]
+    assert "total energy (J)" in look["parallelTitles"]
+    assert "global buffer (KB)" in look["parallelTitles"]
+    for text in look["svgText"]:
+        assert "_pj" not in text and "_bytes" not in text
+        assert not re.search(r"#[0-9a-f]{6}", text)
+    boxes = sorted(look["boxes"])
+    for (_, r1, t1, b1), (l2, _, t2, b2) in zip(boxes, boxes[1:], strict=False):
+        assert r1 <= l2 or b1 <= t2 or b2 <= t1, (boxes, look["parallelTitles"])
+    assert not [t for t in look["parallelTicks"] if re.fullmatch(r"[\d.]+B", t)]

@@ -18,7 +18,8 @@ from tests.helpers import make_trace, mlp_layers
 POLICY_KEYS = {
     "macs": {"fwd", "dgrad", "wgrad", "total"},
     "cycles": {"compute", "stall", "total"},
-    "energy_pj": {"mac", "gemm", "sram", "dram", "leakage", "param_movement", "total"},
+    "energy_pj": {"mac", "gemm", "gemm_arith", "gemm_datapath", "sram", "dram", "leakage",
+                  "param_movement", "total"},
     "traffic_bytes": {"sram_read", "sram_write", "dram_read", "dram_write"},
     "memory_bytes": {"params", "master_copy", "optimizer", "activations_peak", "gradients_peak",
                      "peak_on_chip", "peak_total"},
@@ -46,7 +47,7 @@ def test_run_writes_json_and_csv(trace_file, tmp_path, capsys):
     assert code in (0, None), err
     assert "rct against qat" in out
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert set(doc["hardware"]) >= {"name", "sha256"} and set(doc["trace"]) >= {"name", "sha256"}
     for label in ("rct", "qat"):
         pol = doc["policies"][label]
@@ -54,8 +55,13 @@ def test_run_writes_json_and_csv(trace_file, tmp_path, capsys):
             assert fields <= set(pol[key]), (label, key)
         assert pol["seconds"] > 0
     assert set(doc["comparison"]["savings"]) == {
-        "gemm_energy", "param_memory", "param_movement_energy", "dram_traffic",
-        "total_energy", "latency"}
+        "gemm_energy", "gemm_arith_energy", "gemm_datapath_energy", "param_memory",
+        "param_movement_energy", "dram_traffic", "total_energy", "latency"}
+    area = doc["area_mm2"]
+    assert set(area["parts"]) == {"array", "unit:fp32_vector", "sram:global_buffer",
+                                  "sram:pe_spads"}
+    assert area["total"] == pytest.approx(sum(area["parts"].values()))
+    assert area["parts"]["array"] == pytest.approx(12 * 14 * 1129.769e-6)
     rows = list(csv.DictReader(io.StringIO((tmp_path / "r.csv").read_text())))
     energy = sum(float(r["energy_pj"]) for r in rows if r["policy"] == "rct")
     assert energy == pytest.approx(doc["policies"]["rct"]["energy_pj"]["total"], rel=1e-9)
@@ -108,7 +114,7 @@ def test_readme_defaults_run_the_bundled_resnet_on_edge_npu(capsys):
     """`rctsim run --hw edge_npu --trace resnet` (the README's quickstart) works as written."""
     code, out, err = _run(["run", "--hw", "edge_npu", "--trace", "resnet"], capsys)
     assert code in (0, None), err
-    assert "hardware edge_npu" in out and "trace resnet" in out and "rct against qat" in out
+    assert "edge_npu" in out and "trace resnet" in out and "rct against qat" in out
 
 
 def test_bundled_trace_info_json_names_its_policy(capsys):

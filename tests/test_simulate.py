@@ -144,8 +144,10 @@ def test_bits_the_hardware_lacks_are_refused():
     layers = mlp_layers()
     with pytest.raises(InputError, match="array.int_bits"):
         simulate(hardware(), make_trace(layers, bits=(24, 8, 8, 32)), baseline=None)
-    with pytest.raises(InputError, match="array.fp32"):
+    with pytest.raises(InputError, match="compute_units") as err:
         simulate(hardware(fp32=False), make_trace(layers), baseline="fp32")
+    assert "fp32 MACs and no unit computes fp32" in err.value.problem  # the op and its format
+    assert "fwd" in err.value.problem and "array (int2..16)" in err.value.allowed
 
 
 def test_baseline_trace_must_match_layers():
@@ -221,13 +223,15 @@ def test_qat_dgrad_reads_the_copy_the_option_names():
 
 
 def test_qat_wgrad_reads_kept_activations_at_their_stored_bits():
-    """QAT's fp32 wgrad dequantises X from its int8 copy: the same activation bytes as RCT's."""
+    """QAT's fp32 wgrad dequantises X from its int8 copy: the same activation bytes as RCT's
+    (on a hardware whose fp32 MACs sit in the PEs, so both run on the same geometry)."""
     layers = mlp_layers()
     rct = make_trace(layers, bits=(8, 8, 8, 32))
     qat = make_trace(layers, policy="qat", bits=(8, 8, 32, 32))
 
     def wgrad_activation_reads(trace):
-        pr = simulate(hardware(), trace, baseline=None).policies[trace.header.policy.name]
+        pr = simulate(hardware(fp32="pe"), trace,
+                      baseline=None).policies[trace.header.policy.name]
         return sum(r.quantity for r in pr.rows if r.op == "wgrad" and r.tensor == "activations"
                    and r.component.startswith("sram") and r.action == "read")
 

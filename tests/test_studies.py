@@ -27,8 +27,9 @@ STUDIES = Path(__file__).resolve().parents[1] / "studies"
 
 
 def _load(study: str, module: str = "run"):
-    """Import studies/STUDY/MODULE.py under a unique name (its folder and studies/ on the path)."""
-    for folder in (STUDIES, STUDIES / study):
+    """Import studies/STUDY/MODULE.py under a unique name (its folder on the path, as when the
+    script runs)."""
+    for folder in (STUDIES / study,):
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
     name = f"study_{study}_{module}"
@@ -42,10 +43,9 @@ def _load(study: str, module: str = "run"):
 
 @pytest.fixture(scope="module")
 def studylib():
-    _load("validation")
-    import studylib as lib
+    from rctsim import study
 
-    return lib
+    return study
 
 
 # ---------------------------------------------------------------- studylib
@@ -148,8 +148,27 @@ def test_validation_study_reproduces_committed_outputs(tmp_path, studylib):
     run = _load("validation")
     cfg = studylib.load_config(STUDIES / "validation/config.yaml", run.ValidationConfig)
     run.run(cfg, out_dir=tmp_path)
-    for name in ("cycles.csv", "energy.csv", "results.md"):
+    for name in ("cycles.csv", "energy.csv", "training_chip.csv", "results.md"):
         assert (tmp_path / name).read_text() == (STUDIES / "validation" / name).read_text(), name
+
+
+def test_validation_training_chip_mac_only_efficiency_is_horowitz_closed_form():
+    """LNPU at fp8 (fp16 accumulate), MAC arithmetic only: 2 FLOP / (fp8 multiply + fp16 add),
+    the fp8 multiply by the power law through Horowitz's fp16 (1.1 pJ) and fp32 (3.7 pJ) points;
+    at fp16, 2 / (1.1 + 0.4). On-chip efficiency is below it, and the ratio is ours/published."""
+    run = _load("validation")
+    rows = {r["precision"]: r for r in run.training_chip_rows(run.TrainingChip(
+        hw="lnpu", gemm=(64, 64, 64), published=[
+            run.PublishedEfficiency(precision="fp8", tflops_per_w=25.3, source="t"),
+            run.PublishedEfficiency(precision="fp16", tflops_per_w=14.4, source="t")]))}
+    p = math.log(3.7 / 1.1) / math.log(4)
+    assert rows["fp8"]["ours_mac_only_tflops_per_w"] == pytest.approx(
+        2 / (1.1 * (64 / 256) ** p + 0.4))
+    assert rows["fp16"]["ours_mac_only_tflops_per_w"] == pytest.approx(2 / 1.5)
+    for r in rows.values():
+        assert r["ours_on_chip_tflops_per_w"] < r["ours_mac_only_tflops_per_w"]
+        assert r["ratio_on_chip"] == pytest.approx(
+            r["ours_on_chip_tflops_per_w"] / r["published_tflops_per_w"])
 
 
 # ---------------------------------------------------------------- rct_vs_qat
@@ -200,7 +219,7 @@ def test_rct_vs_qat_bundled_rows_match_committed_csv():
     """The image model on edge_npu, recomputed, equals the committed results.csv rows."""
     run = _load("rct_vs_qat")
     tables = _load("rct_vs_qat", "tables")
-    import studylib
+    from rctsim import study as studylib
 
     cfg = studylib.load_config(STUDIES / "rct_vs_qat/config.yaml", run.StudyConfig)
     traces, _ = run.policy_traces(cfg.models["image"], retrain=False)
@@ -260,7 +279,7 @@ def test_sram_pareto_spill_window_on_a_small_model():
 def test_sram_pareto_points_match_committed_csv():
     """Two of the committed BERT-tiny sizes, recomputed, equal the committed rows."""
     run = _load("sram_pareto")
-    import studylib
+    from rctsim import study as studylib
 
     cfg = studylib.load_config(STUDIES / "sram_pareto/config.yaml", run.ParetoConfig)
     small = cfg.model_copy(update={"sram_kb": [8192, 16384],
@@ -308,7 +327,7 @@ def test_speed_growth_traces_have_the_asked_phases():
 def test_bundled_traces_are_the_configured_runs():
     """The rct_vs_qat config's trainer settings are the bundled traces' recorded commands."""
     run = _load("rct_vs_qat")
-    import studylib
+    from rctsim import study as studylib
 
     cfg = studylib.load_config(STUDIES / "rct_vs_qat/config.yaml", run.StudyConfig)
     for runs in cfg.models.values():
@@ -319,7 +338,7 @@ def test_bundled_traces_are_the_configured_runs():
 
 def test_docs_results_is_the_summary_of_the_committed_outputs():
     """docs/results.md is exactly what studies/summary.py renders from the committed outputs."""
-    _load("validation")
-    import summary
+    import runpy
 
-    assert (STUDIES.parent / "docs/results.md").read_text() == summary.render()
+    summary = runpy.run_path(str(STUDIES / "summary.py"), run_name="summary")
+    assert (STUDIES.parent / "docs/results.md").read_text() == summary["render"]()

@@ -67,7 +67,8 @@ def test_objective_names_and_senses():
     """Aliases map to columns with their default sense; a column name minimises by default."""
     assert (parse_objective("s", "o", "accuracy").column,
             parse_objective("s", "o", "accuracy").maximise) == ("accuracy", True)
-    assert parse_objective("s", "o", "area").column == "sram_area_mm2"
+    assert parse_objective("s", "o", "area").column == "area_mm2"
+    assert parse_objective("s", "o", "sram_area").column == "sram_area_mm2"
     assert parse_objective("s", "o", "dram_traffic_bytes:max").maximise
     assert not parse_objective("s", "o", "peak_memory").maximise
     with pytest.raises(InputError, match="unknown objective 'speed'"):

@@ -199,8 +199,9 @@ def test_accuracy_objective_needs_traces_with_accuracy(traces, tmp_path):
         assert conn.execute("SELECT COUNT(*) FROM points").fetchone()[0] == 0
 
 
-def test_cli_writes_tables_and_the_front(traces, tmp_path, capsys):
+def test_cli_writes_tables_and_the_front(traces, tmp_path, capsys, monkeypatch):
     """CSV/JSON of all points and of the front; the front equals brute force on the table."""
+    monkeypatch.chdir(tmp_path)  # the store's default folder
     cfg = tmp_path / "s.yaml"
     cfg.write_text(json.dumps({"name": "cli", **GRID, "policies": {"traces": [
         str(traces / f"{p}.trace") for p in ("rct", "qat", "fp32")]}}))
@@ -214,7 +215,7 @@ def test_cli_writes_tables_and_the_front(traces, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "sweep cli: 12 points (4 hardware x 3 policy points)" in printed
     assert "simulated now 12, already in the store 0, rejected by the model 0" in printed
-    assert (tmp_path / "s.db").is_file()
+    assert (tmp_path / "cli.db").is_file()  # NAME.db in the current directory
     rows = list(csv.DictReader(out["all"].open()))
     values = np.array([[float(r["energy_pj"]), float(r["latency_s"])] for r in rows])
     expected = [rows[i]["key"] for i in np.flatnonzero(brute_force(values, [False, False]))]

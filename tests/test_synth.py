@@ -64,7 +64,7 @@ def test_fixed_schedules(schedule: str, row: list[int], policy: str) -> None:
 
 
 def test_qat_policy_params() -> None:
-    """QAT schedule: policy qat with w_q = a_q = 8 (DESIGN.md §2 defaults)."""
+    """QAT schedule: policy qat with w_q = a_q = 8 (docs/concepts.md §2 defaults)."""
     trace = synth_trace("mlp", batch_size=1, iterations=1, schedule="qat")
     assert trace.header.policy == PolicySpec(name="qat", params={"w_q": 8, "a_q": 8})
 

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hwmodels.compute import GemmUnit, float_gemm_timing
 from hwmodels.schema import ArraySpec
 from hwmodels.systolic import (
     DATAFLOWS,
@@ -40,6 +41,7 @@ def _native(case: dict):
 
 def _array(**overrides) -> SystolicArray:
     fields = dict(rows=4, cols=4, dataflow="os", clock_hz=1e9, int_bits=[2, 4, 8, 16],
+                  pe_area_um2=1.0, pe_leakage_uw=0.0, area_source="timing-only test array",
                   source="test array")
     return SystolicArray(ArraySpec(**{**fields, **overrides}))
 
@@ -210,10 +212,11 @@ def test_bit_fusion_partial_steps_round_up_per_fold():
     assert compute_cycles_np(10, 4, 12, 4, 4, "ws", scale_num=1, scale_den=16) == 32
 
 
-def test_fp32_takes_fp32_cycles_per_mac():
-    """fp32 GEMMs stream fp32_cycles_per_mac cycles per step whatever the precision mode."""
-    array = _array(fp32=True, fp32_cycles_per_mac=4, precision_mode="bit_fusion")
-    timing = array.gemm(4, 4, 16, a_bits=32, b_bits=32, is_float=True)
+def test_pe_float_unit_takes_its_cycles_per_mac():
+    """A float GEMM on a `pe` unit streams cycles_per_mac cycles per step on the array's geometry
+    (the closed form with S = 4 T): 6 fill/drain + 4 * 16 - 1 cycles for 4x4x16 on 4x4 os."""
+    unit = GemmUnit("fpu", "pe", "fp32", 4, 4, 4, "os", None)
+    timing = float_gemm_timing(unit, 4, 4, 16, a_bytes=4, b_bytes=4, out_bytes=4)
     assert timing.compute_cycles == 6 + 4 * 16 - 1
     assert (timing.a_bits_run, timing.is_float, timing.utilization) == (32, True,
                                                                         pytest.approx(
@@ -235,11 +238,11 @@ def test_utilization_at_most_one(m, n, k, rows, cols, dataflow, mode, a_bits, b_
 
 
 # --------------------------------------------------------------------------- errors
-def test_fp32_on_integer_array_names_the_field():
-    """An fp32 GEMM on an array without fp32 MACs is an InputError naming array.fp32."""
+def test_float_on_integer_array_names_the_compute_units():
+    """The integer array refuses a float GEMM, naming compute_units (float runs on a unit)."""
     with pytest.raises(InputError) as err:
         _array().gemm(4, 4, 4, a_bits=32, b_bits=32, is_float=True)
-    assert err.value.field == "array.fp32"
+    assert err.value.field == "compute_units"
     assert "16 bits" in err.value.allowed
 
 

@@ -35,10 +35,15 @@ def _root(
 def check_outputs(outputs: list[tuple[Path | None, str]],
                   inputs: tuple[str | Path | None, ...] = ()) -> None:
     """Refuse, before any work starts, outputs that cannot be written, that would overwrite an
-    input, or that name the same file twice."""
+    input, or that name the same file twice (`-`, standard output, at most once)."""
     protected = {Path(p).resolve(): "an input" for p in inputs if p and Path(p).is_file()}
+    to_stdout = [flag for path, flag in outputs if path is not None and str(path) == "-"]
+    if len(to_stdout) > 1:
+        raise InputError("command line", " and ".join(to_stdout),
+                         "more than one output goes to standard output (-)",
+                         "at most one output to -, the others to files")
     for path, flag in outputs:
-        if path is None:
+        if path is None or str(path) == "-":
             continue
         try:
             check_writable(path)

@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from hwmodels.load import (
+    bundled_text,
     list_presets,
     list_tables,
     load_energy_table,
@@ -16,7 +16,8 @@ from hwmodels.load import (
 )
 from hwmodels.schema import EnergyTable, HardwareSpec
 from hwmodels.summary import hardware_summary
-from rctsim.cli.app import app
+from rctsim.cli.app import app, check_outputs
+from rctsim.cli.output import console, is_stdout, write_output
 from rctsim.errors import InputError
 
 hw_app = typer.Typer(
@@ -48,15 +49,15 @@ def _bytes(value: int) -> str:
 @hw_app.command("list")
 def list_cmd() -> None:
     """List the bundled hardware presets and energy tables."""
-    console = Console()
+    out = console()
     presets = Table("preset", "description", title="hardware presets")
     for name in list_presets():
         presets.add_row(name, load_hardware(name).description)
     tables = Table("table", "description", title="energy tables")
     for name in list_tables():
         tables.add_row(name, load_energy_table(name).description)
-    console.print(presets)
-    console.print(tables)
+    out.print(presets)
+    out.print(tables)
 
 
 def _summary_table(summary: dict[str, Any]) -> Table:
@@ -75,7 +76,9 @@ def _summary_table(summary: dict[str, Any]) -> Table:
         ("DRAM bandwidth", _si(summary["dram_bandwidth_bytes_per_s"], "B/s")),
         ("DRAM latency", f"{summary['dram_latency_s'] * 1e9:.4g} ns"),
         ("SRAM leakage", f"{summary['leakage_w'] * 1e3:.4g} mW"),
-        ("SRAM area", f"{summary['sram_area_mm2']:.4g} mm²"),
+        ("compute leakage", f"{summary['compute_leakage_w'] * 1e3:.4g} mW"),
+        ("chip area", f"{summary['area_mm2']['total']:.4g} mm² ("
+         + ", ".join(f"{k} {v:.3g}" for k, v in summary["area_mm2"]["parts"].items()) + ")"),
         ("overrides", ", ".join(summary["overrides"]) or "none"),
         ("energy table", summary["energy_table"]),
         ("digest", summary["digest"][:16]),
@@ -101,10 +104,22 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
             "array",
             f"{array.rows}x{array.cols} {array.dataflow} @ "
             f"{_si(array.clock_hz, 'Hz')}, int bits {list(array.int_bits)} "
-            f"(native {array.native_bits}, {array.precision_mode}), fp32 {array.fp32} "
-            f"({array.fp32_cycles_per_mac} cycle/MAC)",
-            array.source,
+            f"(native {array.native_bits}, {array.precision_mode}), "
+            f"{array.pe_area_um2:.4g} µm² / {array.pe_leakage_uw:.4g} µW per PE",
+            f"{array.source} Area: {array.area_source}",
         )
+    ]
+    rows += [
+        (
+            f"unit {u.name}",
+            f"{u.placement}"
+            + (f", {u.lanes} lanes, {u.operand_bytes_per_cycle:.4g} B/cycle operand path"
+               if u.placement == "vector" else " (in every PE)")
+            + ", " + ", ".join(f"{f} {c} cycle(s)/op" for f, c in u.formats.items())
+            + f", {u.area_um2:.4g} µm² / {u.leakage_uw:.4g} µW per instance",
+            u.source,
+        )
+        for u in spec.compute_units
     ]
     rows += [
         (
@@ -129,22 +144,25 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
 @hw_app.command("show")
 def show_cmd(
     hardware: Annotated[str, typer.Argument(help="Bundled preset name or hardware YAML file.")],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print spec and derived numbers as JSON.")
-    ] = False,
+    json_out: Annotated[str | None, typer.Option(
+        "--json", help="Write spec and derived numbers as JSON to this file; - or nothing: "
+        "standard output.")] = None,
     sources: Annotated[
         bool, typer.Option("--sources", help="Add each part's source text.")
     ] = False,
 ) -> None:
     """Show a hardware description with derived numbers (peak MAC/s, energies per action)."""
+    check_outputs([(json_out, "--json")], inputs=(hardware,))
     spec = load_hardware(hardware)
     summary = hardware_summary(spec)
-    if as_json:
-        typer.echo(json.dumps({"spec": spec.model_dump(mode="json"), "derived": summary}, indent=2))
-        return
-    console = Console()
-    console.print(_spec_table(spec, sources))
-    console.print(_summary_table(summary))
+    if json_out:
+        write_output(json_out, json.dumps({"spec": spec.model_dump(mode="json"),
+                                           "derived": summary}, indent=2))
+        if is_stdout(json_out):
+            return
+    out = console()
+    out.print(_spec_table(spec, sources))
+    out.print(_summary_table(summary))
 
 
 @hw_app.command("validate")
@@ -165,6 +183,26 @@ def validate_cmd(
     else:
         load_hardware(path)
     typer.echo(f"ok: {path}")
+
+
+@hw_app.command("export")
+def export_cmd(
+    name: Annotated[str, typer.Argument(help="Bundled preset (or, with --table, table) name.")],
+    out: Annotated[str, typer.Option(
+        "-o", "--out", help="File to write (- for standard output).")] = "-",
+    table: Annotated[bool, typer.Option("--table", help="Export an energy table instead.")]
+    = False,
+) -> None:
+    """Write a bundled preset (with its comments and sources) to a YAML file to edit.
+
+    A run on the edited copy is labelled `NAME (modified, sha256 ...)` unless you rename it.
+    """
+    check_outputs([(out, "-o")])
+    text = bundled_text(name, "tables" if table else "presets")
+    write_output(out, text)
+    if not is_stdout(out):
+        typer.echo(f"wrote {out} (validate it with: rctsim hw validate "
+                   f"{'--table ' if table else ''}{out})", err=True)
 
 
 @hw_app.command("schema")

@@ -13,11 +13,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rctsim.cli.app import app, check_outputs
+from rctsim.cli.output import FORMATS, STDOUT, console, is_stdout, write_output
 from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
 from rctsim.replay import SimOptions, simulate
 from rctsim.result import Result
-from rctsim.units import percent, quantity
+from rctsim.summary import SAVING_NAMES, SUMMARY, format_value, summary_header, value_at
+from rctsim.sweep.table import to_csv
+from rctsim.units import count, duration, percent, quantity, si
 
 DEFAULT_HW = "edge_npu"
 DEFAULT_TRACE = "resnet"
@@ -34,12 +37,16 @@ def run(
     baseline: Annotated[str, typer.Option(
         "--baseline", help="qat | fp32 (counterfactual on the same layers), none, or a .trace "
         "file / bundled name of a real run of another policy.")] = "qat",
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the run JSON here.")]
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Write the run JSON to this file; - or nothing: standard output.")]
     = None,
-    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write per-layer, per-op rows.")]
-    = None,
+    csv_out: Annotated[Path | None, typer.Option(
+        "--csv", help="Write per-layer, per-op rows (CSV) here; -: standard output.")] = None,
     html_out: Annotated[Path | None, typer.Option(
-        "--html", help="Write an interactive HTML report here.")] = None,
+        "--html", help="Write an interactive HTML report here; -: standard output.")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="What goes to standard output: table (the summary), json (the run "
+        "JSON) or csv (the per-op rows).")] = "table",
     workspace_fraction: Annotated[float, typer.Option(
         help="Share of the global buffer kept for tiles and transients.")] = 0.25,
     qat_dgrad_weights: Annotated[str, typer.Option(
@@ -47,8 +54,12 @@ def run(
     = "quantised",
 ) -> None:
     """Replay a training trace on an accelerator; compare its policy with a baseline."""
-    check_outputs([(json_out, "--json"), (csv_out, "--csv"), (html_out, "--html")],
-                  inputs=(trace, hw, baseline))
+    if fmt not in FORMATS:
+        raise InputError("command line", "--format", repr(fmt), ", ".join(FORMATS))
+    outputs = [(json_out, "--json"), (csv_out, "--csv"), (html_out, "--html")]
+    if fmt != "table":
+        outputs.append((Path(STDOUT), f"--format {fmt}"))
+    check_outputs(outputs, inputs=(trace, hw, baseline))
     if not 0 < workspace_fraction < 1:
         raise InputError("command line", "--workspace-fraction", f"{workspace_fraction}",
                          "a number strictly between 0 and 1")
@@ -61,13 +72,19 @@ def run(
                           options=SimOptions(workspace_fraction=workspace_fraction,
                                              qat_dgrad_weights=qat_dgrad_weights))
     if json_out:
-        result.to_json(json_out)
+        write_output(json_out, result.to_json())
     if csv_out:
-        result.to_csv(csv_out)
+        write_output(csv_out, result.to_csv())
     if html_out:
-        from rctsim.report import write_run_report
-        write_run_report(result, html_out, trace=trace, baseline_trace=base, hardware=hw)
-    print_summary(result, Console())
+        from rctsim.report import build_run_report
+        write_output(html_out, build_run_report(result, trace=trace, baseline_trace=base,
+                                                hardware=hw))
+    if fmt == "json":
+        write_output(STDOUT, result.to_json())
+    elif fmt == "csv":
+        write_output(STDOUT, result.to_csv())
+    piped = fmt != "table" or any(is_stdout(p) for p, _ in outputs)
+    print_summary(result, console(stderr=piped))
 
 
 @contextmanager
@@ -90,52 +107,38 @@ def phase_progress():
         yield update
 
 
-_ROWS = (
-    ("MACs (fwd+dgrad+wgrad)", ("macs", "total"), ""),
-    ("GEMM energy", ("energy_pj", "gemm"), "pJ"),
-    ("MAC energy (incl. update)", ("energy_pj", "mac"), "pJ"),
-    ("SRAM energy", ("energy_pj", "sram"), "pJ"),
-    ("DRAM energy", ("energy_pj", "dram"), "pJ"),
-    ("Leakage energy", ("energy_pj", "leakage"), "pJ"),
-    ("Parameter movement energy", ("energy_pj", "param_movement"), "pJ"),
-    ("Total energy", ("energy_pj", "total"), "pJ"),
-    ("DRAM traffic", ("traffic_bytes", "dram_total"), "B"),
-    ("  of which parameters", ("traffic_bytes", "param_dram"), "B"),
-    ("Parameter memory (all copies)", ("memory_bytes", "param_total"), "B"),
-    ("Optimiser state", ("memory_bytes", "optimizer"), "B"),
-    ("Peak memory (total)", ("memory_bytes", "peak_total"), "B"),
-    ("Peak on chip", ("memory_bytes", "peak_on_chip"), "B"),
-    ("Compute cycles", ("cycles", "compute"), ""),
-    ("Stall cycles", ("cycles", "stall"), ""),
-    ("Latency", ("seconds",), "s"),
-)
+def summary_table(result: Result) -> Table:
+    """Every policy side by side: the total and, where it means something, per iteration."""
+    table = Table(show_lines=False)
+    table.add_column("metric", no_wrap=True)
+    for label, pr in result.policies.items():
+        role = pr.role.removeprefix("baseline ").strip("()")
+        table.add_column(f"{label} ({role})", justify="right")
+        table.add_column("per iteration", justify="right", style="dim")
+    for depth, line in SUMMARY.walk():
+        cells = []
+        for pr in result.policies.values():
+            value = value_at(pr, line.path)
+            cells.append(format_value(value, line.kind))
+            each = value / pr.iterations if value is not None and line.per_iteration else None
+            cells.append(format_value(each, line.kind) if line.per_iteration else "")
+        table.add_row("  " * depth + line.label, *cells)
+    return table
 
 
 def print_summary(result: Result, console: Console) -> None:
-    """The terminal summary: every policy side by side, then the savings."""
-    t = result.trace
-    console.print(f"[bold]rctsim run[/bold]  hardware [cyan]{result.hardware['name']}[/cyan]  "
-                  f"trace [cyan]{t['name']}[/cyan] ({t['model']}, {t['policy']}, "
-                  f"{t['iterations']:,} iterations, {t['layers']} layers, {t['phases']} phases)")
-    table = Table(show_lines=False)
-    table.add_column("metric")
-    for label, pr in result.policies.items():
-        table.add_column(f"{label}\n[dim]{pr.role}[/dim]", justify="right")
-    for name, path, unit in _ROWS:
-        cells = []
-        for pr in result.policies.values():
-            value = getattr(pr, path[0])
-            value = value[path[1]] if len(path) > 1 else value
-            cells.append(quantity(float(value), unit, spec=",.2f"))
-        table.add_row(name, *cells)
-    console.print(table)
+    """The terminal summary: what was simulated, every policy side by side, then the savings."""
+    for i, line in enumerate(summary_header(result)):
+        console.print(line, style="bold" if i == 0 else None, highlight=False, soft_wrap=True)
+    console.print(summary_table(result))
     if result.comparison:
         c = result.comparison
-        cmp = Table(title=f"{c['policy']} against {c['baseline']} ({c['baseline_role']})")
+        role = c["baseline_role"].removeprefix("baseline ").strip("()")
+        cmp = Table(title=f"Savings of {c['policy']} against {c['baseline']} ({role})")
         cmp.add_column("saving")
         cmp.add_column("value", justify="right")
         for name, value in c["savings"].items():
-            cmp.add_row(name.replace("_", " "), percent(value))
+            cmp.add_row(SAVING_NAMES.get(name, name.replace("_", " ")), percent(value))
         console.print(cmp)
 
 
@@ -150,12 +153,25 @@ def gemm(
     = None,
     bits: Annotated[str, typer.Option(help="a=8,b=8,acc=32 or fp32.")] = "a=8,b=8,acc=32",
     hw: Annotated[str, typer.Option("--hw", help="Hardware preset or YAML file.")] = DEFAULT_HW,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: Annotated[str | None, typer.Option(
+        "--json", help="Write the JSON to this file; - or nothing: standard output.")] = None,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="Standard output as table, json or csv.")] = "table",
 ) -> None:
     """One GEMM on one array: cycles, utilisation, traffic, energy."""
+    if fmt not in FORMATS:
+        raise InputError("command line", "--format", repr(fmt), ", ".join(FORMATS))
+    check_outputs([(json_out, "--json")] + ([(STDOUT, f"--format {fmt}")] if fmt != "table"
+                                            else []))
     report = gemm_report(m, n, k, hw=hw, array=array, dataflow=dataflow, bits=bits)
-    if as_json:
-        typer.echo(json.dumps(report, indent=2))
+    if json_out:
+        write_output(json_out, json.dumps(report, indent=2))
+    if fmt == "json":
+        write_output(STDOUT, json.dumps(report, indent=2))
+    if fmt == "csv":
+        write_output(STDOUT, to_csv([{"metric": k, "value": v} for k, v in report.items()],
+                                    ["metric", "value"]))
+    if fmt != "table" or is_stdout(json_out):
         return
     table = Table(title=f"GEMM {m}x{n}x{k} on {report['hardware']} "
                         f"({report['array']}, {report['dataflow']}, {report['bits']})")
@@ -163,5 +179,19 @@ def gemm(
     table.add_column("value", justify="right")
     for key, value in report.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            table.add_row(key, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
-    Console().print(table)
+            table.add_row(*gemm_cell(key, value))
+    console().print(table)
+
+
+def gemm_cell(key: str, value: float) -> tuple[str, str]:
+    """(label, value) of one `rctsim gemm` number, written one way per kind with its unit:
+    energies in J, bytes and counts with SI prefixes, times in s, utilisation in %."""
+    if key.endswith("_pj"):
+        return key.removesuffix("_pj").replace("_", " "), quantity(value, "pJ")
+    if key.endswith("_bytes"):
+        return key.replace("_", " "), si(value, "B")
+    if key == "seconds":
+        return "time", duration(value)
+    if key == "utilization":
+        return "utilisation", f"{100 * value:.1f} %"
+    return key.replace("_", " "), count(value)

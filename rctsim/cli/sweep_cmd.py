@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from rctsim.cli.app import app, check_outputs
+from rctsim.cli.output import console as wide_console
 from rctsim.errors import InputError
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ def sweep(
     config: Annotated[Path | None, typer.Argument(help="Sweep YAML file (docs/sweeps.md).")]
     = None,
     store: Annotated[Path | None, typer.Option(
-        help="SQLite results store; a rerun skips finished points. Default: CONFIG.db, "
-        "else sweep.db.")] = None,
+        help="SQLite results store; a rerun skips finished points. Default: NAME.db in the "
+        "current directory (NAME: the sweep's name).")] = None,
     hw: Annotated[str | None, typer.Option("--hw", help="Base hardware preset or YAML.")]
     = None,
     sram_kb: Annotated[str | None, typer.Option(help=_list_help("Global buffer KB"))] = None,
@@ -78,6 +79,9 @@ def sweep(
     if list_axes:
         typer.echo(axes_listing())
         return
+    if store is not None and str(store) == "-":
+        raise InputError("command line", "--store", "a store cannot be standard output",
+                         "an SQLite file path")
     check_outputs([(csv, "--csv"), (json_out, "--json"), (pareto_csv, "--pareto-csv"),
                    (pareto_json, "--pareto-json"), (store, "--store"), (html, "--html")],
                   inputs=(config, *(trace or [])))
@@ -94,7 +98,9 @@ def sweep(
                          axes=axes, traces=trace, hw=hw, model=model, sample=sample, seed=seed,
                          objectives=objective, baseline=baseline)
     settings = parse_sweep_config(source, data)
-    store_path = store or (config.with_suffix(".db") if config is not None else Path("sweep.db"))
+    from rctsim.sweep.results import default_store
+
+    store_path = store or default_store(settings.name)
     _run(settings, source=source, base_dir=config.parent if config else Path("."),
          store_path=store_path, workers=workers, dask=dask, trace_cache=trace_cache,
          outputs={"csv": csv, "json": json_out, "pareto_csv": pareto_csv,
@@ -141,13 +147,15 @@ def _run(settings: SweepConfig, *, source: str, base_dir: Path, store_path: Path
     for key, chosen, front_only in (("csv", rows, False), ("json", rows, False),
                                     ("pareto_csv", front, True), ("pareto_json", front, True)):
         if outputs[key] is not None:
-            write_table(str(outputs[key]), chosen, columns, plan=plan, front=front_only)
+            write_table(str(outputs[key]), chosen, columns, plan=plan, front=front_only,
+                        fmt="json" if key.endswith("json") else "csv")
     if outputs["html"] is not None:
         from rctsim.report.sweep_report import write_sweep_report
 
         write_sweep_report(rows, outputs["html"], objectives=plan.objectives, name=plan.name,
                            source=source, axes=plan.axes)
-    out = Console()
+    piped = any(str(p) == "-" for p in outputs.values() if p is not None)
+    out = wide_console(stderr=piped)
     print_summary(out, plan, outcome, store=str(store_path), front_size=len(front), ok=len(ok))
     if show and front:
         out.print(front_table(plan, front, limit=show))

@@ -64,7 +64,7 @@ def synth(
     typer.echo(f"wrote {out}: {model}, {trace.n_layers} layers, {params:,} params, "
                f"{macs:,} forward MACs per iteration (batch {batch_size}), "
                f"{iterations:,} iterations, policy {trace.header.policy.name}, "
-               f"{len(trace.phase_start)} phase(s)")
+               f"{len(trace.phase_start)} phase(s)", err=str(out) == "-")
 
 
 def models_listing() -> str:

@@ -9,7 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from rctsim.cli.app import app
+from rctsim.cli.app import app, check_outputs
+from rctsim.cli.output import console, is_stdout, write_output
 from rctsim.trace.catalog import resolve_trace
 from rctsim.trace.info import bundled_list, trace_info
 from rctsim.trace.model import OPERANDS
@@ -17,20 +18,21 @@ from rctsim.trace.model import OPERANDS
 trace_app = typer.Typer(help="Inspect, list and synthesise training traces.", no_args_is_help=True)
 app.add_typer(trace_app, name="trace")
 
-WIDE = 160
-"""Console width when stdout is not a terminal (rich would otherwise squeeze tables to 80)."""
+JSON_HELP = "Write one JSON object to this file; - or nothing: standard output."
 
 
 @trace_app.command("info")
 def info(
     trace: Annotated[str, typer.Argument(help="Trace file, or the name of a bundled trace.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_out: Annotated[str | None, typer.Option("--json", help=JSON_HELP)] = None,
 ) -> None:
     """Summarise a trace: header, layer table, phases and metrics."""
+    check_outputs([(json_out, "--json")])
     summary = trace_info(resolve_trace(trace))
-    if as_json:
-        typer.echo(json.dumps(summary, indent=2, allow_nan=False))
-        return
+    if json_out:
+        write_output(json_out, json.dumps(summary, indent=2, allow_nan=False))
+        if is_stdout(json_out):
+            return
     console = _console()
     console.print(_overview_table(summary))
     console.print(_layer_table(summary))
@@ -39,13 +41,15 @@ def info(
 
 @trace_app.command("list")
 def list_traces(
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_out: Annotated[str | None, typer.Option("--json", help=JSON_HELP)] = None,
 ) -> None:
     """List the bundled traces."""
+    check_outputs([(json_out, "--json")])
     listing = bundled_list()
-    if as_json:
-        typer.echo(json.dumps(listing, indent=2, allow_nan=False))
-        return
+    if json_out:
+        write_output(json_out, json.dumps(listing, indent=2, allow_nan=False))
+        if is_stdout(json_out):
+            return
     table = Table(title="Bundled traces")
     for column in ("name", "model", "dataset", "policy", "iterations", "layers", "phases", "bytes"):
         table.add_column(column, justify="right" if column in _NUMERIC else "left")
@@ -62,8 +66,7 @@ _NUMERIC = {"iterations", "layers", "phases", "bytes"}
 
 
 def _console() -> Console:
-    console = Console()
-    return console if console.is_terminal else Console(width=WIDE)
+    return console()
 
 
 def _overview_table(s: dict[str, Any]) -> Table:

@@ -19,6 +19,10 @@ from rctsim.result import RESULT_SCHEMA_VERSION, Result
 from rctsim.trace import load_trace, trace_digest
 from rctsim.trace.model import Trace
 
+READABLE_SCHEMA_VERSIONS = (1, RESULT_SCHEMA_VERSION)
+"""Run JSON versions the report reads: 1 lacks `gemm_arith`/`gemm_datapath`/`area_mm2`, which
+the report does not need (docs/run-json.md)."""
+
 RUN_KEYS = ("schema_version", "hardware", "trace", "policies", "comparison")
 """Top-level keys of the run JSON the report reads."""
 POLICY_KEYS = ("policy", "role", "iterations", "phases", "distinct_phases", "seconds",
@@ -62,9 +66,9 @@ def check_run(run: object, source: str) -> dict:
     missing = [k for k in RUN_KEYS if k not in run]
     if missing:
         raise InputError(source, missing[0], "missing", f"a run JSON with {', '.join(RUN_KEYS)}")
-    if run["schema_version"] != RESULT_SCHEMA_VERSION:
+    if run["schema_version"] not in READABLE_SCHEMA_VERSIONS:
         raise InputError(source, "schema_version", f"{run['schema_version']!r}",
-                         f"{RESULT_SCHEMA_VERSION}")
+                         " or ".join(str(v) for v in READABLE_SCHEMA_VERSIONS))
     if not isinstance(run["policies"], dict) or not run["policies"]:
         raise InputError(source, "policies", "empty or not an object", "one entry per policy")
     for label, summary in run["policies"].items():
@@ -147,6 +151,13 @@ def _hardware(run: dict, given, notes: list[str]) -> HardwareSpec | None:
             raise InputError(str(given), "sha256", "differs from the run's hardware.sha256",
                              f"the hardware the run was made on ({recorded['name']})")
         return spec
+    if isinstance(recorded.get("spec"), dict):
+        try:
+            spec = HardwareSpec.model_validate(recorded["spec"])
+        except ValueError:
+            spec = None
+        if spec is not None and hardware_digest(spec) == recorded["sha256"]:
+            return spec
     try:
         spec = load_hardware(recorded["name"])
     except InputError:

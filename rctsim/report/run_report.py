@@ -5,24 +5,27 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from hwmodels.components import dram_bandwidth_bytes_per_s
 from hwmodels.schema import HardwareSpec
+from hwmodels.summary import hardware_line
 from rctsim.report.cards import cards_html, headline_cards
 from rctsim.report.inputs import RunInputs, gather_inputs, run_dict
 from rctsim.report.page import FigureBlock, code, render_page
 from rctsim.report.run_figures import (
     energy_breakdown_figure,
     energy_by_layer_figure,
+    energy_per_iteration_figure,
+    layer_component_figure,
+    layer_utilisation_figure,
     memory_figure,
     timeline_figure,
 )
 from rctsim.report.trace_figures import bits_figure, energy_accuracy_figure, mean_rate_caveat
 from rctsim.result import Result, write_atomic
 from rctsim.trace.model import Trace
-from rctsim.units import si
 
-RUN_FIGURES = ("fig-energy-layer", "fig-energy-breakdown", "fig-bits", "fig-memory",
-               "fig-timeline", "fig-energy-accuracy")
+RUN_FIGURES = ("fig-energy-layer", "fig-energy-breakdown", "fig-energy-iteration",
+               "fig-layer-components", "fig-bits", "fig-memory", "fig-timeline",
+               "fig-layer-utilisation", "fig-energy-accuracy")
 """Element ids of every figure a run report can hold, in page order."""
 
 
@@ -45,6 +48,16 @@ def run_figure_blocks(inputs: RunInputs) -> tuple[list[FigureBlock], list[str]]:
                     "The same total energy split three ways. Tensor '-' is energy not tied to "
                     "a tensor class (arithmetic, PE scratchpads); op and layer '*' is leakage."),
     ]
+    if all(p.get("phase_energy") for p in run["policies"].values()):
+        blocks.append(FigureBlock(
+            "fig-energy-iteration", energy_per_iteration_figure(run),
+            "Energy of one training iteration at each point of the run (leakage included): it "
+            "changes where the bits change (a counterfactual baseline has one phase)."))
+    if all(p.get("per_layer") for p in run["policies"].values()):
+        blocks.append(FigureBlock(
+            "fig-layer-components", layer_component_figure(run),
+            "Each layer's energy over the run, split by component: the array's MACs, each "
+            "SRAM, DRAM; step-wide leakage as *."))
     if trace is not None:
         blocks.append(FigureBlock("fig-bits", bits_figure(trace),
                                   "Bits per layer over the iterations of the trace (each column "
@@ -58,6 +71,15 @@ def run_figure_blocks(inputs: RunInputs) -> tuple[list[FigureBlock], list[str]]:
                     "DMA (DRAM channel) and compute lanes of one step from the SimPy "
                     "simulation; hover a bar for its op and cycles."),
     ]
+    policies = run["policies"].values()
+    if inputs.hardware is not None and all(p.get("per_layer") and p["timeline"]
+                                           for p in policies):
+        pes = inputs.hardware.array.rows * inputs.hardware.array.cols
+        blocks.append(FigureBlock(
+            "fig-layer-utilisation", layer_utilisation_figure(run, pes=pes),
+            "From the step above: share of the array's PEs doing a MAC while the layer's GEMMs "
+            "run (MACs / (PEs x busy cycles)), and the cycles the array sat idle before the "
+            "layer's ops waiting for data from DRAM."))
     odd = [p for p, s in run["policies"].items()
            if s["memory_bytes"]["peak_on_chip"] > s["memory_bytes"]["peak_total"]]
     if odd:
@@ -81,16 +103,11 @@ def run_figure_blocks(inputs: RunInputs) -> tuple[list[FigureBlock], list[str]]:
 def _input_rows(inputs: RunInputs) -> list[tuple[str, str]]:
     run = inputs.run
     hw, tr = run["hardware"], run["trace"]
-    rows = [("Hardware", f"{escape(hw['name'])} — sha256 {code(hw['sha256'])}")]
+    label = hw.get("label", hw["name"])
+    rows = [("Hardware", f"{escape(label)} — sha256 {code(hw['sha256'])}")]
     spec = inputs.hardware
     if spec is not None:
-        gb = _global_buffer_bytes(spec)
-        rows.append(("", escape(
-            f"{spec.array.rows}x{spec.array.cols} {spec.array.dataflow} array at "
-            f"{si(spec.array.clock_hz, 'Hz')}, global buffer {si(gb or 0, 'B')}, DRAM "
-            f"{spec.dram.technology + ' ' if spec.dram.technology else ''}"
-            f"{si(dram_bandwidth_bytes_per_s(spec.dram), 'B/s')}, "
-            f"energy table {spec.energy_table}")))
+        rows.append(("", escape(hardware_line(spec))))
     rows.append(("Trace", f"{escape(str(tr['name']))} — sha256 {code(tr['sha256'])}"))
     detail = (f"model {tr['model']}, policy {tr['policy']}, {tr['iterations']:,} iterations, "
               f"{tr['layers']} layers, {tr['phases']} phases")

@@ -14,7 +14,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from rctsim.report.style import POLICY_COLOURS, base_layout
+from rctsim.report.style import base_layout, policy_colours
 from rctsim.sweep.pareto import Objective
 from rctsim.units import PJ_TO_J
 
@@ -31,6 +31,10 @@ FRONT_MARKER = 6
 """Size of front markers (their thick outline makes them look larger). plotly's hover floors
 the distance of a marker larger than 6 px above 0, so a bigger front marker would lose the hover
 to a grey point next to it; at 6, front points (drawn last, on top) win such ties."""
+SYMBOLS = ("circle", "diamond", "square", "triangle-up")
+"""Marker symbols of successive traces of one policy (their colour is the policy's)."""
+DASHES = ("solid", "dash", "dot", "dashdot")
+"""Line styles of successive traces of one policy."""
 KB = 1024
 """Bytes per KB, as in the hardware presets and the sweep's `sram_kb` axis."""
 
@@ -42,12 +46,36 @@ def plotted(column: str, value: Any) -> float | None:
     return float(value) * PJ_TO_J if column.endswith("_pj") else float(value)
 
 
+TITLES = {
+    "energy_pj": "total energy (J)", "gemm_energy_pj": "GEMM energy (J)",
+    "mac_energy_pj": "MAC energy (J)", "sram_energy_pj": "SRAM energy (J)",
+    "dram_energy_pj": "DRAM energy (J)", "leakage_energy_pj": "leakage energy (J)",
+    "param_movement_energy_pj": "parameter movement energy (J)",
+    "latency_s": "training time (s)", "param_memory_bytes": "parameter memory (B)",
+    "peak_memory_bytes": "peak memory (B)", "peak_on_chip_bytes": "peak on chip (B)",
+    "dram_traffic_bytes": "DRAM traffic (B)", "optimizer_bytes": "optimiser state (B)",
+    "accuracy": "accuracy", "sram_bytes": "global buffer (B)",
+    "sram_total_bytes": "on-chip memory (B)", "sram_area_mm2": "SRAM area (mm²)",
+    "sram_kb": "global buffer (KB)", "dram_gb_per_s": "DRAM bandwidth (GB/s)",
+    "trace_name": "trace", "hw_name": "hardware", "precision_mode": "precision mode",
+    "energy_table": "energy table", "dram_bytes_per_s": "DRAM bandwidth (B/s)",
+    "clock_hz": "clock (Hz)", "array_rows": "array rows", "array_cols": "array columns",
+    "mean_w_bits": "mean weight bits", "cycles": "cycles", "macs": "MACs",
+}
+"""Titles in words, with the plotted unit, of the columns a sweep report shows."""
+
+
 def axis_title(column: str) -> str:
-    """Axis title of a column, with its plotted unit."""
+    """Axis title of a column in words, with its plotted unit (`energy_pj` -> `total energy
+    (J)`); other columns lose their unit suffix and underscores and gain the unit."""
+    if column in TITLES:
+        return TITLES[column]
+    if column.startswith("saving_"):
+        return f"saving in {column.removeprefix('saving_').replace('_', ' ')} (fraction)"
     for ending, unit in UNITS.items():
         if column.endswith(ending):
-            return f"{column} ({unit})"
-    return column
+            return f"{column.removesuffix(ending).replace('_', ' ')} ({unit})"
+    return column.replace("_", " ")
 
 
 def point_params(row: dict[str, Any], axes: Sequence[str] = ()) -> dict[str, Any]:
@@ -83,9 +111,9 @@ def _log_if_wide(values: list[float]) -> str:
     return "log" if wide else "linear"
 
 
-def _group_colours(rows: Sequence[dict[str, Any]], column: str) -> dict[str, str]:
-    names = list(dict.fromkeys(str(r.get(column)) for r in rows))
-    return {n: POLICY_COLOURS[i % len(POLICY_COLOURS)] for i, n in enumerate(names)}
+def _group_colours(rows: Sequence[dict[str, Any]], column: str = "policy") -> dict[str, str]:
+    """A colour per policy among the rows (the same policy colour as in the run report)."""
+    return policy_colours(list(dict.fromkeys(str(r.get(column)) for r in rows)))
 
 
 def pareto_axes(objectives: Sequence[Objective]) -> tuple[str, str]:
@@ -98,34 +126,44 @@ def pareto_axes(objectives: Sequence[Objective]) -> tuple[str, str]:
 
 def pareto_figure(rows: Sequence[dict[str, Any]], front: Sequence[dict[str, Any]],
                   objectives: Sequence[Objective], axes: Sequence[str] = ()) -> go.Figure:
-    """The Pareto front (coloured by policy) and every other point (grey); hover shows every
-    parameter of a point."""
+    """Every point coloured by its policy: the Pareto front outlined, the others faint; hover
+    shows every parameter of a point."""
     x_col, y_col = pareto_axes(objectives)
     front_keys = {r["key"] for r in front}
     usable = [r for r in rows if r.get(x_col) is not None and r.get(y_col) is not None]
     others = [r for r in usable if r["key"] not in front_keys]
     fig = go.Figure()
-    fig.add_scatter(name="other points", x=[plotted(x_col, r[x_col]) for r in others],
-                    y=[plotted(y_col, r[y_col]) for r in others], mode="markers",
-                    marker={"color": "#9aa3b0", "size": 5, "opacity": 0.7},
-                    customdata=[r["key"] for r in others],
-                    hovertext=[hover_text(r, objectives, axes) for r in others],
-                    hoverinfo="text")
-    colours = _group_colours(front, "policy")
+    colours = _group_colours(usable, "policy")
+    for policy, colour in colours.items():
+        mine = [r for r in others if str(r.get("policy")) == policy]
+        if not mine:
+            continue
+        fig.add_scatter(name=f"{policy}: off the front", legendgroup=policy,
+                        x=[plotted(x_col, r[x_col]) for r in mine],
+                        y=[plotted(y_col, r[y_col]) for r in mine], mode="markers",
+                        marker={"color": colour, "size": 5, "opacity": 0.45},
+                        customdata=[r["key"] for r in mine],
+                        hovertext=[hover_text(r, objectives, axes) for r in mine],
+                        hoverinfo="text")
     for policy, colour in colours.items():
         mine = sorted((r for r in front if str(r.get("policy")) == policy),
                       key=lambda r: (r[x_col], r[y_col]))
-        fig.add_scatter(name=f"front: {policy}", x=[plotted(x_col, r[x_col]) for r in mine],
+        if not mine:
+            continue
+        fig.add_scatter(name=f"front: {policy}", legendgroup=policy,
+                        x=[plotted(x_col, r[x_col]) for r in mine],
                         y=[plotted(y_col, r[y_col]) for r in mine], mode="markers",
                         marker={"color": colour, "size": FRONT_MARKER,
-                                "line": {"width": 3, "color": "#222"}},
+                                "line": {"width": 1.5, "color": "#222"}},
                         customdata=[r["key"] for r in mine],
                         hovertext=[hover_text(r, objectives, axes) for r in mine],
                         hoverinfo="text")
     xs = [plotted(x_col, r[x_col]) for r in usable]
     ys = [plotted(y_col, r[y_col]) for r in usable]
-    fig.update_layout(xaxis={"title": axis_title(x_col), "type": _log_if_wide(xs)},
-                      yaxis={"title": axis_title(y_col), "type": _log_if_wide(ys)},
+    fig.update_layout(xaxis={"title": axis_title(x_col), "type": _log_if_wide(xs),
+                             "tickformat": ".3~s"},
+                      yaxis={"title": axis_title(y_col), "type": _log_if_wide(ys),
+                             "tickformat": ".3~s"},
                       hoverlabel={"align": "left"})
     names = ", ".join(str(o) for o in objectives)
     return base_layout(fig, title=f"Pareto front ({names})", height=520)
@@ -145,6 +183,22 @@ def _dimension(label: str, values: list[Any]) -> dict[str, Any] | None:
             "tickvals": list(range(len(names))), "ticktext": names}
 
 
+REDUNDANT = {"sram_bytes": "sram_kb", "dram_bytes_per_s": "dram_gb_per_s", "model": "trace_name"}
+"""Identity columns left off the parallel axes when the axis they restate is there."""
+
+
+def _same_as(values: list[Any], params: list[dict[str, Any]], name: str) -> bool:
+    other = REDUNDANT.get(name)
+    return other is not None and all(other in p for p in params)
+
+
+def _si_ticks(dim: dict[str, Any]) -> dict[str, Any]:
+    """Numeric axes tick with SI prefixes (`896M`, not `0.8958B`)."""
+    if "ticktext" not in dim:
+        dim["tickformat"] = ".3~s"
+    return dim
+
+
 def parallel_dimensions(rows: Sequence[dict[str, Any]], front: Sequence[dict[str, Any]],
                         objectives: Sequence[Objective],
                         axes: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -154,8 +208,8 @@ def parallel_dimensions(rows: Sequence[dict[str, Any]], front: Sequence[dict[str
     dims = []
     for name in names:
         values = [p.get(name) for p in params]
-        if len({str(v) for v in values}) > 1:
-            dims.append(_dimension(name, values))
+        if len({str(v) for v in values}) > 1 and not _same_as(values, params, name):
+            dims.append(_dimension(axis_title(name), values))
     for column in dict.fromkeys([o.column for o in objectives] + list(SHOWN_METRICS)):
         if column in names:
             continue
@@ -163,7 +217,7 @@ def parallel_dimensions(rows: Sequence[dict[str, Any]], front: Sequence[dict[str
                                [plotted(column, r.get(column)) for r in rows]))
     front_keys = {r["key"] for r in front}
     dims.append(_dimension("on front", [int(r["key"] in front_keys) for r in rows]))
-    return [d for d in dims if d is not None]
+    return [_si_ticks(d) for d in dims if d is not None]
 
 
 def parallel_figure(rows: Sequence[dict[str, Any]], front: Sequence[dict[str, Any]],
@@ -178,11 +232,13 @@ def parallel_figure(rows: Sequence[dict[str, Any]], front: Sequence[dict[str, An
         dimensions=parallel_dimensions(rows, front, objectives, axes),
         line={"color": [groups.index(str(r.get("policy"))) for r in rows],
               "colorscale": scale, "cmin": 0, "cmax": n},
-        labelangle=-25, labelfont={"size": 11}, tickfont={"size": 10}))
-    legend = ", ".join(f"{g}: {c}" for g, c in colours.items())
-    fig = base_layout(fig, title=f"All points (colour by policy — {legend}); drag along an "
-                                 "axis to filter", height=540)
-    fig.update_layout(margin={"l": 70, "r": 70, "t": 150, "b": 40})
+        labelangle=-30, labelside="top", labelfont={"size": 11}, tickfont={"size": 10}))
+    fig = base_layout(fig, title="All points, coloured by policy; drag along an axis to filter",
+                      height=560)
+    key = "   ".join(f"<span style='color:{c}'>■</span> {escape(g)}" for g, c in colours.items())
+    fig.add_annotation(text=key, xref="paper", yref="paper", x=0, y=-0.02, xanchor="left",
+                       yanchor="top", showarrow=False, font={"size": 13})
+    fig.update_layout(margin={"l": 80, "r": 80, "t": 170, "b": 50})
     return fig
 
 
@@ -190,25 +246,33 @@ def energy_sram_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
     """Energy against global-buffer size per policy point: every point, and the best per size."""
     usable = [r for r in rows if r.get("sram_bytes") is not None and r.get("energy_pj")
               is not None]
-    colours = _group_colours(usable, "trace_name")
+    policy_colour = _group_colours(usable, "policy")
+    traces = list(dict.fromkeys(str(r.get("trace_name")) for r in usable))
     fig = go.Figure()
-    for label, colour in colours.items():
+    seen: dict[str, int] = {}
+    for label in traces:
         mine = [r for r in usable if str(r.get("trace_name")) == label]
-        fig.add_scatter(name=label, legendgroup=label, x=[r["sram_bytes"] for r in mine],
+        policy = str(mine[0].get("policy"))
+        colour = policy_colour[policy]
+        nth = seen[policy] = seen.get(policy, -1) + 1  # several traces of one policy: symbols
+        fig.add_scatter(name=f"{label} ({policy})" if label != policy else label,
+                        legendgroup=label, x=[r["sram_bytes"] for r in mine],
                         y=[plotted("energy_pj", r["energy_pj"]) for r in mine], mode="markers",
-                        marker={"color": colour, "size": 7, "opacity": 0.55},
+                        marker={"color": colour, "size": 7, "opacity": 0.55,
+                                "symbol": SYMBOLS[nth % len(SYMBOLS)]},
                         customdata=[r["key"] for r in mine],
                         hovertemplate="SRAM %{x:.4s}B<br>%{y:.4s}J<extra>" + escape(label)
                                       + "</extra>")
         best = best_per_size(mine)
         fig.add_scatter(name=f"{label} (best per size)", legendgroup=label, showlegend=False,
                         x=list(best), y=[plotted("energy_pj", v) for v in best.values()],
-                        mode="lines", line={"color": colour, "width": 2}, hoverinfo="skip")
+                        mode="lines", hoverinfo="skip",
+                        line={"color": colour, "width": 2, "dash": DASHES[nth % len(DASHES)]})
     sizes = sorted({int(r["sram_bytes"]) for r in usable})
     fig.update_layout(xaxis={"title": "global buffer (log scale)", "type": "log",
                              "tickvals": sizes, "ticktext": [f"{s / KB:g} KB" for s in sizes]},
-                      yaxis={"title": "energy_pj (J)"})
-    return base_layout(fig, title="Energy against SRAM size, per policy "
+                      yaxis={"title": axis_title("energy_pj"), "tickformat": ".3~s"})
+    return base_layout(fig, title="Total energy against global-buffer size, coloured by policy "
                                   "(line: lowest energy at each size)")
 
 

@@ -78,14 +78,17 @@ def sweep_report_html(rows: Sequence[dict[str, Any]], *, objectives: Sequence[Ob
                      "point may look dominated there, and is not in all objectives.")
     blocks = [
         FigureBlock("fig-pareto", pareto_figure(ok, front, objectives, axes),
-                    "Every ok point; the coloured ones are on the Pareto front of all "
-                    "objectives. Hover a point for its parameters."),
+                    "Every ok point, coloured by its policy; outlined points are on the Pareto "
+                    "front of all objectives, faint ones off it. Hover a point for its "
+                    "parameters."),
         FigureBlock("fig-parallel", parallel_figure(ok, front, objectives, axes),
-                    "Each line is a point: its varying parameters, objectives and metrics. "
-                    "Categorical axes are numbered (tick labels name them)."),
+                    "Each line is a point, coloured by its policy (key below the plot): its "
+                    "varying parameters, objectives and metrics. Categorical axes are numbered "
+                    "(tick labels name them)."),
         FigureBlock("fig-energy-sram", energy_sram_figure(ok),
-                    "Total energy of the run against the global buffer size, per policy point "
-                    "(trace); other axes vary within a size, the line follows the best."),
+                    "Total energy of the run against the global buffer size, per trace in its "
+                    "policy's colour; other axes vary within a size, the line follows the "
+                    "best."),
     ]
     inputs = _input_rows(rows, name=name, source=source, objectives=objectives, ok=len(ok),
                          front=len(front))

@@ -8,6 +8,7 @@ from rctsim.sweep.config import SweepConfig, load_sweep_config, parse_sweep_conf
 from rctsim.sweep.executors import DaskExecutor, Executor, LocalExecutor
 from rctsim.sweep.pareto import Objective, pareto_front, pareto_mask, parse_objective
 from rctsim.sweep.plan import Point, SweepPlan, plan_sweep
+from rctsim.sweep.results import SweepResults, default_store, load, run
 from rctsim.sweep.runner import SweepOutcome, SweepProgress, run_sweep
 from rctsim.sweep.store import SweepStore
 from rctsim.sweep.table import sweep_table, table_columns, write_table
@@ -22,16 +23,20 @@ __all__ = [
     "SweepOutcome",
     "SweepPlan",
     "SweepProgress",
+    "SweepResults",
     "SweepStore",
     "TraceCache",
     "Trainer",
     "default_cache_dir",
+    "default_store",
+    "load",
     "load_sweep_config",
     "pareto_front",
     "pareto_mask",
     "parse_objective",
     "parse_sweep_config",
     "plan_sweep",
+    "run",
     "run_sweep",
     "sweep_table",
     "table_columns",

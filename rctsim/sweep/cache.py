@@ -68,6 +68,18 @@ class TraceCache:
         """Whether the trace of `settings` is cached."""
         return self.path(settings).is_file()
 
+    def get(self, settings: dict[str, Any]) -> Trace | None:
+        """The cached trace of `settings`, or None."""
+        from rctsim.trace import load_trace
+
+        return load_trace(self.path(settings)) if self.has(settings) else None
+
+    def put_trace(self, settings: dict[str, Any], trace: Trace) -> Path:
+        """Cache a trace under its settings; returns the path."""
+        from rctsim.trace.io import trace_to_bytes
+
+        return self.put(settings, trace_to_bytes(trace))
+
     def put(self, settings: dict[str, Any], data: bytes) -> Path:
         """Store trace bytes (atomically) with the settings beside them; returns the path."""
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -71,7 +71,7 @@ class SimulationSpace(_Strict):
 
 
 class AreaModel(_Strict):
-    """SRAM area per KB, for the `sram_area_mm2` column and the `area` objective."""
+    """SRAM area per KB, for the `sram_area_mm2` column and the `sram_area` objective."""
 
     mm2_per_kb: float = Field(CACTI_MM2_PER_KB, gt=0)
     """mm² per KB (1 KB = 1024 bytes) of on-chip SRAM."""

@@ -10,6 +10,8 @@ from rctsim.trace.model import Trace
 METRICS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("energy_pj", ("energy_pj", "total"), "total energy: MAC + SRAM + DRAM + leakage"),
     ("gemm_energy_pj", ("energy_pj", "gemm"), "MAC energy of fwd + dgrad + wgrad"),
+    ("gemm_datapath_energy_pj", ("energy_pj", "gemm_datapath"),
+     "GEMM MACs + PE-register traffic + global-buffer operand reads"),
     ("mac_energy_pj", ("energy_pj", "mac"), "all arithmetic (GEMMs and the update)"),
     ("sram_energy_pj", ("energy_pj", "sram"), "on-chip memory access energy"),
     ("dram_energy_pj", ("energy_pj", "dram"), "DRAM access energy"),
@@ -39,7 +41,10 @@ TRACE_FACTS: tuple[tuple[str, str], ...] = (
 )
 """Columns read from the trace itself."""
 
-METRIC_COLUMNS: tuple[str, ...] = (*(m[0] for m in METRICS), *SAVINGS,
+AREA_COLUMN = ("area_mm2", "chip area: array + compute units + memories (run JSON area_mm2)")
+"""Column read from the result's `area_mm2.total` (a hardware property, not a policy's)."""
+
+METRIC_COLUMNS: tuple[str, ...] = (*(m[0] for m in METRICS), AREA_COLUMN[0], *SAVINGS,
                                    *(f[0] for f in TRACE_FACTS))
 """Every metric column of the store, in order."""
 
@@ -51,6 +56,7 @@ def result_metrics(result: Result) -> dict[str, float | None]:
     for column, path, _ in METRICS:
         value = getattr(summary, path[0])
         out[column] = float(value[path[1]] if len(path) > 1 else value)
+    out["area_mm2"] = float(result.area_mm2["total"]) if result.area_mm2 else None
     savings = (result.comparison or {}).get("savings", {})
     for (name, _), column in zip(COMPARED, SAVINGS, strict=True):
         value = savings.get(name)

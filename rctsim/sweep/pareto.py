@@ -18,7 +18,8 @@ ALIASES: dict[str, tuple[str, str]] = {
     "peak_memory": ("peak_memory_bytes", "min"),
     "accuracy": ("accuracy", "max"),
     "sram": ("sram_bytes", "min"),
-    "area": ("sram_area_mm2", "min"),
+    "area": ("area_mm2", "min"),
+    "sram_area": ("sram_area_mm2", "min"),
 }
 """Objective name -> (column, default sense)."""
 

@@ -17,7 +17,7 @@ from typing import Any
 from rctsim.errors import InputError
 from rctsim.sweep.metrics import METRIC_COLUMNS
 
-STORE_SCHEMA_VERSION = 1
+STORE_SCHEMA_VERSION = 2
 """Version of the `points` table layout."""
 
 COLUMNS: tuple[tuple[str, str], ...] = (

@@ -108,10 +108,12 @@ def _objective(o: Objective) -> dict[str, Any]:
 
 
 def write_table(path: str, rows: Sequence[dict[str, Any]], columns: Sequence[str], *,
-                plan: SweepPlan, front: bool = False) -> None:
-    """Write rows as CSV or JSON, chosen by the file name's ending (atomically)."""
-    text = (to_json(rows, columns, plan=plan, front=front) if str(path).endswith(".json")
-            else to_csv(rows, columns))
+                plan: SweepPlan, front: bool = False, fmt: str | None = None) -> None:
+    """Write rows as CSV or JSON (`fmt`, else chosen by the file name's ending) atomically, or
+    to standard output for `-`."""
+    fmt = fmt or ("json" if str(path).endswith(".json") else "csv")
+    text = to_json(rows, columns, plan=plan, front=front) if fmt == "json" else to_csv(rows,
+                                                                                      columns)
     write_atomic(path, text)
 
 

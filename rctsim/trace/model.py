@@ -1,7 +1,7 @@
 """In-memory training trace: header, layer table, bitwidth phases and sparse metrics.
 
 A trace records what happened while a model was trained: the layer shapes (in the GEMM view of
-DESIGN.md §2), the bitwidths of every layer and operand over the iterations, and the metrics the
+concepts §2), the bitwidths of every layer and operand over the iterations, and the metrics the
 trainer measured. Bitwidths are held as *phases*: maximal runs of iterations over which no layer's
 bits change. `docs/trace-format.md` specifies the on-disk form.
 """
@@ -34,7 +34,7 @@ LAYER_KINDS: tuple[str, ...] = (
 """Layer kinds a trace may name. `embedding` and `norm` may have no GEMM (M = N = K = 0)."""
 
 POLICIES: tuple[str, ...] = ("fp32", "qat", "rct", "apt")
-"""Training policies (DESIGN.md §2)."""
+"""Training policies (docs/concepts.md §3)."""
 
 MIN_BITS, MAX_BITS = 1, 32
 """Allowed range of every recorded bitwidth."""
@@ -86,7 +86,7 @@ class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     name: Literal["fp32", "qat", "rct", "apt"]
-    """Policy name (DESIGN.md §2)."""
+    """Policy name (docs/concepts.md §3)."""
     params: dict[str, Scalar] = Field(default_factory=dict)
     """Policy parameters as used (thresholds, bit range, interval, w_q/a_q, ...)."""
 

@@ -1,6 +1,6 @@
 """The building-block protocol: `Module` (forward/backward/params) and `TableLayer`.
 
-A `TableLayer` is a module that appears in the trace's layer table (DESIGN.md §2): it has a name, a
+A `TableLayer` is a module that appears in the trace's layer table (concepts §2): it has a name, a
 kind, an `OperandQuant` the policy configures, and after a forward pass it knows its GEMM shape
 (`gemm_mnk`) and how many activation elements it keeps for backward (`kept_elems`).
 """

@@ -1,7 +1,7 @@
 """The RCT and APT papers' claims, and how the study's numbers are set beside them.
 
-The papers' full text is not available here (DESIGN.md §1); the claims are those of their
-abstracts as DESIGN.md quotes them. Each claim names the saving it is compared with and the
+The papers' full text is not available here (docs/concepts.md §1); the claims are those of their
+abstracts as docs/concepts.md quotes them. Each claim names the saving it is compared with and the
 baseline(s) we report, and says what in our model drives the number.
 """
 
@@ -17,7 +17,7 @@ class Claim:
     key: str
     """Short identifier."""
     text: str
-    """The claim as published (abstract wording, via DESIGN.md)."""
+    """The claim as published (abstract wording, as docs/concepts.md quotes it)."""
     source: str
     """Paper."""
     metric: str
@@ -69,7 +69,7 @@ CLAIMS: tuple[Claim, ...] = (
           "In kind: energy saved per accuracy point between APT runs at neighbouring "
           "trade-offs of our trainer (relative to the more accurate run)."),
 )
-"""The claims set beside the study's numbers (DESIGN.md §1)."""
+"""The claims set beside the study's numbers (docs/concepts.md §1)."""
 
 
 ABOUT_TOLERANCE = 0.1

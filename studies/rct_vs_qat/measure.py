@@ -6,11 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from hwmodels.load import load_hardware
-from hwmodels.schema import HardwareSpec
-from rctsim.replay import SimOptions, simulate
-from rctsim.result import PolicyResult, saving
-from rctsim.trace.model import Trace
+from rctsim import HardwareSpec, PolicyResult, SimOptions, Trace, load_hardware, saving, simulate
 
 OPTIONS = SimOptions(keep_timeline=False)
 """Replay options of the study (the defaults, without the timeline)."""

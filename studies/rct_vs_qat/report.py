@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import figures
-import studylib
 import tables
 
 from hwmodels import energy
 from hwmodels.components import build_cost_models
 from hwmodels.load import load_energy_table, load_hardware
+from rctsim import study
 
 COMMAND = "python studies/rct_vs_qat/run.py"
 """The command that regenerates this study."""
@@ -25,7 +25,7 @@ def _rows(result: dict[str, Any], **match: Any) -> list[dict[str, Any]]:
 def _range(values: list[float]) -> str:
     """'a to b' as percentages (or one value)."""
     lo, hi = min(values), max(values)
-    return studylib.pct(lo) if abs(hi - lo) < 5e-4 else f"{studylib.pct(lo)} to {studylib.pct(hi)}"
+    return study.pct(lo) if abs(hi - lo) < 5e-4 else f"{study.pct(lo)} to {study.pct(hi)}"
 
 
 def gemm_reason(result: dict[str, Any], hw_name: str) -> str:
@@ -39,8 +39,8 @@ def gemm_reason(result: dict[str, Any], hw_name: str) -> str:
         f"MAC {e32:.1f} pJ. Every policy does the same MACs (3·M·N·K per layer and iteration); "
         "RCT runs fwd, dgrad and wgrad at about 8 bits, QAT runs fwd at int8 and dgrad/wgrad at "
         "fp32 (straight-through estimator), fp32 all three. The closed forms "
-        f"1 - 3·e8/(e8 + 2·e32) = {studylib.pct(1 - 3 * e8 / (e8 + 2 * e32))} against QAT and "
-        f"1 - e8/e32 = {studylib.pct(1 - e8 / e32)} against fp32 match the measured "
+        f"1 - 3·e8/(e8 + 2·e32) = {study.pct(1 - 3 * e8 / (e8 + 2 * e32))} against QAT and "
+        f"1 - e8/e32 = {study.pct(1 - e8 / e32)} against fp32 match the measured "
         f"{_range([r['saving_vs_qat_gemm_energy'] for r in rct])} and "
         f"{_range([r['saving_vs_fp32_gemm_energy'] for r in rct])}; the rest is RCT's wider "
         "phases (layers gain bits as the learning rate decays) and, on `mcu_npu`, its "
@@ -53,7 +53,7 @@ def param_memory_reason(result: dict[str, Any]) -> str:
     for model in dict.fromkeys(r["model"] for r in result["rows"]):
         r = _rows(result, model=model, policy="rct")[0]
         bits = 8 * r["param_memory"] / r["params"]
-        parts.append(f"{model} {bits:.1f} bits ({studylib.pct(1 - bits / 40)})")
+        parts.append(f"{model} {bits:.1f} bits ({study.pct(1 - bits / 40)})")
     return (
         "- **Parameter memory** (both claims met). It is the stored bits per parameter at the "
         "widest phase: QAT 32 + 8 = 40 (fp32 master + int8 copy), RCT its widest phase's "
@@ -174,7 +174,7 @@ def results_md(cfg, result: dict[str, Any]) -> str:
         "## 2. What each run costs", "", tables.cost_table(result["rows"]),
         "## 3. What RCT saves", "", tables.savings_table(result["rows"], "rct"),
         "## 4. Against the papers' claims", "",
-        "Claims as DESIGN.md quotes the papers' abstracts (the full texts are not available "
+        "Claims as docs/concepts.md quotes the papers' abstracts (the full texts are not available "
         "here). *meets*: our whole range satisfies the claim (an 'about' claim within 10 "
         "points); *partly*: some runs do; *below* / *above*: none does, every run is below / "
         "above.", "",
@@ -203,15 +203,15 @@ def results_md(cfg, result: dict[str, Any]) -> str:
 def write_all(out_dir: Path, cfg, result: dict[str, Any]) -> None:
     """results.csv, curves.csv, sram_sensitivity.csv, results.md, figures/*.json."""
     rows = result["rows"] + result["apt"]
-    studylib.write_text(out_dir / "results.csv", studylib.csv_text(rows, tables.ROW_COLUMNS))
-    studylib.write_text(out_dir / "curves.csv", studylib.csv_text(
+    study.write_text(out_dir / "results.csv", study.csv_text(rows, tables.ROW_COLUMNS))
+    study.write_text(out_dir / "curves.csv", study.csv_text(
         result["curves"], ["model", "hardware", "policy", "iterations", "eval_acc",
                            "energy_pj"]))
     claim_rows = tables.claim_rows(result)
-    studylib.write_text(out_dir / "claims.csv",
-                        studylib.csv_text(claim_rows, list(claim_rows[0])))
+    study.write_text(out_dir / "claims.csv",
+                        study.csv_text(claim_rows, list(claim_rows[0])))
     sens = result["sensitivity"]
-    studylib.write_text(out_dir / "sram_sensitivity.csv", studylib.csv_text(sens, list(sens[0])))
-    studylib.write_text(out_dir / "results.md", results_md(cfg, result))
+    study.write_text(out_dir / "sram_sensitivity.csv", study.csv_text(sens, list(sens[0])))
+    study.write_text(out_dir / "results.md", results_md(cfg, result))
     for name, fig in figures.all_figures(result).items():
-        studylib.write_figure(out_dir / "figures" / f"{name}.json", fig)
+        study.write_figure(out_dir / "figures" / f"{name}.json", fig)

@@ -13,27 +13,20 @@ and savings against QAT and fp32), `curves.csv` (accuracy against energy spent),
 from __future__ import annotations
 
 import argparse
+import runpy
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import measure
+import report
 from pydantic import BaseModel, ConfigDict, Field
+
+from rctsim import InputError, Trace, TrainConfig, load_trace, study, trace_digest, train
+from rctsim.sweep import TraceCache, default_cache_dir
 
 HERE = Path(__file__).resolve().parent
 """The study's folder (outputs are written here)."""
-sys.path[:0] = [str(HERE), str(HERE.parent)]
-
-import measure  # noqa: E402
-import report  # noqa: E402
-import studylib  # noqa: E402
-
-from hwmodels.validation import validate_model  # noqa: E402
-from rctsim.errors import InputError  # noqa: E402
-from rctsim.sweep.cache import TraceCache, default_cache_dir  # noqa: E402
-from rctsim.trace import load_trace  # noqa: E402
-from rctsim.trace.io import trace_from_bytes, trace_to_bytes  # noqa: E402
-from rctsim.trace.model import Trace  # noqa: E402
-from rctsim.train import TrainConfig, train  # noqa: E402
 
 POLICIES: tuple[str, ...] = ("fp32", "qat", "rct")
 """Policies trained for every model."""
@@ -82,7 +75,7 @@ def train_config(runs: ModelRuns, policy: str, params: dict[str, Any] | None = N
                  source: str = "config.yaml: models.*.train") -> TrainConfig:
     """The trainer settings of one run (resolved); an InputError naming the field if bad."""
     data = {**runs.train, "policy": policy, "policy_params": params or {}}
-    return validate_model(source, data, TrainConfig).resolved()
+    return study.validate(source, data, TrainConfig).resolved()
 
 
 def check_config(cfg: StudyConfig, source: str) -> None:
@@ -108,7 +101,7 @@ def policy_traces(runs: ModelRuns, retrain: bool) -> tuple[dict[str, Trace], dic
             traces[policy], how[policy] = bundled, f"bundled `{runs.traces[policy]}`"
             continue
         trace = train(train_config(runs, policy))
-        same = trace_to_bytes(trace) == trace_to_bytes(bundled)
+        same = trace_digest(trace) == trace_digest(bundled)
         traces[policy] = trace
         how[policy] = f"re-trained ({'identical to' if same else 'differs from'} the bundled " \
                       f"`{runs.traces[policy]}`)"
@@ -122,13 +115,14 @@ def apt_traces(cfg: StudyConfig, cache: TraceCache | None) -> dict[float, Trace]
     for tradeoff in cfg.apt.tradeoffs:
         tc = train_config(runs, "apt", {"tradeoff": tradeoff})
         settings = tc.model_dump(mode="json")
-        if cache is not None and cache.has(settings):
-            out[tradeoff] = trace_from_bytes(cache.path(settings).read_bytes())
+        cached = cache.get(settings) if cache is not None else None
+        if cached is not None:
+            out[tradeoff] = cached
             continue
         print(f"training APT tradeoff={tradeoff} ...", file=sys.stderr)
         out[tradeoff] = train(tc)
         if cache is not None:
-            cache.put(settings, trace_to_bytes(out[tradeoff]))
+            cache.put_trace(settings, out[tradeoff])
     return out
 
 
@@ -235,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cache = None if args.no_cache else TraceCache(args.cache_dir or default_cache_dir())
     try:
-        cfg = studylib.load_config(args.config, StudyConfig)
+        cfg = study.load_config(args.config, StudyConfig)
         check_config(cfg, args.config)
         result = run(cfg, retrain=args.retrain, cache=cache)
     except InputError as err:
@@ -244,13 +238,16 @@ def main(argv: list[str] | None = None) -> int:
     for row in result["rows"]:
         if row["policy"] == "rct":
             print(f"{row['model']:6s} {row['hardware']:9s} rct vs qat: GEMM "
-                  f"{studylib.pct(row['saving_vs_qat_gemm_energy'])}, params "
-                  f"{studylib.pct(row['saving_vs_qat_param_memory'])}, total energy "
-                  f"{studylib.pct(row['saving_vs_qat_total_energy'])}")
+                  f"{study.pct(row['saving_vs_qat_gemm_energy'])}, params "
+                  f"{study.pct(row['saving_vs_qat_param_memory'])}, total energy "
+                  f"{study.pct(row['saving_vs_qat_total_energy'])}")
     print(f"wrote {HERE / 'results.md'}")
-    import summary
+    return run_summary()
 
-    return summary.main()
+
+def run_summary() -> int:
+    """Refresh docs/results.md from the studies' committed outputs (studies/summary.py)."""
+    return runpy.run_path(str(HERE.parent / "summary.py"), run_name="summary")["main"]()
 
 
 if __name__ == "__main__":

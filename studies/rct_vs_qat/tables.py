@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import claims
-import studylib
+
+from rctsim import study
 
 PJ_PER_MJ = 1e9
 """Picojoules per millijoule."""
@@ -43,7 +44,7 @@ def accuracy_table(result: dict[str, Any], cfg) -> str:
         rows.append((r["model"], r["policy"], f"{100 * r['accuracy']:.1f}%",
                      f"{r['mean_w_bits']:.2f}", r["iterations"], f"{100 * target:g}%", reached,
                      result["how"][r["model"]][r["policy"]]))
-    return studylib.md_table(rows, ["model", "policy", "test accuracy", "mean weight bits",
+    return study.md_table(rows, ["model", "policy", "test accuracy", "mean weight bits",
                                     "iterations", "target", "target reached at iteration",
                                     "trace"], "llrrrrrl")
 
@@ -55,7 +56,7 @@ def cost_table(rows: list[dict[str, Any]]) -> str:
             mj(r["total_energy"]), mj(r["energy_to_target"]), mj(r["param_movement_energy"]),
             kb(r["param_memory"]), kb(r["peak_memory"]), f"{r['dram_traffic'] / 1e6:.3g}",
             f"{r['latency']:.3g}") for r in rows]
-    return studylib.md_table(out, [
+    return study.md_table(out, [
         "model", "hw", "policy", "GEMM mJ", "all MACs mJ", "SRAM mJ", "DRAM mJ", "leakage mJ",
         "total mJ", "to target mJ", "param movement mJ", "param memory KB", "peak memory KB",
         "DRAM MB", "latency s"], "lll" + "r" * 12)
@@ -77,8 +78,8 @@ def savings_table(rows: list[dict[str, Any]], policy: str) -> str:
             continue
         for base in ("qat", "fp32"):
             out.append((r["model"], r["hardware"], base, *(
-                studylib.pct(r[f"saving_vs_{base}_{key}"]) for key, _ in SAVING_COLUMNS)))
-    return studylib.md_table(out, ["model", "hw", "against", *(t for _, t in SAVING_COLUMNS)],
+                study.pct(r[f"saving_vs_{base}_{key}"]) for key, _ in SAVING_COLUMNS)))
+    return study.md_table(out, ["model", "hw", "against", *(t for _, t in SAVING_COLUMNS)],
                              "lll" + "r" * len(SAVING_COLUMNS))
 
 
@@ -103,7 +104,7 @@ def claim_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
         for base in claim.baselines:
             lo, hi = ours_range(claim, result, base)
             ours = (f"{lo:.2f}-{hi:.2f} bits" if claim.metric == "mean_w_bits"
-                    else f"{studylib.pct(lo)} to {studylib.pct(hi)}")
+                    else f"{study.pct(lo)} to {study.pct(hi)}")
             out.append({"claim": claim.text, "source": claim.source,
                         "published": claims.published(claim), "baseline": base,
                         "ours_low": lo, "ours_high": hi,
@@ -117,7 +118,7 @@ def claims_table(result: dict[str, Any]) -> str:
     """Each claim, the published value, our range and a verdict."""
     out = [(r["claim"], r["source"], r["published"], r["ours"], r["verdict"], r["comparable"])
            for r in claim_rows(result)]
-    return studylib.md_table(out, ["claim", "source", "published", "ours (all models x hw)",
+    return study.md_table(out, ["claim", "source", "published", "ours (all models x hw)",
                                    "verdict", "comparable?"], "llllll")
 
 
@@ -144,12 +145,12 @@ def apt_slopes(apt_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def apt_table(apt_rows: list[dict[str, Any]]) -> str:
     """APT runs: accuracy, bits and savings against fp32 and QAT."""
     out = [(r["hardware"], f"{r['tradeoff']:g}", f"{100 * r['accuracy']:.1f}%",
-            f"{r['mean_w_bits']:.2f}", studylib.pct(r["saving_vs_fp32_total_energy"]),
-            studylib.pct(r["saving_vs_fp32_peak_memory"]),
-            studylib.pct(r["saving_vs_fp32_param_memory"]),
-            studylib.pct(r["saving_vs_qat_total_energy"]),
-            studylib.pct(r["saving_vs_qat_peak_memory"])) for r in apt_rows]
-    return studylib.md_table(out, ["hw", "tradeoff", "test accuracy", "mean weight bits",
+            f"{r['mean_w_bits']:.2f}", study.pct(r["saving_vs_fp32_total_energy"]),
+            study.pct(r["saving_vs_fp32_peak_memory"]),
+            study.pct(r["saving_vs_fp32_param_memory"]),
+            study.pct(r["saving_vs_qat_total_energy"]),
+            study.pct(r["saving_vs_qat_peak_memory"])) for r in apt_rows]
+    return study.md_table(out, ["hw", "tradeoff", "test accuracy", "mean weight bits",
                                    "energy saved vs fp32", "peak memory saved vs fp32",
                                    "param memory saved vs fp32", "energy saved vs QAT",
                                    "peak memory saved vs QAT"], "l" + "r" * 8)
@@ -158,10 +159,10 @@ def apt_table(apt_rows: list[dict[str, Any]]) -> str:
 def slope_table(apt_rows: list[dict[str, Any]]) -> str:
     """The trade-off between neighbouring APT runs."""
     out = [(s["hardware"], f"{s['from']:g} -> {s['to']:g}", f"{s['accuracy_points']:.1f}",
-            studylib.pct(s["energy_saved"]), studylib.pct(s["memory_saved"]),
-            studylib.pct(s["energy_per_point"]), studylib.pct(s["memory_per_point"]))
+            study.pct(s["energy_saved"]), study.pct(s["memory_saved"]),
+            study.pct(s["energy_per_point"]), study.pct(s["memory_per_point"]))
            for s in apt_slopes(apt_rows)]
-    return studylib.md_table(out, ["hw", "tradeoff", "accuracy points given up",
+    return study.md_table(out, ["hw", "tradeoff", "accuracy points given up",
                                    "energy saved", "peak memory saved", "energy per point",
                                    "memory per point"], "llrrrrr")
 
@@ -172,7 +173,7 @@ def sensitivity_table(rows: list[dict[str, Any]]) -> str:
                                                             else ""),
             mj(r["rct_param_movement_pj"]), mj(r["qat_param_movement_pj"]),
             f"{r['rct_param_dram_bytes'] / 1e6:.3g}", f"{r['qat_param_dram_bytes'] / 1e6:.3g}",
-            studylib.pct(r["saving_param_movement"])) for r in rows]
-    return studylib.md_table(out, ["model", "global buffer", "RCT param movement mJ",
+            study.pct(r["saving_param_movement"])) for r in rows]
+    return study.md_table(out, ["model", "global buffer", "RCT param movement mJ",
                                    "QAT param movement mJ", "RCT param DRAM MB",
                                    "QAT param DRAM MB", "saved"], "llrrrrr")

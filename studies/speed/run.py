@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -26,19 +27,14 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from hwmodels.schema import ArraySpec, HardwareSpec
+from hwmodels.systolic import SystolicArray
+from rctsim import InputError, SimOptions, Trace, load_hardware, simulate, study, synth_trace
+
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+"""Repository root: paths in the config are relative to it."""
 """The study's folder (outputs are written here)."""
-sys.path.insert(0, str(HERE.parent))
-
-import studylib  # noqa: E402
-
-from hwmodels.load import load_hardware  # noqa: E402
-from hwmodels.schema import ArraySpec, HardwareSpec  # noqa: E402
-from hwmodels.systolic import SystolicArray  # noqa: E402
-from rctsim.errors import InputError  # noqa: E402
-from rctsim.replay import SimOptions, simulate  # noqa: E402
-from rctsim.synth import synth_trace  # noqa: E402
-from rctsim.trace.model import Trace  # noqa: E402
 
 OPTIONS = SimOptions(keep_timeline=False)
 """Replay options (defaults, no timeline)."""
@@ -115,6 +111,7 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
 def array_pass(layers: list[dict[str, Any]], rows: int, cols: int, dataflow: str) -> list[int]:
     """rctsim's array model on every layer (what SCALE-Sim computes): cycles per layer."""
     spec = ArraySpec(rows=rows, cols=cols, dataflow=dataflow, clock_hz=1e9, int_bits=[8],
+                     pe_area_um2=1.0, pe_leakage_uw=0.0, area_source="timing only",
                      source="speed study")
     array = SystolicArray(spec, source="speed")
     return [array.gemm(la["m"], la["n"], la["k"], 8, 8, False).compute_cycles for la in layers]
@@ -126,7 +123,7 @@ def external(python: str, script: str, spec: dict[str, Any]) -> dict[str, Any]:
         spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
         spec_path.write_text(json.dumps(spec))
         subprocess.run([python, str(script), str(spec_path), str(out_path)], check=True,
-                       cwd=studylib.ROOT)
+                       cwd=ROOT)
         return json.loads(out_path.read_text())
 
 
@@ -267,7 +264,7 @@ def tools_md(rows: list[dict[str, Any]]) -> str:
     if not words:
         words.append("SCALE-Sim and ZigZag were not run (give --scalesim-python / "
                      "--zigzag-python); only rctsim was timed.")
-    table = studylib.md_table(out, ["tool", "array", "dataflow", "seconds", "x rctsim",
+    table = study.md_table(out, ["tool", "array", "dataflow", "seconds", "x rctsim",
                                     "note"], "lllrrl")
     return table + "\n" + " ".join(words) + "\n"
 
@@ -283,7 +280,7 @@ def growth_md(rows: list[dict[str, Any]]) -> str:
                 f"{r['macs_per_iteration']:.3g}", r["iterations"], r["distinct_phases"],
                 f"{r['seconds'] * 1e3:.3g}", f"{r['seconds_per_phase'] * 1e3:.3g}",
                 f"{r['simulated_macs_per_second']:.3g}") for r in sel]
-        parts += [f"### Against {label}", "", studylib.md_table(out, [
+        parts += [f"### Against {label}", "", study.md_table(out, [
             series, "layers", "MACs / iteration", "iterations", "distinct phases", "ms",
             "ms / phase", "simulated MACs / s"], "lrrrrrrr")]
     it = [r for r in rows if r["series"] == "iterations"]
@@ -291,7 +288,7 @@ def growth_md(rows: list[dict[str, Any]]) -> str:
     parts.append(
         f"Reading: {it[-1]['iterations'] // it[0]['iterations']:,}x more iterations cost "
         f"{it[-1]['seconds'] / it[0]['seconds']:.2f}x the time (each distinct phase is "
-        "simulated once and multiplied, DESIGN.md §4); "
+        "simulated once and multiplied, docs/concepts.md §4); "
         f"{ph[-1]['distinct_phases'] // ph[0]['distinct_phases']:,}x more distinct phases cost "
         f"{ph[-1]['seconds'] / ph[0]['seconds']:.0f}x (linear, "
         f"{ph[-1]['seconds_per_phase'] * 1e3:.1f} ms per phase when a phase changes a few "
@@ -348,20 +345,20 @@ def run(cfg: SpeedConfig, *, scalesim_python: str | None = None,
         command: str = "python studies/speed/run.py", source: str = "config.yaml"
         ) -> dict[str, Any]:
     """The whole study (`source` names the config in errors)."""
-    layers = studylib.gemm_layers(cfg.layers.model, cfg.layers.batch_size, cfg.layers.names,
+    layers = study.gemm_layers(cfg.layers.model, cfg.layers.batch_size, cfg.layers.names,
                                   f"{source}: layers.names")
     tools = tool_rows(cfg, layers, scalesim_python, zigzag_python) + [training_step_row(cfg)]
     growth = growth_rows(cfg)
     if write:
-        studylib.write_text(out_dir / "results.csv", studylib.csv_text(
+        study.write_text(out_dir / "results.csv", study.csv_text(
             [{"table": "tools", **r} for r in tools] + [{"table": "growth", **r}
                                                         for r in growth],
             ["table", "tool", "array", "dataflow", "series", "x", "model", "layers",
              "macs_per_iteration", "iterations", "distinct_phases", "seconds",
              "seconds_per_phase", "simulated_macs_per_second", "ratio_to_rctsim", "note"]))
-        studylib.write_text(out_dir / "results.md", results_md(tools, growth, command))
+        study.write_text(out_dir / "results.md", results_md(tools, growth, command))
         for name, fig in figures(growth).items():
-            studylib.write_figure(out_dir / "figures" / f"{name}.json", fig)
+            study.write_figure(out_dir / "figures" / f"{name}.json", fig)
     return {"tools": tools, "growth": growth}
 
 
@@ -376,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         f" --{k.replace('_', '-')} {v}" for k, v in
         (("scalesim_python", args.scalesim_python), ("zigzag_python", args.zigzag_python)) if v)
     try:
-        cfg = studylib.load_config(args.config, SpeedConfig)
+        cfg = study.load_config(args.config, SpeedConfig)
         result = run(cfg, scalesim_python=args.scalesim_python,
                      zigzag_python=args.zigzag_python, command=command, source=args.config)
     except InputError as err:
@@ -385,9 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in result["tools"]:
         print(f"{r['tool']:40s} {r['array']:12s} {r['dataflow']:8s} {r['seconds']:.4g} s")
     print(f"wrote {HERE / 'results.md'}")
-    import summary
+    return run_summary()
 
-    return summary.main()
+
+def run_summary() -> int:
+    """Refresh docs/results.md from the studies' committed outputs (studies/summary.py)."""
+    return runpy.run_path(str(HERE.parent / "summary.py"), run_name="summary")["main"]()
 
 
 if __name__ == "__main__":

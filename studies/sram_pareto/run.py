@@ -12,6 +12,7 @@ throw-away store), and writes `results.csv` (every point), `spills.csv` and `win
 from __future__ import annotations
 
 import argparse
+import runpy
 import sys
 import tempfile
 from pathlib import Path
@@ -19,14 +20,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-HERE = Path(__file__).resolve().parent
-"""The study's folder (outputs are written here)."""
-sys.path.insert(0, str(HERE.parent))
-
-import studylib  # noqa: E402
-
-from rctsim.errors import InputError  # noqa: E402
-from rctsim.sweep import (  # noqa: E402
+from rctsim import InputError, load_trace, study, synth_trace, write_trace
+from rctsim.sweep import (
     LocalExecutor,
     SweepStore,
     TraceCache,
@@ -36,9 +31,9 @@ from rctsim.sweep import (  # noqa: E402
     run_sweep,
     sweep_table,
 )
-from rctsim.synth import synth_trace  # noqa: E402
-from rctsim.trace import load_trace  # noqa: E402
-from rctsim.trace.io import write_trace  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+"""The study's folder (outputs are written here)."""
 
 COLUMNS: tuple[str, ...] = (
     "model", "policy", "sram_kb", "sram_area_mm2", "status", "energy_pj", "leakage_energy_pj",
@@ -195,7 +190,7 @@ def grid_table(rows: list[dict[str, Any]], model: str) -> str:
         area = next(r["sram_area_mm2"] for r in rows if r["model"] == model
                     and r["sram_kb"] == kb)
         out.append((size_label(kb), f"{area:.3g}", *cells))
-    return studylib.md_table(out, ["global buffer", "SRAM mm²",
+    return study.md_table(out, ["global buffer", "SRAM mm²",
                                    *(f"{p}: energy / param DRAM" for p in policies)],
                              "l" + "r" * (1 + len(policies)))
 
@@ -232,14 +227,14 @@ def results_md(cfg: ParetoConfig, rows: list[dict[str, Any]], spills: list[dict[
         "workspace, docs/model.md §3), filled weights first, then the master copy, then "
         "optimiser state.", "",
         "## Where each policy's parameters stop spilling", "",
-        studylib.md_table(spill_rows, ["model", "policy", "parameter memory MB",
+        study.md_table(spill_rows, ["model", "policy", "parameter memory MB",
                                        "largest size that spills", "fits from"], "llrrr"),
         "## What QAT pays where RCT fits and QAT spills", "",
         "At each swept size inside the window: QAT's energy and latency over RCT's, QAT's "
         "parameter DRAM traffic and extra DRAM energy over the run; and what it would take for "
         "QAT not to spill: its smallest fitting size, its energy there over RCT's at the window "
         "size, and the extra SRAM area.", "",
-        studylib.md_table(win_rows, ["model", "global buffer", "QAT / RCT energy",
+        study.md_table(win_rows, ["model", "global buffer", "QAT / RCT energy",
                                      "QAT / RCT latency", "QAT param DRAM GB",
                                      "QAT extra DRAM J", "QAT fits from",
                                      "QAT there / RCT here, energy", "extra mm²"],
@@ -337,14 +332,14 @@ def run(cfg: ParetoConfig, *, out_dir: Path = HERE, write: bool = True) -> dict[
     spills = spill_sizes(rows)
     windows = window_costs(rows, spills)
     if write:
-        studylib.write_text(out_dir / "results.csv", studylib.csv_text(rows, COLUMNS))
-        studylib.write_text(out_dir / "spills.csv", studylib.csv_text(spills, list(spills[0])))
+        study.write_text(out_dir / "results.csv", study.csv_text(rows, COLUMNS))
+        study.write_text(out_dir / "spills.csv", study.csv_text(spills, list(spills[0])))
         if windows:
-            studylib.write_text(out_dir / "windows.csv",
-                                studylib.csv_text(windows, list(windows[0])))
-        studylib.write_text(out_dir / "results.md", results_md(cfg, rows, spills, windows))
+            study.write_text(out_dir / "windows.csv",
+                                study.csv_text(windows, list(windows[0])))
+        study.write_text(out_dir / "results.md", results_md(cfg, rows, spills, windows))
         for name, fig in figures(rows).items():
-            studylib.write_figure(out_dir / "figures" / f"{name}.json", fig)
+            study.write_figure(out_dir / "figures" / f"{name}.json", fig)
     return {"rows": rows, "spills": spills, "windows": windows}
 
 
@@ -354,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=str(HERE / "config.yaml"))
     args = parser.parse_args(argv)
     try:
-        cfg = studylib.load_config(args.config, ParetoConfig)
+        cfg = study.load_config(args.config, ParetoConfig)
         result = run(cfg)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -363,9 +358,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{s['model']:15s} {s['policy']:5s} parameters fit from "
               f"{size_label(s['fits_from_kb'])}")
     print(f"wrote {HERE / 'results.md'}")
-    import summary
+    return run_summary()
 
-    return summary.main()
+
+def run_summary() -> int:
+    """Refresh docs/results.md from the studies' committed outputs (studies/summary.py)."""
+    return runpy.run_path(str(HERE.parent / "summary.py"), run_name="summary")["main"]()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ the relative error), `energy.csv` (published energy points against our scaling r
 points and left out), `hierarchy.csv` (edge_npu's access energies against Eyeriss's),
 `sram.csv` (Horowitz's SRAM points against the CACTI-calibrated banked model), `cacti_fit.csv`
 (the banked model against CACTI's multi-bank runs),
+`training_chip.csv` (a published training processor's TFLOPS/W against rctsim's on its preset),
 `results.md` (the error distributions) and `figures/*.json` (plotly).
 Without `--scalesim-python` the ResNet-18 cases compare with the committed SCALE-Sim output
 (`scalesim_resnet18.json`); with it, SCALE-Sim is re-run (~4 min) and that file rewritten first.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import runpy
 import subprocess
 import sys
 import tempfile
@@ -25,19 +27,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import studylib  # noqa: E402
-
-from hwmodels import energy, sram  # noqa: E402
-from hwmodels.components import build_cost_models  # noqa: E402
-from hwmodels.load import load_energy_table, load_hardware  # noqa: E402
-from hwmodels.schema import ArraySpec, EnergyTable  # noqa: E402
-from hwmodels.systolic import SystolicArray  # noqa: E402
-from rctsim.errors import InputError  # noqa: E402
+from hwmodels import energy, sram
+from hwmodels.components import build_cost_models
+from hwmodels.load import load_energy_table, load_hardware
+from hwmodels.schema import ArraySpec, EnergyTable
+from hwmodels.systolic import SystolicArray
+from rctsim import InputError, study
+from rctsim.gemm import gemm_report
 
 HERE = Path(__file__).resolve().parent
 """The study's folder (outputs are written here)."""
+ROOT = HERE.parents[1]
+"""Repository root: paths in the config are relative to it."""
+
 
 METRICS: tuple[str, ...] = ("compute_cycles", "ifmap_sram_reads", "filter_sram_reads",
                             "ofmap_sram_writes", "overall_util_pct", "mapping_efficiency_pct")
@@ -84,6 +86,28 @@ class EnergyChecks(_Strict):
     """Hardware whose access-energy hierarchy is compared with Eyeriss's normalised costs."""
 
 
+class PublishedEfficiency(_Strict):
+    """One published energy-efficiency figure of a training processor."""
+
+    precision: Literal["fp8", "fp16"]
+    """MAC format the figure is measured at (rctsim's `gemm --bits` format)."""
+    tflops_per_w: Annotated[float, Field(gt=0)]
+    """Published (or derived, see `source`) TFLOPS/W."""
+    source: str
+    """Paper, table/figure, and any derivation."""
+
+
+class TrainingChip(_Strict):
+    """A published on-device training processor modelled by a preset."""
+
+    hw: str = "lnpu"
+    """Preset modelling the chip."""
+    gemm: tuple[int, int, int] = (256, 256, 256)
+    """M, N, K of the GEMM whose energy per FLOP is compared (one FLOP = half a MAC)."""
+    published: Annotated[list[PublishedEfficiency], Field(min_length=1)]
+    """The chip's published efficiency at its precisions."""
+
+
 class ValidationConfig(_Strict):
     """studies/validation/config.yaml."""
 
@@ -93,6 +117,8 @@ class ValidationConfig(_Strict):
     """ResNet-18 layers compared with SCALE-Sim."""
     energy: EnergyChecks
     """Energy-table checks."""
+    training_chip: TrainingChip
+    """A published training processor's efficiency against rctsim's."""
 
 
 # ---------------------------------------------------------------- cycles against SCALE-Sim
@@ -101,6 +127,7 @@ class ValidationConfig(_Strict):
 def ours_for_case(m: int, n: int, k: int, rows: int, cols: int, dataflow: str) -> dict[str, float]:
     """Our numbers for one SCALE-Sim case, from the engine's array component at native bits."""
     spec = ArraySpec(rows=rows, cols=cols, dataflow=dataflow, clock_hz=1e9, int_bits=[8],
+                     pe_area_um2=1.0, pe_leakage_uw=0.0, area_source="timing only",
                      source="validation study")
     t = SystolicArray(spec, source="validation").gemm(m, n, k, 8, 8, False)
     return {"compute_cycles": t.compute_cycles, "ifmap_sram_reads": t.a_reads,
@@ -151,7 +178,7 @@ def compare_cases(cases: list[dict[str, Any]], source: str) -> list[dict[str, An
 def resnet_spec(cfg: ResnetLayers, source: str = "config.yaml") -> dict[str, Any]:
     """The SCALE-Sim job: the named layers' forward GEMMs, arrays and dataflows."""
     return {"model": cfg.model, "batch_size": cfg.batch_size,
-            "layers": studylib.gemm_layers(cfg.model, cfg.batch_size, cfg.layers,
+            "layers": study.gemm_layers(cfg.model, cfg.batch_size, cfg.layers,
                                            f"{source}: resnet.layers"),
             "arrays": [list(a) for a in cfg.arrays], "dataflows": list(cfg.dataflows)}
 
@@ -162,7 +189,7 @@ def run_scalesim(python: str, spec: dict[str, Any], out_path: Path) -> None:
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(spec))
         subprocess.run([python, str(HERE / "scalesim_layers.py"), str(spec_path), str(out_path)],
-                       check=True, cwd=studylib.ROOT)
+                       check=True, cwd=ROOT)
 
 
 def load_reference(path: Path, spec: dict[str, Any]) -> dict[str, Any]:
@@ -275,6 +302,34 @@ def cacti_fit_rows() -> list[dict[str, Any]]:
     return rows
 
 
+def training_chip_rows(cfg: TrainingChip) -> list[dict[str, Any]]:
+    """rctsim's TFLOPS/W for one GEMM on the chip's preset at each published precision.
+
+    `gemm_report` runs the GEMM with its operands starting in DRAM; the chip figure is compared
+    with rctsim's on-chip energy (MACs + registers + buffer + leakage, DRAM left out, as a chip's
+    TFLOPS/W is measured at its supply) and with the MAC arithmetic alone.
+    """
+    m, n, k = cfg.gemm
+    rows = []
+    for pub in cfg.published:
+        report = gemm_report(m, n, k, hw=cfg.hw, bits=pub.precision)
+        flops = 2 * report["macs"]
+        on_chip = report["energy_pj"] - report["dram_energy_pj"]
+        ours = flops / on_chip  # FLOP per pJ = TFLOP/J = TFLOPS/W
+        rows.append({
+            "hw": cfg.hw, "precision": pub.precision, "gemm": f"{m}x{n}x{k}",
+            "unit": report["unit"], "published_tflops_per_w": pub.tflops_per_w,
+            "ours_on_chip_tflops_per_w": ours,
+            "ours_mac_only_tflops_per_w": flops / report["mac_energy_pj"],
+            "ours_with_dram_tflops_per_w": flops / report["energy_pj"],
+            "ratio_on_chip": ours / pub.tflops_per_w,
+            "mac_share": report["mac_energy_pj"] / on_chip,
+            "sram_share": report["sram_energy_pj"] / on_chip,
+            "leakage_share": report["leakage_energy_pj"] / on_chip,
+            "source": pub.source})
+    return rows
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -284,8 +339,8 @@ def summary_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for source in sorted({r["source"] for r in rows}):
         for metric in METRICS:
             sel = [r for r in rows if r["source"] == source and r["metric"] == metric]
-            adj = studylib.percentile_summary([r["rel_error"] for r in sel])
-            raw = studylib.percentile_summary([r["rel_error_raw"] for r in sel])
+            adj = study.percentile_summary([r["rel_error"] for r in sel])
+            raw = study.percentile_summary([r["rel_error_raw"] for r in sel])
             out.append({"source": source, "metric": metric, "cases": adj["n"],
                         "exact_share": _exact_share(sel, "scalesim_adjusted"),
                         "exact_share_raw": _exact_share(sel, "scalesim"),
@@ -308,9 +363,9 @@ def _fmt(value: float | None, spec: str) -> str:
 def cacti_section(s_rows: list[dict], fit_rows: list[dict]) -> list[str]:
     """results.md section: the CACTI-calibrated banked SRAM against Horowitz and CACTI itself."""
     rows = [(r["table"], r["size_bytes"], r["published_pj"], f"{r['cacti_one_bank_pj']:.4g}",
-             studylib.pct(r["difference"]), r["banks_of_32kb"], f"{r['cacti_banked_pj']:.4g}",
-             studylib.pct(r["difference_banked"])) for r in s_rows]
-    fit = studylib.percentile_summary([r["rel_error"] for r in fit_rows])
+             study.pct(r["difference"]), r["banks_of_32kb"], f"{r['cacti_banked_pj']:.4g}",
+             study.pct(r["difference_banked"])) for r in s_rows]
+    fit = study.percentile_summary([r["rel_error"] for r in fit_rows])
     header = sram.cacti_table().header
     wire = sram.cacti_table().wire_pj_per_bit_mm
     return [
@@ -323,14 +378,14 @@ def cacti_section(s_rows: list[dict], fit_rows: list[dict]) -> list[str]:
         f"CACTI's one bank of the same size ({HOROWITZ_SRAM_CELLS} cells, 64-bit words), and "
         "against the banked model with 32 KB banks (bank energy + wiring):",
         "",
-        studylib.md_table(rows, ["table", "bytes", "published pJ", "CACTI, 1 bank",
+        study.md_table(rows, ["table", "bytes", "published pJ", "CACTI, 1 bank",
                                  "difference", "banks", "banked model", "difference"],
                           "lrrrrrrr"),
         "The wiring term's k_wire (least squares over CACTI's multi-bank runs): "
         + ", ".join(f"{cells} {k:.3g} pJ/bit/mm" for cells, k in wire.items())
         + f". Against those {fit['n']} CACTI multi-bank memories the banked model's read "
-        f"energy is within {studylib.pct(fit['median_abs'])} (median), "
-        f"{studylib.pct(fit['p90_abs'])} (90th percentile), {studylib.pct(fit['max_abs'])} "
+        f"energy is within {study.pct(fit['median_abs'])} (median), "
+        f"{study.pct(fit['p90_abs'])} (90th percentile), {study.pct(fit['max_abs'])} "
         "(max) of CACTI's (`cacti_fit.csv`).",
         "",
     ]
@@ -340,18 +395,18 @@ def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list
              reference: dict[str, Any], resnet_rows: list[dict],
              cacti: list[str] | None = None) -> str:
     """results.md: the error distributions and the energy comparison."""
-    sim_rows = [(s["source"], s["metric"], s["cases"], studylib.pct(s["exact_share_raw"]),
-                 studylib.pct(s["exact_share"]), f"{s['max_abs_rel_error_raw']:.3g}",
+    sim_rows = [(s["source"], s["metric"], s["cases"], study.pct(s["exact_share_raw"]),
+                 study.pct(s["exact_share"]), f"{s['max_abs_rel_error_raw']:.3g}",
                  f"{s['max_abs_rel_error']:.3g}") for s in summary]
     cyc = [r for r in resnet_rows if r["metric"] == "compute_cycles"]
     per_layer = [(r["layer"], f"{r['m']}x{r['n']}x{r['k']}", r["array"], r["dataflow"],
                   r["scalesim"], r["ours"]) for r in cyc]
     e_rows = [(r["table"], r["family"], r["at"], r["published_pj"],
-               f"{r['ours_at_point_pj']:.4g}", studylib.pct(r["error_at_point"], 2),
+               f"{r['ours_at_point_pj']:.4g}", study.pct(r["error_at_point"], 2),
                "-" if r["left_out_pj"] is None else f"{r['left_out_pj']:.4g}",
-               studylib.pct(r["error_left_out"]), r["rule"]) for r in energy_table_rows]
+               study.pct(r["error_left_out"]), r["rule"]) for r in energy_table_rows]
     loo = [abs(r["error_left_out"]) for r in energy_table_rows if r["error_left_out"] is not None]
-    loo_sum = studylib.percentile_summary(loo)
+    loo_sum = study.percentile_summary(loo)
     h_rows = [(r["level"], _fmt(r["ours_pj"], ".3g"),
                _fmt(r["ours_x_mac"], ".3g") + ("x" if r["ours_x_mac"] is not None else ""),
                f"{r['eyeriss_x_mac']:g}x") for r in hierarchy]
@@ -380,13 +435,13 @@ def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list
         "one counting quirk (os OFMAP writes counted a second time per fold by rows + cols; "
         "docs/array-model.md §3).",
         "",
-        studylib.md_table(sim_rows, ["source", "metric", "cases", "exact (raw)",
+        study.md_table(sim_rows, ["source", "metric", "cases", "exact (raw)",
                                      "exact (adjusted)", "max rel. error (raw)",
                                      "max rel. error (adjusted)"], "llrrrrr"),
         "Compute cycles per ResNet-18 case (SCALE-Sim's 'Total Cycles' with 0 stall cycles "
         "against ours):",
         "",
-        studylib.md_table(per_layer, ["layer", "M x N x K", "array", "dataflow", "SCALE-Sim",
+        study.md_table(per_layer, ["layer", "M x N x K", "array", "dataflow", "SCALE-Sim",
                                       "ours"], "lllrrr"),
         "## 2. Energy rules against the published table points",
         "",
@@ -397,12 +452,12 @@ def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list
         "our scaling rules where the table has no point. Horowitz, ISSCC 2014 (45 nm); TPUv4i "
         "paper's 7 nm column (Jouppi et al., ISCA 2021, via secondary sources: docs/hardware.md).",
         "",
-        studylib.md_table(e_rows, ["table", "family", "bits / bytes", "published pJ",
+        study.md_table(e_rows, ["table", "family", "bits / bytes", "published pJ",
                                    "ours at point", "error", "ours, left out",
                                    "error left out", "rule used"], "llrrrrrrl"),
         f"Left-out error distribution over {loo_sum['n']} points: median |error| "
-        f"{studylib.pct(loo_sum['median_abs'])}, 90th percentile "
-        f"{studylib.pct(loo_sum['p90_abs'])}, max {studylib.pct(loo_sum['max_abs'])}. "
+        f"{study.pct(loo_sum['median_abs'])}, 90th percentile "
+        f"{study.pct(loo_sum['p90_abs'])}, max {study.pct(loo_sum['max_abs'])}. "
         "DRAM: Horowitz gives a range, 1.3-2.6 nJ per 64-bit access; we take the midpoint, "
         "1.95 nJ (-25% / +50% against the ends).",
         "",
@@ -413,7 +468,7 @@ def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list
         "(Chen et al., ISCA 2016: commercial 65 nm; RF 0.5 kB, global buffer >100 kB). A "
         "different process and a measured chip: this compares the *shape* of the hierarchy.",
         "",
-        studylib.md_table(h_rows, ["level", "ours pJ / 16-bit access", "ours x MAC",
+        study.md_table(h_rows, ["level", "ours pJ / 16-bit access", "ours x MAC",
                                    "Eyeriss x MAC"], "lrrr"),
         f"Our DRAM/MAC ratio is {dram_ratio:.2f}x Eyeriss's (DRAM from the hardware's "
         "technology row, docs/hardware.md §3, against a 45 nm MAC); the global buffer is "
@@ -424,6 +479,46 @@ def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list
         "replace them).",
         "",
         *(cacti or []),
+    ])
+
+
+def training_chip_markdown(chip: list[dict[str, Any]]) -> str:
+    """Section 3 of results.md: a published training processor against rctsim."""
+    t_rows = [(r["precision"], r["gemm"], r["unit"], f"{r['published_tflops_per_w']:.3g}",
+               f"{r['ours_on_chip_tflops_per_w']:.3g}", f"{r['ratio_on_chip']:.3g}",
+               f"{r['ours_mac_only_tflops_per_w']:.3g}",
+               f"{study.pct(r['mac_share'])} / {study.pct(r['sram_share'])} / "
+               f"{study.pct(r['leakage_share'])}") for r in chip]
+    sources = [f"- {r['precision']}: {r['source']}" for r in chip]
+    return "\n".join([
+        "",
+        f"## 3. A published training processor: `{chip[0]['hw']}` against its paper",
+        "",
+        "rctsim's energy efficiency for one dense GEMM on the preset (operands from DRAM, "
+        "`rctsim gemm M N K --hw lnpu --bits fp8|fp16`), on-chip energy (MACs, PE registers, "
+        "global buffer, leakage; DRAM left out, as a chip's TFLOPS/W is measured at its core "
+        "supply), against the published figure. One FLOP = half a MAC.",
+        "",
+        study.md_table(t_rows, ["precision", "GEMM", "unit", "published TFLOPS/W",
+                                   "ours TFLOPS/W (on chip)", "ours / published",
+                                   "ours, MAC arithmetic only",
+                                   "MAC / SRAM / leakage share"], "lllrrrrr"),
+        "Published figures:",
+        "",
+        *sources,
+        "",
+        "Why rctsim is lower (reasons, not fitted corrections): (1) the published 25.3 TFLOPS/W "
+        "counts operations skipped by LNPU's zero-skipping of sparse inputs (the paper reports "
+        "37-61% zero inputs in CNN training) as performed, rctsim counts a dense GEMM; (2) the "
+        "MAC and SRAM energies are Horowitz's 45 nm, 0.9 V figures, not the chip's measured "
+        "65 nm low-voltage datapath, and FP8 is extrapolated from Horowitz's FP16/FP32 points "
+        "(docs/hardware.md); (3) every MAC reads both operands and reads and writes its partial "
+        "sum in the PE registers at the table's small-SRAM energy (extrapolated below its 8 KB "
+        "point), which a custom datapath with latches and operand reuse does not pay; (4) the "
+        "preset's organisation sizes are assumptions (marked in hwmodels/presets/lnpu.yaml: "
+        "the paper's chip summary could not be read here), which move the leakage and buffer "
+        "shares. The MAC-arithmetic-only column bounds what the table alone allows.",
+        "",
     ])
 
 
@@ -455,35 +550,38 @@ def run(cfg: ValidationConfig, *, out_dir: Path = HERE, scalesim_python: str | N
         write: bool = True, source: str = "config.yaml") -> dict[str, Any]:
     """Run the whole study; write its outputs when `write`; return the tables."""
     spec = resnet_spec(cfg.resnet, source)
-    reference_path = studylib.root_path(cfg.resnet.reference)
+    reference_path = study.root_path(cfg.resnet.reference, ROOT)
     if scalesim_python:
         run_scalesim(scalesim_python, spec, reference_path)
     reference = load_reference(reference_path, spec)
-    fixture = json.loads(studylib.root_path(cfg.fixture).read_text())
+    fixture = json.loads(study.root_path(cfg.fixture, ROOT).read_text())
     rows = (compare_cases(fixture["cases"], "fixture")
             + compare_cases(reference["cases"], "resnet18"))
     e_rows = [r for name in cfg.energy.tables for r in energy_rows(load_energy_table(name))]
     hierarchy = hierarchy_rows(cfg.energy.hierarchy_hw)
     s_rows = sram_rows(load_energy_table("horowitz_45nm"))
     fit_rows = cacti_fit_rows()
+    chip = training_chip_rows(cfg.training_chip)
     summary = summary_rows(rows)
     result = {"cycles": rows, "summary": summary, "energy": e_rows, "hierarchy": hierarchy,
-              "sram": s_rows, "cacti_fit": fit_rows}
+              "sram": s_rows, "cacti_fit": fit_rows, "training_chip": chip}
     if write:
         cols = ["source", "layer", "m", "n", "k", "array", "dataflow", "metric", "scalesim",
                 "scalesim_adjusted", "ours", "rel_error_raw", "rel_error"]
-        studylib.write_text(out_dir / "cycles.csv", studylib.csv_text(rows, cols))
-        studylib.write_text(out_dir / "energy.csv", studylib.csv_text(e_rows, list(e_rows[0])))
-        studylib.write_text(out_dir / "hierarchy.csv",
-                            studylib.csv_text(hierarchy, list(hierarchy[0])))
-        studylib.write_text(out_dir / "sram.csv", studylib.csv_text(s_rows, list(s_rows[0])))
-        studylib.write_text(out_dir / "cacti_fit.csv",
-                            studylib.csv_text(fit_rows, list(fit_rows[0])))
-        studylib.write_text(out_dir / "results.md", markdown(
+        study.write_text(out_dir / "cycles.csv", study.csv_text(rows, cols))
+        study.write_text(out_dir / "energy.csv", study.csv_text(e_rows, list(e_rows[0])))
+        study.write_text(out_dir / "hierarchy.csv",
+                         study.csv_text(hierarchy, list(hierarchy[0])))
+        study.write_text(out_dir / "sram.csv", study.csv_text(s_rows, list(s_rows[0])))
+        study.write_text(out_dir / "cacti_fit.csv", study.csv_text(fit_rows, list(fit_rows[0])))
+        study.write_text(out_dir / "training_chip.csv",
+                         study.csv_text(chip, list(chip[0])))
+        study.write_text(out_dir / "results.md", markdown(
             summary, e_rows, hierarchy, reference,
-            [r for r in rows if r["source"] == "resnet18"], cacti_section(s_rows, fit_rows)))
+            [r for r in rows if r["source"] == "resnet18"], cacti_section(s_rows, fit_rows))
+            + training_chip_markdown(chip))
         for name, fig in figures(rows, e_rows).items():
-            studylib.write_figure(out_dir / "figures" / f"{name}.json", fig)
+            study.write_figure(out_dir / "figures" / f"{name}.json", fig)
     return result
 
 
@@ -495,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a Python with SCALE-Sim installed: re-run it on the ResNet-18 layers")
     args = parser.parse_args(argv)
     try:
-        cfg = studylib.load_config(args.config, ValidationConfig)
+        cfg = study.load_config(args.config, ValidationConfig)
         result = run(cfg, scalesim_python=args.scalesim_python, source=args.config)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -504,9 +602,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{s['source']:9s} {s['metric']:24s} {s['cases']:4d} cases, exact "
               f"{100 * s['exact_share']:.1f}% (raw {100 * s['exact_share_raw']:.1f}%)")
     print(f"wrote {HERE / 'results.md'}")
-    import summary
+    return run_summary()
 
-    return summary.main()
+
+def run_summary() -> int:
+    """Refresh docs/results.md from the studies' committed outputs (studies/summary.py)."""
+    return runpy.run_path(str(HERE.parent / "summary.py"), run_name="summary")["main"]()
 
 
 if __name__ == "__main__":

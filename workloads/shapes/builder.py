@@ -1,7 +1,7 @@
 """Build a layer table (`LayerSpec`s) from the tensors flowing through a model.
 
 Every shape model is written as a short forward pass over `Tensor`s with a `ShapeBuilder`. The
-builder turns each GEMM, norm or embedding into a `LayerSpec` in the GEMM view of DESIGN.md §2,
+builder turns each GEMM, norm or embedding into a `LayerSpec` in the GEMM view of concepts §2,
 derives the DAG (`preds`) from which layers produced a layer's inputs, and counts the activations
 kept for the backward pass, each distinct tensor once (docs/workloads.md, "Kept activations").
 """

@@ -1,4 +1,4 @@
-"""Training policies (DESIGN.md §2), each selectable by name with validated parameters."""
+"""Training policies (docs/concepts.md §3), each selectable by name with validated parameters."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from rctsim.train.optim import SGDMomentum
 from rctsim.train.storage import Param
 
 ACC_BITS = 32
-"""Accumulator width recorded for every policy (DESIGN.md §2 default)."""
+"""Accumulator width recorded for every policy (docs/concepts.md §2 default)."""
 
 
 class Policy:

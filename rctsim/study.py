@@ -1,8 +1,9 @@
-"""Helpers shared by the studies' `run.py` scripts: config loading, tables, figures.
+"""Helpers for reproducible studies (the repository's `studies/` use them; so can yours):
+a validated YAML config, deterministic CSV and Markdown tables, figures saved as JSON.
 
-Each study is `python studies/NAME/run.py`; the script puts `studies/` on `sys.path` and imports
-this module. Outputs are written deterministically: numbers are rounded to a fixed number of
-significant digits, so the same inputs give the same bytes.
+Outputs are written deterministically: numbers are rounded to a fixed number of significant
+digits, so the same inputs give the same bytes, and a study's committed outputs can be checked
+by rerunning it (`git diff --stat` empty).
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ from hwmodels.validation import parse_mapping, validate_model
 from rctsim.errors import InputError
 from rctsim.sweep.table import to_csv
 
-ROOT = Path(__file__).resolve().parents[1]
-"""Repository root (studies run from anywhere; paths in configs are relative to the root)."""
-
 SIG_DIGITS = 6
 """Significant digits of floats written to CSV files."""
 
@@ -41,10 +39,16 @@ def load_config(path: str | Path, model: type[Model]) -> Model:
     return validate_model(str(path), parse_mapping(str(path), text, model), model)
 
 
-def root_path(relative: str | Path) -> Path:
-    """A path from a config, relative to the repository root (absolute paths kept)."""
+def validate(source: str, data: dict[str, Any], model: type[Model]) -> Model:
+    """`model.model_validate(data)` with errors as one `InputError` line naming `source` and the
+    field (the same wording as the hardware loader)."""
+    return validate_model(source, data, model)
+
+
+def root_path(relative: str | Path, root: str | Path) -> Path:
+    """A path from a config, relative to `root` (absolute paths kept)."""
     path = Path(relative)
-    return path if path.is_absolute() else ROOT / path
+    return path if path.is_absolute() else Path(root) / path
 
 
 def gemm_layers(model: str, batch_size: int, names: Sequence[str],

@@ -1,0 +1,178 @@
+"""The run summary's content, shared by the terminal (`rctsim run`) and notebooks
+(`Result._repr_html_`): what was simulated, and the rows, each part indented under its whole.
+
+Adding a line under a whole is one call, e.g. `ENERGY.add("non-GEMM work", ("energy_pj",
+"nongemm"))`; a value missing from a result shows as `n/a`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+from typing import TYPE_CHECKING
+
+from hwmodels.schema import HardwareSpec
+from hwmodels.summary import hardware_line
+from rctsim.units import count, duration, percent, quantity
+
+if TYPE_CHECKING:
+    from rctsim.result import PolicyResult, Result
+
+
+@dataclass
+class Line:
+    """One row of the run summary; `parts` are indented under it (each a part of this whole)."""
+
+    label: str
+    path: tuple[str, ...]
+    """Where the value is read from a PolicyResult: attribute, then key."""
+    kind: str = "energy"
+    """energy | bytes | count | time: how the value is written."""
+    per_iteration: bool = True
+    """Whether the total divided by the iterations means something (not for peaks)."""
+    parts: list[Line] = field(default_factory=list)
+
+    def add(self, label: str, path: tuple[str, ...], kind: str | None = None,
+            per_iteration: bool | None = None) -> Line:
+        """Add a part under this line (one call per new summary line); returns it."""
+        line = Line(label, path, kind or self.kind,
+                    self.per_iteration if per_iteration is None else per_iteration)
+        self.parts.append(line)
+        return line
+
+    def walk(self, depth: int = 0):
+        """(depth, line) for this line's parts, depth first."""
+        for part in self.parts:
+            yield depth, part
+            yield from part.walk(depth + 1)
+
+
+SUMMARY = Line("", ())
+"""The summary's rows. Add a line under a whole with `ENERGY.add(label, path)`."""
+MACS = SUMMARY.add("MACs (fwd + dgrad + wgrad)", ("macs", "total"), "count")
+ENERGY = SUMMARY.add("Energy", ("energy_pj", "total"))
+MAC_ENERGY = ENERGY.add("MACs (incl. update)", ("energy_pj", "mac"))
+GEMM_ENERGY = MAC_ENERGY.add("GEMMs (fwd + dgrad + wgrad)", ("energy_pj", "gemm_arith"))
+SRAM_ENERGY = ENERGY.add("SRAM", ("energy_pj", "sram"))
+DRAM_ENERGY = ENERGY.add("DRAM", ("energy_pj", "dram"))
+LEAKAGE_ENERGY = ENERGY.add("leakage", ("energy_pj", "leakage"))
+PARAM_ENERGY = ENERGY.add("of SRAM + DRAM: moving parameters", ("energy_pj", "param_movement"))
+GEMM_DATAPATH = SUMMARY.add("GEMM energy, datapath view (MACs + PE registers + operand reads)",
+                            ("energy_pj", "gemm_datapath"))
+DRAM_TRAFFIC = SUMMARY.add("DRAM traffic", ("traffic_bytes", "dram_total"), "bytes")
+DRAM_TRAFFIC.add("parameters", ("traffic_bytes", "param_dram"))
+MEMORY = SUMMARY.add("Peak memory", ("memory_bytes", "peak_total"), "bytes", per_iteration=False)
+MEMORY.add("on chip", ("memory_bytes", "peak_on_chip"))
+MEMORY.add("parameters (all copies)", ("memory_bytes", "param_total"))
+MEMORY.add("optimiser state", ("memory_bytes", "optimizer"))
+CYCLES = SUMMARY.add("Cycles", ("cycles", "total"), "count")
+CYCLES.add("compute", ("cycles", "compute"))
+CYCLES.add("stalled on memory", ("cycles", "stall"))
+TIME = SUMMARY.add("Time", ("seconds",), "time")
+
+SAVING_NAMES = {
+    "gemm_energy": "GEMM energy", "gemm_arith_energy": "GEMM energy (MAC arithmetic)",
+    "gemm_datapath_energy": "GEMM energy (datapath)", "param_memory": "parameter memory",
+    "param_movement_energy": "parameter movement energy", "dram_traffic": "DRAM traffic",
+    "total_energy": "total energy", "latency": "time",
+}
+"""Readable names of the comparison's savings (keys of `comparison.savings`)."""
+
+BASELINE_ASSUMPTION = {
+    "qat": "QAT on the trace's layers at its default bits: 8-bit forward, fp32 backward GEMMs "
+           "(the papers' assumption; a low-precision backward would save less), fp32 master "
+           "copy beside the 8-bit one",
+    "fp32": "fp32 training on the trace's layers: every GEMM and the one weight copy in fp32",
+}
+"""What each counterfactual baseline assumes (docs/concepts.md, Baselines)."""
+
+
+def value_at(pr: PolicyResult, path: tuple[str, ...]) -> float | None:
+    """The value at `path` in a policy summary, None when the result lacks it."""
+    value = getattr(pr, path[0], None)
+    if len(path) > 1:
+        value = value.get(path[1]) if isinstance(value, dict) else None
+    return None if value is None else float(value)
+
+
+def format_value(value: float | None, kind: str) -> str:
+    """A summary value as text: energies in J, bytes and counts with SI prefixes, times in
+    s/min/h; None as `n/a`."""
+    if value is None:
+        return "n/a"
+    if kind == "time":
+        return duration(value)
+    if kind == "count":
+        return count(value)
+    return quantity(value, "pJ" if kind == "energy" else "B")
+
+
+def baseline_note(result: Result) -> str | None:
+    """One line naming the baseline and what it assumes."""
+    c = result.comparison
+    if not c:
+        return None
+    if c["baseline_role"] == "baseline (trace)":
+        trace = (c.get("baseline_trace") or {}).get("name", "another trace")
+        return f"{c['baseline']}: a recorded {c['baseline']} run ({trace})"
+    note = BASELINE_ASSUMPTION.get(c["baseline"].removesuffix("_baseline"), "")
+    dgrad = result.options.get("qat_dgrad_weights")
+    if c["baseline"] == "qat" and dgrad:
+        note += f"; dgrad reads the {dgrad} weights"
+    return (f"{c['baseline']} (counterfactual: nothing retrained, the same iterations priced "
+            f"under {c['baseline']}): {note}")
+
+
+def summary_header(result: Result) -> list[str]:
+    """What was simulated, on what, against what: the lines above the summary table."""
+    t, hw = result.trace, result.hardware
+    dataset = t.get("dataset")
+    what = f"{t['model']}" + (f" on {dataset}" if dataset and dataset != "none" else "")
+    facts = [f"{t['params']:,} parameters" if "params" in t else None,
+             f"batch {t['batch_size']}" if "batch_size" in t else None,
+             f"{t['layers']} layers"]
+    lines = [f"Simulated  {what} ({', '.join(f for f in facts if f)}), "
+             f"{t['iterations']:,} iterations of {t['policy']} training "
+             f"(trace {t['name']}, {t['phases']} phases of constant bits)"]
+    label = hw.get("label", hw["name"])
+    spec = hw.get("spec")
+    line = hardware_line(HardwareSpec.model_validate(spec)) if spec else "(details not recorded)"
+    lines.append(f"Hardware   {label}: {line}")
+    area = getattr(result, "area_mm2", None)
+    if area:
+        parts = ", ".join(f"{k} {v:.3g}" for k, v in area["parts"].items())
+        lines.append(f"Chip area  {area['total']:.4g} mm² ({parts})")
+    note = baseline_note(result)
+    if note:
+        lines.append(f"Baseline   {note}")
+    lines.append(f"Totals are over all {t['iterations']:,} iterations; 'per iteration' divides "
+                 "them by that count. Indented rows are parts of the row above them.")
+    return lines
+
+
+def summary_html(result: Result) -> str:
+    """The summary as an HTML fragment (a notebook's view of a Result)."""
+    head = "".join(f"<p style='margin:2px 0'>{escape(line)}</p>"
+                   for line in summary_header(result))
+    cols = "".join(f"<th>{escape(label)} ({escape(pr.role)})</th><th>per iteration</th>"
+                   for label, pr in result.policies.items())
+    body = []
+    for depth, line in SUMMARY.walk():
+        cells = []
+        for pr in result.policies.values():
+            value = value_at(pr, line.path)
+            each = value / pr.iterations if value is not None and line.per_iteration else None
+            cells.append(f"<td style='text-align:right'>{format_value(value, line.kind)}</td>")
+            cells.append("<td style='text-align:right;color:#666'>"
+                         f"{format_value(each, line.kind) if line.per_iteration else ''}</td>")
+        body.append(f"<tr><td style='text-align:left;padding-left:{0.3 + 1.2 * depth}em'>"
+                    f"{escape(line.label)}</td>{''.join(cells)}</tr>")
+    savings = ""
+    if result.comparison:
+        c = result.comparison
+        items = ", ".join(f"{escape(SAVING_NAMES.get(k, k))} {percent(v)}"
+                          for k, v in c["savings"].items())
+        savings = (f"<p><b>Savings of {escape(c['policy'])} against "
+                   f"{escape(c['baseline'])}:</b> {items}</p>")
+    return (f"<div class='rctsim-result'>{head}<table><thead><tr><th>metric</th>{cols}</tr>"
+            f"</thead><tbody>{''.join(body)}</tbody></table>{savings}</div>")
