@@ -115,12 +115,17 @@ def check_format(fmt: str) -> tuple[str, int]:
 def elementwise_unit(hw: HardwareSpec, fmt: str, *, what: str = "an element-wise op",
                      source: str | None = None) -> UnitChoice:
     """The unit an element-wise op at `fmt` runs on: the array's PEs as rows x cols SIMD lanes
-    for integers up to the widest `int_bits`, the fastest float unit (exact or wider format) for
-    floats. InputError naming the format and the units when none does it."""
+    for integers, the fastest float unit (exact or wider format) for floats. An integer wider
+    than the widest `int_bits` w (the accumulator-width results that normalisation and
+    activations read) is composed from w-bit operations: `ceil(bits / w)²` cycles per op, the
+    schoolbook count of a multiply (an add needs only `ceil(bits / w)`; the bound is
+    conservative; docs/model.md, "Compute units"). InputError naming the format and the units
+    when none does it."""
     kind, bits = check_format(fmt)
     if kind == "int":
-        if bits <= hw.array.int_bits[-1]:
-            return UnitChoice(ARRAY, hw.array.rows * hw.array.cols, 1)
+        pes = hw.array.rows * hw.array.cols
+        cycles = ceil(bits / hw.array.int_bits[-1]) ** 2
+        return UnitChoice(ARRAY, max(1, pes // cycles), cycles)
     else:
         candidates = _float_candidates(hw, fmt)
         if candidates:

@@ -7,15 +7,18 @@ traffic of its operands that live off chip; `rctsim.placement` where each tensor
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 from hwmodels.compute import ARRAY, elementwise_unit, float_gemm_timing, gemm_unit, mac_format
 from hwmodels.schema import HardwareSpec
+from rctsim import nongemm as ng
 from rctsim.errors import InputError
 from rctsim.mapping import GemmOperands, Mapping, choose_mapping
-from rctsim.ops import Op, stored_input_elems, stored_weight_elems
+from rctsim.ops import NONGEMM_OPS, Op, stored_input_elems, stored_weight_elems
 from rctsim.placement import Placement, TransientHomes
+from rctsim.storage import FP32, Fmt
 from rctsim.trace.model import LayerSpec
 
 UPDATE_MACS_PER_PARAM = 2
@@ -36,6 +39,11 @@ class OpCounts:
     utilization: float = 0.0
     tiles: int = 1
     """DMA/compute pipeline steps (mapping tiles)."""
+    nongemm: dict[str, tuple[ng.OpMix, Fmt]] = field(default_factory=dict)
+    """Non-GEMM primitive ops by kind (recorded kinds, `fake_quant`, `ste_mask`,
+    `stochastic_rounding`, `random_bits`, `grad_stats`) and the format they run at."""
+    random_bits: float = 0.0
+    """Random bits drawn (stochastic rounding of the update)."""
     sram_read: Counter = field(default_factory=Counter)
     """Bytes read from the global buffer, by tensor class."""
     sram_write: Counter = field(default_factory=Counter)
@@ -65,6 +73,33 @@ class OpCounts:
         """All DRAM bytes written."""
         return float(sum(self.dram_write.values()))
 
+    def add_nongemm(self, kind: str, mix: ng.OpMix, fmt: Fmt) -> None:
+        """Add primitive ops of one kind at one format."""
+        if mix.total <= 0:
+            return
+        old = self.nongemm.get(kind, (ng.ZERO, fmt))[0]
+        self.nongemm[kind] = (old + mix, fmt)
+
+    def nongemm_cycles(self, hardware: HardwareSpec | None, where: str = "") -> int:
+        """Cycles of the non-GEMM ops on the units that run them: ceil(ops / lanes) per
+        format (hwmodels.compute.elementwise_unit); `where` names the op in errors."""
+        by_fmt: Counter = Counter()
+        for mix, fmt in self.nongemm.values():
+            by_fmt[fmt] += mix.total
+        if hardware is None:
+            return 0
+        cycles = 0
+        for fmt, ops in by_fmt.items():
+            try:
+                lanes = elementwise_unit(hardware, fmt.label()).lanes
+            except InputError as err:
+                kinds = ", ".join(k for k, (_, f) in self.nongemm.items() if f == fmt)
+                raise InputError(err.source, where or err.field,
+                                 f"non-GEMM work ({kinds}) at {fmt.label()}: {err.problem}",
+                                 err.allowed) from None
+            cycles += math.ceil(ops / lanes)
+        return cycles
+
     def dma(self, direction: str, tensor: str, nbytes: float) -> None:
         """Move bytes between DRAM and the buffer: DRAM traffic plus the buffer side of it."""
         if nbytes <= 0:
@@ -92,14 +127,18 @@ class StepContext:
     source: str
     """Trace name, for error messages."""
     hw: HardwareSpec
-    """The hardware description (its compute units run float GEMMs and element-wise ops)."""
-
+    """The hardware description (its compute units run float GEMMs, the update and non-GEMM
+    work)."""
+    stats_interval: int = ng.DEFAULT_INTERVAL
+    """RCT/APT: iterations between bitwidth decisions (the policy's `interval`)."""
 
 
 def count_op(op: Op, ctx: StepContext) -> OpCounts:
     """Counts for one op."""
     if op.kind == "update":
         return _count_update(op, ctx)
+    if op.kind in NONGEMM_OPS:
+        return _count_nongemm(op, ctx)
     return _count_gemm(op, ctx)
 
 
@@ -200,4 +239,80 @@ def _count_update(op: Op, ctx: StepContext) -> OpCounts:
         c.sram_write[tensor] += nbytes
         if not p.resident(i, tensor):
             c.dma("out", tensor, nbytes)
+    _count_update_quant(c, op, ctx)
+    c.compute_cycles += c.nongemm_cycles(ctx.hw, _where(op, ctx))
+    return c
+
+
+def _where(op: Op, ctx: StepContext) -> str:
+    return f"layers[{op.layer}] ({ctx.layers[op.layer].name}).{op.kind}"
+
+
+def _count_update_quant(c: OpCounts, op: Op, ctx: StepContext) -> None:
+    """The quantisation work fused with the update (docs/model.md, "Non-GEMM work")."""
+    p, i, n = ctx.placement, op.layer, op.elems
+
+    def read(tensor: str, nbytes: float) -> None:
+        c.sram_read[tensor] += nbytes
+        if not p.resident(i, tensor):
+            c.dma("in", tensor, nbytes)
+
+    def write(tensor: str, nbytes: float) -> None:
+        c.sram_write[tensor] += nbytes
+        if not p.resident(i, tensor):
+            c.dma("out", tensor, nbytes)
+
+    if op.b_tensor == "master_copy":  # QAT: quantise the updated master into the int copy
+        c.add_nongemm("fake_quant", ng.FAKE_QUANT * n + ng.FAKE_QUANT_TENSOR, FP32)
+        read("master_copy", n * op.b.bytes)  # second pass: max|w| is known only after the first
+        c.add_nongemm("ste_mask", ng.STE_SELECT * n, FP32)  # dW where the weight did not clip
+        write("weights", n / 8)  # one mask bit per weight, written when quantising
+        read("weights", n / 8)  # and read by the next iteration's backward pass
+    elif not op.b.is_float:  # RCT/APT: integer weights rounded stochastically in place
+        arith, bits = op.acc, op.out.bits
+        c.add_nongemm("stochastic_rounding", ng.SR_ROUND * n, arith)
+        c.random_bits = n * ng.sr_random_bits(arith.bits, bits)
+        c.add_nongemm("random_bits", ng.OpMix(add=ng.random_bit_ops(c.random_bits)),
+                      Fmt(ng.RANDOM_WORD_BITS, False))
+        interval = max(1, ctx.stats_interval)
+        c.add_nongemm("grad_stats", ng.GAVG_STEP * n
+                      + (ng.SATURATION_SCAN * n + ng.DECISION) * (1 / interval), arith)
+        read("weights", n * op.out.bytes / interval)  # the saturation scan, once per interval
+
+
+def _count_nongemm(op: Op, ctx: StepContext) -> OpCounts:
+    """A layer's recorded non-GEMM work, forward (`ew_fwd`) or backward (`ew_bwd`)."""
+    p, h, i, layer = ctx.placement, ctx.homes, op.layer, ctx.layers[op.layer]
+    c = OpCounts(op=op)
+    forward = op.kind == "ew_fwd"
+    passes = ng.Passes()
+    for work in layer.nongemm:
+        c.add_nongemm(work.kind, ng.forward_ops(work) if forward else ng.backward_ops(work),
+                      op.acc)
+        passes += ng.forward_passes(work) if forward else ng.backward_passes(work)
+    if op.quant_masks:  # QAT: straight-through masks of the GEMM inputs' quantisers
+        elems = stored_input_elems(layer) + (0 if layer.has_weights else layer.k * layer.n)
+        c.add_nongemm("ste_mask", ng.STE_SELECT * elems, op.acc)
+        c.sram_write["activations"] += elems / 8  # mask bits written by the forward quantiser
+        c.sram_read["activations"] += elems / 8  # and read here
+    act_bytes, grad_bytes = op.b.bytes, op.a.bytes
+    moves = (("activations", "read", passes.act_read * act_bytes),
+             ("activations", "write", passes.act_write * act_bytes),
+             ("gradients", "read", passes.grad_read * grad_bytes),
+             ("gradients", "write", passes.grad_write * grad_bytes))
+    tensor_in_dram = h.y[i].in_dram if forward else h.dy[i].in_dram
+    kept_in_dram = not p.resident(i, "activations")
+    for tensor, direction, nbytes in moves:
+        if nbytes <= 0:
+            continue
+        off_chip = tensor_in_dram if forward or tensor == "gradients" else kept_in_dram
+        if direction == "read":
+            c.sram_read[tensor] += nbytes
+            if off_chip:
+                c.dma("in", tensor, nbytes)
+        else:
+            c.sram_write[tensor] += nbytes
+            if off_chip:
+                c.dma("out", tensor, nbytes)
+    c.compute_cycles = c.nongemm_cycles(ctx.hw, _where(op, ctx))
     return c

@@ -1,7 +1,8 @@
 """Expand one training step of a trace phase into its ops (docs/concepts.md §2).
 
-Schedule: every layer's `fwd` in topological order, then in reverse order each layer's `dgrad`,
-`wgrad` and (for layers with weights) `update`. GEMMs are written `C[m,n] = A[m,k] · B[k,n]`:
+Schedule: every layer's `fwd` (then its non-GEMM forward work, `ew_fwd`) in topological order,
+then in reverse order each layer's non-GEMM backward work (`ew_bwd`), `dgrad`, `wgrad` and (for
+layers with weights) `update`. GEMMs are written `C[m,n] = A[m,k] · B[k,n]`:
 
 - fwd:   Y[M,N]  = X[M,K]  · W[K,N]      -> (m, n, k) = (M, N, K), A = X,  B = W
 - dgrad: dX[M,K] = dY[M,N] · Wᵀ[N,K]     -> (m, n, k) = (M, K, N), A = dY, B = W
@@ -14,11 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rctsim.storage import Fmt, LayerFormats
+from rctsim.storage import FP32, Fmt, LayerFormats
 from rctsim.trace.model import LayerSpec
 
-OP_KINDS: tuple[str, ...] = ("fwd", "dgrad", "wgrad", "update")
-"""The four ops of a layer's training step."""
+OP_KINDS: tuple[str, ...] = ("fwd", "dgrad", "wgrad", "update", "ew_fwd", "ew_bwd")
+"""The ops of a layer's training step: three GEMMs, the update, and the non-GEMM work on the
+layer's output forward and on its incoming gradient backward (docs/model.md)."""
+
+NONGEMM_OPS: tuple[str, ...] = ("ew_fwd", "ew_bwd")
+"""The ops that run a layer's recorded non-GEMM work (rctsim.nongemm)."""
 
 GEMM_KINDS: tuple[str, ...] = ("fwd", "dgrad", "wgrad")
 """The ops that are GEMMs."""
@@ -31,7 +36,7 @@ class Op:
     layer: int
     """Index into the trace's layer table."""
     kind: str
-    """fwd, dgrad, wgrad or update."""
+    """fwd, dgrad, wgrad, update, ew_fwd or ew_bwd."""
     m: int
     n: int
     k: int
@@ -57,6 +62,9 @@ class Op:
     a_store: Fmt | None = None
     """Format A is stored and moved in, when it differs from the MAC's (QAT's wgrad reads the
     int activations kept for backward into fp32 MACs)."""
+    quant_masks: bool = False
+    """ew_bwd only: QAT applies the straight-through masks of the layer's activation
+    quantisers to the gradients of its GEMM inputs here."""
 
     @property
     def a_bytes(self) -> float:
@@ -97,12 +105,28 @@ def layer_ops(index: int, layer: LayerSpec, fmt: LayerFormats, *,
         ops["wgrad"] = Op(index, "wgrad", K, N, M, fmt.wgrad[0], fmt.wgrad[1], _acc(fmt, "wgrad"),
                           "activations", "gradients", "gradients", fmt.gradients,
                           a_store=x_store)
+    qat = fmt.master is not None
+    act, grad = fmt.activations, fmt.gradients
+    if layer.nongemm:  # A = B = C = activations; acc = the format the arithmetic runs at
+        ops["ew_fwd"] = Op(index, "ew_fwd", 0, 0, 0, act, act, nongemm_arith(act, fmt.acc),
+                           "activations", "activations", "activations", act)
+    if layer.nongemm or (qat and layer.has_gemm):  # A = C = gradients, B = kept activations
+        ops["ew_bwd"] = Op(index, "ew_bwd", 0, 0, 0, grad, act, nongemm_arith(grad, fmt.acc),
+                           "gradients", "activations", "gradients", grad,
+                           quant_masks=qat and layer.has_gemm)
     if layer.has_weights:
         target = fmt.master if fmt.master is not None else fmt.weights
         ops["update"] = Op(index, "update", 0, 0, 0, fmt.gradients, target, fmt.update_arith,
                            "gradients", "master_copy" if fmt.master else "weights", "weights",
                            fmt.weights, elems=layer.params)
     return ops
+
+
+def nongemm_arith(tensor: Fmt, acc: Fmt) -> Fmt:
+    """Format non-GEMM arithmetic runs at: fp32 on floating-point tensors; on integer tensors
+    the accumulator's integer width (the ops run on the accumulator output before it is
+    requantised, as in I-BERT's integer-only kernels with int32 intermediates)."""
+    return FP32 if tensor.is_float else Fmt(acc.bits, False)
 
 
 def _acc(fmt: LayerFormats, kind: str) -> Fmt:
@@ -113,9 +137,9 @@ def _acc(fmt: LayerFormats, kind: str) -> Fmt:
 
 def step_schedule(ops_by_layer: list[dict[str, Op]]) -> list[Op]:
     """Ops of one step in execution order."""
-    order = [o["fwd"] for o in ops_by_layer if "fwd" in o]
+    order = [o[k] for o in ops_by_layer for k in ("fwd", "ew_fwd") if k in o]
     for o in reversed(ops_by_layer):
-        order += [o[k] for k in ("dgrad", "wgrad", "update") if k in o]
+        order += [o[k] for k in ("ew_bwd", "dgrad", "wgrad", "update") if k in o]
     return order
 
 

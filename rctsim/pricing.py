@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from hwmodels.components import CostModels
 from hwmodels.compute import FLOAT_BITS, unit_component
+from hwmodels.elementwise import op_energy_pj, rng_op_pj
 from rctsim.counting import OpCounts
 from rctsim.ledger import Ledger
 
@@ -43,6 +44,7 @@ def price_op(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) ->
         ledger.add(layer=layer_name, op=op.kind, component="vector", action="update_mac",
                    tensor="-", bits=f.label(), quantity=c.update_macs,
                    energy_pj=c.update_macs * pj)
+    _price_nongemm(c, layer_name, costs, ledger)
     # operand feed into the MACs carries the MACs' format in `bits` (energy_pj.gemm_datapath
     # counts it); the DMA side of the buffer carries "-"
     rows = [("read", feed_bits, c.feed_read, gb.read_pj_per_byte),
@@ -67,6 +69,20 @@ def _dma_reads(c: OpCounts) -> dict[str, float]:
         if rest > 1e-9 * nbytes:
             out[tensor] = rest
     return out
+
+
+def _price_nongemm(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) -> None:
+    """Non-GEMM primitive ops: one `vector` row per kind, action = the kind, quantity = ops."""
+    table = costs.table
+    for kind, (mix, fmt) in c.nongemm.items():
+        if kind == "random_bits":
+            pj = mix.total * rng_op_pj(table)
+        else:
+            pj = sum(count * op_energy_pj(table, name, fmt.bits, fmt.is_float)
+                     for name, count in (("add", mix.add), ("mul", mix.mul), ("cmp", mix.cmp))
+                     if count)
+        ledger.add(layer=layer_name, op=c.op.kind, component="vector", action=kind, tensor="-",
+                   bits=fmt.label(), quantity=mix.total, energy_pj=pj)
 
 
 def _price_pe_local(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger,

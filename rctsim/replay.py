@@ -26,7 +26,8 @@ from rctsim.engine import OpWork, StepTiming, simulate_step
 from rctsim.errors import InputError
 from rctsim.footprint import Footprint, step_footprint
 from rctsim.ledger import Ledger
-from rctsim.ops import Op, layer_ops, step_schedule
+from rctsim.nongemm import DEFAULT_INTERVAL
+from rctsim.ops import NONGEMM_OPS, Op, layer_ops, step_schedule
 from rctsim.placement import persistent_sizes, place, transient_homes
 from rctsim.pricing import PJ_PER_J, price_leakage, price_op
 from rctsim.result import PolicyResult, Result, summarise
@@ -148,9 +149,9 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
                     progress: Callable[[str, int, int], None] | None = None) -> PolicyResult:
     """Simulate every distinct phase of a trace once; scale by the phase's iterations."""
     total = Ledger()
-    cache: dict[bytes, tuple[Ledger, StepTiming, Footprint]] = {}
+    cache: dict[bytes, tuple[Ledger, StepTiming, Footprint, float]] = {}
     op_cache: dict[tuple, OpCounts] = {}
-    cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0}
+    cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0, "non_gemm": 0.0}
     peak = None
     timeline = ()
     phase_energy: list[dict[str, float]] = []
@@ -164,7 +165,8 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
         key = phase.bits.tobytes()
         if key not in cache:
             cache[key] = _simulate_phase(machine, tr, phase.bits, op_cache, options)
-        step_ledger, timing, fp = cache[key]
+        step_ledger, timing, fp, ng_cycles = cache[key]
+        cycles["non_gemm"] += ng_cycles * phase.iterations
         total.extend(step_ledger, times=phase.iterations)
         cycles["compute"] += timing.compute_cycles * phase.iterations
         cycles["stall"] += timing.stall_cycles * phase.iterations
@@ -179,7 +181,8 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
     return summarise(ledger=total, policy=tr.header.policy.name, role=role, cycles=cycles,
                      seconds=seconds, footprint=peak, iterations=tr.iterations,
                      phases=len(tr.phase_start), distinct_phases=len(cache),
-                     timeline=timeline, phase_energy=tuple(phase_energy))
+                     timeline=timeline, phase_energy=tuple(phase_energy),
+                     nongemm_recorded=tr.nongemm_recorded)
 
 
 def _max_fp(a: Footprint, b: Footprint) -> Footprint:
@@ -197,7 +200,8 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
     homes = transient_homes(tr.layers, formats, placement)
     ctx = StepContext(layers=tr.layers, placement=placement, homes=homes, array=machine.array,
                       rows=machine.spec.array.rows, cols=machine.spec.array.cols,
-                      source=machine.source, hw=machine.spec)
+                      source=machine.source, hw=machine.spec,
+                      stats_interval=_stats_interval(tr))
     schedule = step_schedule([layer_ops(i, la, f, qat_dgrad_weights=options.qat_dgrad_weights)
                               for i, (la, f) in enumerate(zip(tr.layers, formats, strict=True))])
     counts = [_count_cached(op, ctx, op_cache) for op in schedule]
@@ -210,7 +214,17 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
                    dram_write_bytes=c.dram_write_bytes, chunks=min(c.tiles, 4)) for c in counts]
     timing = simulate_step(work, dram_bytes_per_cycle=bytes_per_cycle,
                            keep_timeline=options.keep_timeline)
-    return ledger, timing, step_footprint(tr.layers, formats, placement, homes, counts)
+    gemm_and_update = [c for c in counts if c.op.kind not in NONGEMM_OPS]  # same transients
+    ng_cycles = float(sum(c.compute_cycles if c.op.kind in NONGEMM_OPS
+                          else c.nongemm_cycles(machine.spec) for c in counts))
+    return (ledger, timing, step_footprint(tr.layers, formats, placement, homes, gemm_and_update),
+            ng_cycles)
+
+
+def _stats_interval(tr: Trace) -> int:
+    """RCT/APT's decision interval as the trace records it (the documented default if not)."""
+    value = tr.header.policy.params.get("interval", DEFAULT_INTERVAL)
+    return int(value) if isinstance(value, int | float) and value >= 1 else DEFAULT_INTERVAL
 
 
 def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, OpCounts]) -> OpCounts:

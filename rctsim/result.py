@@ -19,6 +19,7 @@ from rctsim.atomic import write_atomic
 from rctsim.engine import Interval
 from rctsim.footprint import Footprint
 from rctsim.ledger import Ledger, Row
+from rctsim.nongemm import RANDOM_WORD_BITS, XORSHIFT_OPS_PER_WORD
 from rctsim.storage import PARAM_TENSORS, TENSORS
 from rctsim.trace.model import Trace
 
@@ -58,7 +59,8 @@ class PolicyResult:
     macs: dict[str, float]
     cycles: dict[str, float]
     seconds: float
-    energy_pj: dict[str, float]
+    energy_pj: dict[str, float | dict]
+    """Energy by part; `non_gemm` is `{"total": pJ, "parts": {kind: pJ}}` (docs/run-json.md)."""
     traffic_bytes: dict[str, float]
     memory_bytes: dict[str, float]
     breakdown_energy_pj: dict[str, dict[str, float]]
@@ -68,7 +70,10 @@ class PolicyResult:
     phase_energy: tuple[dict[str, float], ...] = field(repr=False, default=())
     """Per phase: start, stop and the energy of one of its iterations (leakage included)."""
     per_layer: dict[str, dict] = field(repr=False, default_factory=dict)
-    """Per layer, over the run: `macs` (array MACs) and `energy_pj` by component."""
+    """Per layer, over the run: `macs` (GEMM MACs on any unit) and `energy_pj` by component."""
+    non_gemm: dict = field(default_factory=dict)
+    """Non-GEMM work: whether the trace recorded it, what is missing, primitive ops by kind,
+    random bits drawn (docs/run-json.md)."""
 
     def to_dict(self) -> dict:
         """JSON-ready summary (rows and timeline excluded)."""
@@ -81,13 +86,15 @@ class PolicyResult:
             "timeline": [vars(iv) for iv in self.timeline],
             "phase_energy": list(self.phase_energy),
             "per_layer": self.per_layer,
+            "non_gemm": self.non_gemm,
         }
 
 
 def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float],
               seconds: float, footprint: Footprint, iterations: int, phases: int,
               distinct_phases: int, timeline: tuple[Interval, ...],
-              phase_energy: tuple[dict[str, float], ...] = ()) -> PolicyResult:
+              phase_energy: tuple[dict[str, float], ...] = (),
+              nongemm_recorded: bool = True) -> PolicyResult:
     """Derive every total from the ledger rows."""
     macs = {k: ledger.total("quantity", action="mac", op=k) for k in GEMM_OPS}
     macs["total"] = sum(macs.values())
@@ -109,6 +116,9 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
         "param_movement": ledger.total(component=("dram", "sram:*"), tensor=PARAM_TENSORS),
     }
     energy["total"] = energy["mac"] + energy["sram"] + energy["dram"] + energy["leakage"]
+    parts = {NONGEMM_PART.get(k, k): v for k, v in ledger.breakdown("action",
+                                                                    component="vector").items()}
+    energy["non_gemm"] = {"total": sum(parts.values()), "parts": parts}
     traffic = {
         "sram_read": ledger.total("quantity", component=sram, action="read", tensor=TENSORS),
         "sram_write": ledger.total("quantity", component=sram, action="write", tensor=TENSORS),
@@ -132,14 +142,29 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
         cell["energy_pj"][row.component] = cell["energy_pj"].get(row.component, 0.0) + row.energy_pj
         if row.action == "mac":  # GEMM MACs, on the array or a float unit
             cell["macs"] += row.quantity
+    ops = {NONGEMM_PART.get(k, k): v
+           for k, v in ledger.breakdown("action", "quantity", component="vector").items()}
+    non_gemm = {
+        "recorded": nongemm_recorded,
+        "missing": None if nongemm_recorded else NONGEMM_MISSING,
+        "ops": ops,
+        "random_bits": ops.get("random_bits", 0.0) * RANDOM_WORD_BITS / XORSHIFT_OPS_PER_WORD,
+    }
     return PolicyResult(policy=policy, role=role, iterations=iterations, phases=phases,
                         distinct_phases=distinct_phases, macs=macs, cycles=cycles,
                         seconds=seconds, energy_pj=energy, traffic_bytes=traffic,
                         memory_bytes=memory, breakdown_energy_pj=breakdown,
                         rows=tuple(ledger.rows()), timeline=timeline,
-                        phase_energy=phase_energy, per_layer=per_layer)
+                        phase_energy=phase_energy, per_layer=per_layer, non_gemm=non_gemm)
 
 
+NONGEMM_PART = {"update_mac": "optimizer"}
+"""Non-GEMM energy parts named otherwise than their ledger action."""
+
+NONGEMM_MISSING = ("the trace is format 1: it records no per-layer non-GEMM work (normalisation, "
+                   "activations, pooling, residual adds, softmax, loss), so none is counted; the "
+                   "optimiser and the policy's quantisation work are counted")
+"""What a run of a format-1 trace states about its non-GEMM work."""
 
 
 def _get(summary: PolicyResult, path: tuple[str, ...]) -> float:
@@ -204,7 +229,9 @@ class Result:
                    "policy": trace_policy, "iterations": trace.iterations,
                    "layers": trace.n_layers, "phases": len(trace.phase_start),
                    "dataset": trace.header.dataset, "batch_size": trace.header.batch_size,
-                   "params": sum(layer.params for layer in trace.layers)},
+                   "params": sum(layer.params for layer in trace.layers),
+                   "format_version": trace.header.format_version,
+                   "nongemm_recorded": trace.nongemm_recorded},
             policies=policies, trace_policy=trace_policy, baseline=baseline,
             comparison=comparison, options=options, area_mm2=area_mm2 or {})
 

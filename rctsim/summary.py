@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from hwmodels.schema import HardwareSpec
 from hwmodels.summary import hardware_line
+from rctsim.result import NONGEMM_MISSING
 from rctsim.units import count, duration, percent, quantity
 
 if TYPE_CHECKING:
@@ -31,6 +32,9 @@ class Line:
     per_iteration: bool = True
     """Whether the total divided by the iterations means something (not for peaks)."""
     parts: list[Line] = field(default_factory=list)
+    parts_from: tuple[str, ...] = ()
+    """A path to a dict whose keys become further parts, read from the results shown (e.g. the
+    non-GEMM energy by kind)."""
 
     def add(self, label: str, path: tuple[str, ...], kind: str | None = None,
             per_iteration: bool | None = None) -> Line:
@@ -40,11 +44,16 @@ class Line:
         self.parts.append(line)
         return line
 
-    def walk(self, depth: int = 0):
-        """(depth, line) for this line's parts, depth first."""
+    def walk(self, depth: int = 0, results: tuple[PolicyResult, ...] = ()):
+        """(depth, line) for this line's parts, depth first; `results` fill `parts_from`."""
         for part in self.parts:
             yield depth, part
-            yield from part.walk(depth + 1)
+            yield from part.walk(depth + 1, results)
+        if self.parts_from:
+            keys = dict.fromkeys(k for pr in results
+                                 for k in (_lookup(pr, self.parts_from) or {}))
+            for key in keys:
+                yield depth, Line(key, (*self.parts_from, key), self.kind, self.per_iteration)
 
 
 SUMMARY = Line("", ())
@@ -53,6 +62,9 @@ MACS = SUMMARY.add("MACs (fwd + dgrad + wgrad)", ("macs", "total"), "count")
 ENERGY = SUMMARY.add("Energy", ("energy_pj", "total"))
 MAC_ENERGY = ENERGY.add("MACs (incl. update)", ("energy_pj", "mac"))
 GEMM_ENERGY = MAC_ENERGY.add("GEMMs (fwd + dgrad + wgrad)", ("energy_pj", "gemm_arith"))
+NON_GEMM_ENERGY = MAC_ENERGY.add("non-GEMM work and optimiser",
+                                 ("energy_pj", "non_gemm", "total"))
+NON_GEMM_ENERGY.parts_from = ("energy_pj", "non_gemm", "parts")
 SRAM_ENERGY = ENERGY.add("SRAM", ("energy_pj", "sram"))
 DRAM_ENERGY = ENERGY.add("DRAM", ("energy_pj", "dram"))
 LEAKAGE_ENERGY = ENERGY.add("leakage", ("energy_pj", "leakage"))
@@ -87,12 +99,20 @@ BASELINE_ASSUMPTION = {
 """What each counterfactual baseline assumes (docs/concepts.md, Baselines)."""
 
 
-def value_at(pr: PolicyResult, path: tuple[str, ...]) -> float | None:
-    """The value at `path` in a policy summary, None when the result lacks it."""
+def _lookup(pr: PolicyResult, path: tuple[str, ...]):
     value = getattr(pr, path[0], None)
-    if len(path) > 1:
-        value = value.get(path[1]) if isinstance(value, dict) else None
-    return None if value is None else float(value)
+    for key in path[1:]:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def value_at(pr: PolicyResult, path: tuple[str, ...]) -> float | None:
+    """The value at `path` (attribute, then keys) in a policy summary, None when the result
+    lacks it; a part missing from one policy's dict is 0 when the dict exists."""
+    value = _lookup(pr, path)
+    if value is None and len(path) > 2 and isinstance(_lookup(pr, path[:-1]), dict):
+        return 0.0
+    return None if value is None or isinstance(value, dict) else float(value)
 
 
 def format_value(value: float | None, kind: str) -> str:
@@ -145,6 +165,8 @@ def summary_header(result: Result) -> list[str]:
     note = baseline_note(result)
     if note:
         lines.append(f"Baseline   {note}")
+    if not t.get("nongemm_recorded", True):
+        lines.append(f"Note       {NONGEMM_MISSING}")
     lines.append(f"Totals are over all {t['iterations']:,} iterations; 'per iteration' divides "
                  "them by that count. Indented rows are parts of the row above them.")
     return lines
@@ -157,7 +179,7 @@ def summary_html(result: Result) -> str:
     cols = "".join(f"<th>{escape(label)} ({escape(pr.role)})</th><th>per iteration</th>"
                    for label, pr in result.policies.items())
     body = []
-    for depth, line in SUMMARY.walk():
+    for depth, line in SUMMARY.walk(results=tuple(result.policies.values())):
         cells = []
         for pr in result.policies.values():
             value = value_at(pr, line.path)

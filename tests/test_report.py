@@ -174,18 +174,22 @@ def test_energy_by_layer_sums_to_total(specs, run):
 
 
 def test_breakdown_panels_each_sum_to_total(specs, run):
-    """The op, component and tensor panels each split the same total energy."""
+    """The op, component and tensor panels each split the same total energy; the non-GEMM kind
+    panel splits `energy_pj.non_gemm.total`."""
     totals: dict[tuple[str, str], float] = {}
     for trace in specs["fig-energy-breakdown"]["data"]:
         for label, value, key in zip(trace["x"], trace["y"], trace["customdata"], strict=True):
-            assert value == pytest.approx(
-                run["policies"][label]["breakdown_energy_pj"][trace["meta"]].get(
-                    key, 0.0) * PJ, rel=1e-12)
+            summary = run["policies"][label]
+            source = (summary["energy_pj"]["non_gemm"]["parts"]
+                      if trace["meta"] == "non-GEMM kind"
+                      else summary["breakdown_energy_pj"][trace["meta"]])
+            assert value == pytest.approx(source.get(key, 0.0) * PJ, rel=1e-12)
             totals[(trace["meta"], label)] = totals.get((trace["meta"], label), 0.0) + value
-    assert len(totals) == 3 * len(run["policies"])
-    for (_, label), total in totals.items():
-        assert total == pytest.approx(run["policies"][label]["energy_pj"]["total"] * PJ,
-                                      rel=1e-9)
+    assert len(totals) == 4 * len(run["policies"])
+    for (by, label), total in totals.items():
+        energy = run["policies"][label]["energy_pj"]
+        whole = energy["non_gemm"]["total"] if by == "non-GEMM kind" else energy["total"]
+        assert total == pytest.approx(whole * PJ, rel=1e-9)
 
 
 def test_bits_heatmap_is_the_trace_schedule(specs):

@@ -151,7 +151,7 @@ def test_unknown_trace_lists_bundled_names(bundled, capsys) -> None:
 # ----------------------------------------------------------------------------------- bad files
 
 
-def _repacked(data: bytes, edit_header=None, edit_section=None, major: int = 1) -> bytes:
+def _repacked(data: bytes, edit_header=None, edit_section=None, major: int = 2) -> bytes:
     """Re-assemble `data` per the spec after editing its header JSON or data section."""
     _, _, _, hlen, dlen = struct.unpack_from("<8sHHIQ", data)
     header = json.loads(data[24:24 + hlen])
@@ -187,8 +187,8 @@ BAD_FILES = {
     "truncated in trailer": (GOOD[:-5], "truncated inside the checksum trailer"),
     "empty": (b"", "preamble: truncated: file is 0 bytes"),
     "wrong magic": (b"GIF89a" + GOOD[6:], "magic (byte 0)"),
-    "future major": (_repacked(GOOD, major=2),
-                     "major version (byte 8): format 2.0 (allowed: format 1.x"),
+    "future major": (_repacked(GOOD, major=3),
+                     "major version (byte 8): format 3.0 (allowed: format 1 or 2"),
     "negative dims": (_repacked(GOOD, lambda h: h["layers"][0].update(k=-9)),
                       "header.layers[0] (conv1).k: got -9"),
     "bits 33": (_repacked(GOOD, edit_section=_set_first_bits),

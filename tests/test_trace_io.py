@@ -1,5 +1,5 @@
-"""Trace file format 1: round trips, the byte layout against an independent parser, bad files,
-atomic writes and the bundled-trace catalogue."""
+"""Trace file formats 1 and 2: round trips, the byte layout against an independent parser, bad
+files, atomic writes and the bundled-trace catalogue."""
 
 from __future__ import annotations
 
@@ -26,10 +26,12 @@ from rctsim.trace.io import (
 )
 from rctsim.trace.model import (
     LAYER_KINDS,
+    NONGEMM_KINDS,
     OPERANDS,
     POLICIES,
     LayerSignal,
     LayerSpec,
+    NonGemmWork,
     PolicySpec,
     Series,
     Trace,
@@ -58,7 +60,7 @@ def parse_file(data: bytes) -> tuple[dict, dict, dict]:
     return preamble, header, out
 
 
-def pack_file(header: dict, data_section: bytes, major: int = 1, minor: int = 0) -> bytes:
+def pack_file(header: dict, data_section: bytes, major: int = 2, minor: int = 0) -> bytes:
     """Assemble a file image from a header object and a data section, as the spec says."""
     text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
@@ -98,7 +100,9 @@ def make_trace(iterations: int = 100, **header) -> Trace:
     fields.update(header)
     layers = [
         LayerSpec(name="conv1", kind="conv", m=64, n=8, k=27, has_weights=True, params=216,
-                  act_elems=1728),
+                  act_elems=1728, nongemm=(NonGemmWork(kind="relu", elems=512),
+                                           NonGemmWork(kind="maxpool", elems=512, out_elems=128,
+                                                       group=4))),
         LayerSpec(name="fc", kind="linear", m=4, n=10, k=512, has_weights=True, params=5120,
                   act_elems=2048, preds=("conv1",)),
     ]
@@ -131,7 +135,11 @@ def traces(draw) -> Trace:
                                     max_size=2)) if n_layers else {})
     scalars = (st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
                | st.booleans())
+    version = draw(st.sampled_from([1, 2]))
+    if version == 1:
+        layers = [layer.model_copy(update={"nongemm": ()}) for layer in layers]
     header = TraceHeader(
+        format_version=version,
         producer=draw(st.text(min_size=1)), producer_version=draw(st.text()),
         model=draw(st.text(min_size=1)), dataset=draw(st.text()),
         policy=PolicySpec(name=draw(st.sampled_from(POLICIES)),
@@ -151,9 +159,13 @@ def _layer(draw, name: str, earlier: list[str]) -> LayerSpec:
     m, n, k = (draw(st.integers(1, 10**6)) for _ in range(3)) if gemm else (0, 0, 0)
     has_weights = kind != "attention_matmul" and draw(st.booleans())
     preds = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=2)) if earlier else []
+    work = st.builds(NonGemmWork, kind=st.sampled_from(NONGEMM_KINDS),
+                     elems=st.integers(0, 10**12), out_elems=st.none() | st.integers(0, 10**12),
+                     group=st.integers(1, 10**6))
     return LayerSpec(name=name, kind=kind, m=m, n=n, k=k, has_weights=has_weights,
                      params=draw(st.integers(1, 10**9)) if has_weights else 0,
-                     act_elems=draw(st.integers(0, 10**9)), preds=tuple(preds))
+                     act_elems=draw(st.integers(0, 10**9)), preds=tuple(preds),
+                     nongemm=tuple(draw(st.lists(work, max_size=3))))
 
 
 @st.composite
@@ -227,7 +239,7 @@ def test_layout_matches_the_spec() -> None:
     trace = make_trace()
     data = trace_to_bytes(trace)
     pre, header, arr = parse_file(data)
-    assert pre == {"magic": b"RCTTRACE", "major": 1, "minor": 0,
+    assert pre == {"magic": b"RCTTRACE", "major": 2, "minor": 0,
                    "header_length": pre["header_length"], "data_length": pre["data_length"]}
     assert pre["header_length"] % 8 == 0 and pre["data_length"] % 8 == 0
     assert len(data) == 24 + pre["header_length"] + pre["data_length"] + 32
@@ -235,8 +247,12 @@ def test_layout_matches_the_spec() -> None:
     text = data[24:24 + pre["header_length"]].decode("ascii").rstrip(" ")
     assert text == json.dumps(header, sort_keys=True, separators=(",", ":"))
     assert header["trace"] == trace.header.model_dump(mode="json")
-    assert [LayerSpec(**{**x, "preds": tuple(x["preds"])}) for x in header["layers"]] == list(
-        trace.layers)
+    assert [LayerSpec(**{**x, "preds": tuple(x["preds"]),
+                         "nongemm": tuple(NonGemmWork(**w) for w in x["nongemm"])})
+            for x in header["layers"]] == list(trace.layers)
+    assert header["layers"][0]["nongemm"] == [
+        {"kind": "relu", "elems": 512, "out_elems": None, "group": 1},
+        {"kind": "maxpool", "elems": 512, "out_elems": 128, "group": 4}]
     refs = [header["arrays"]["segments"][c] for c in ("layer", "operand", "start", "bits")]
     refs += [header["arrays"]["metrics"]["loss"][c] for c in ("iteration", "value")]
     refs += [header["arrays"]["signals"]["gavg"][c] for c in ("iteration", "layer", "value")]
@@ -309,10 +325,10 @@ def test_wrong_magic_and_future_major_version() -> None:
     """Not a trace, or a trace of a major version this code does not read."""
     data = trace_to_bytes(make_trace())
     assert "magic (byte 0)" in _error(b"PK\x03\x04" + data[4:])
-    future = pack_file(parse_file(data)[1], data_section(data), major=2)
+    future = pack_file(parse_file(data)[1], data_section(data), major=3)
     message = _error(future)
-    assert "major version (byte 8): format 2.0" in message
-    assert "reads only major version 1" in message
+    assert "major version (byte 8): format 3.0" in message
+    assert "reads only major versions 1 or 2" in message
 
 
 def test_corrupted_byte_fails_the_checksum() -> None:
@@ -350,7 +366,11 @@ def test_negative_dims_name_the_layer_field() -> None:
     (lambda h: h["trace"].update(iterations="100"), "header.trace.iterations: got '100'"),
     (lambda h: h["layers"][0].update(kind="lstm"), "header.layers[0] (conv1).kind"),
     (lambda h: h["layers"][1].update(preds=["nope"]), "layers[1] (fc).preds: unknown"),
-    (lambda h: h["trace"].update(format_version=2), "header.trace.format_version"),
+    (lambda h: h["trace"].update(format_version=1), "header.trace.format_version"),
+    (lambda h: h["layers"][0]["nongemm"][0].update(kind="swish"),
+     "header.layers[0] (conv1).nongemm[0].kind"),
+    (lambda h: h["layers"][0]["nongemm"][1].update(group=0),
+     "header.layers[0] (conv1).nongemm[1].group: got 0"),
     (lambda h: h["trace"].pop("model"), "header.trace.model: missing"),
     (lambda h: h["trace"].update(iterations=30), "start past the last iteration"),
 ])
@@ -540,3 +560,47 @@ def test_real_bundled_traces_load() -> None:
     """Whatever is bundled in workloads/traces reads and validates."""
     for name in catalog.list_bundled_traces():
         assert catalog.load_trace(name).iterations >= 1
+
+
+# ----------------------------------------------------------------------------- format 1 files
+
+
+def v1_image(trace: Trace) -> bytes:
+    """A format-1 file image of `trace` built from the spec: no `nongemm` key, major 1."""
+    data = trace_to_bytes(trace)
+    _, header, _ = parse_file(data)
+    for layer in header["layers"]:
+        del layer["nongemm"]
+    header["trace"]["format_version"] = 1
+    return pack_file(header, data_section(data), major=1)
+
+
+def test_format_1_files_load_without_non_gemm_work_and_say_so() -> None:
+    """A format-1 file loads; its layers have no non-GEMM work and the trace says it is not
+    recorded; written again it gives the same bytes (so its digest is unchanged)."""
+    trace = make_trace()
+    old = v1_image(trace)
+    back = trace_from_bytes(old)
+    assert back.header.format_version == 1 and not back.nongemm_recorded
+    assert all(layer.nongemm == () for layer in back.layers)
+    assert back.layers[1] == trace.layers[1] and back.layers[0].m == trace.layers[0].m
+    assert trace_to_bytes(back) == old
+    assert trace.nongemm_recorded
+
+
+def test_format_1_file_with_non_gemm_keys_is_refused() -> None:
+    """`nongemm` is a format-2 key: in a format-1 header it is refused, naming the layer."""
+    trace = make_trace()
+    _, header, _ = parse_file(trace_to_bytes(trace))
+    header["trace"]["format_version"] = 1
+    message = _error(pack_file(header, data_section(trace_to_bytes(trace)), major=1))
+    assert "header.layers[0] (conv1)" in message and "nongemm" in message
+
+
+def test_format_1_trace_cannot_hold_non_gemm_work() -> None:
+    """Building a format-1 trace with non-GEMM work is refused."""
+    trace = make_trace()
+    with pytest.raises(InputError, match=r"layers\[0\] \(conv1\)\.nongemm"):
+        Trace.build(header=trace.header.model_copy(update={"format_version": 1}),
+                    layers=trace.layers, phase_start=trace.phase_start,
+                    phase_bits=trace.phase_bits)

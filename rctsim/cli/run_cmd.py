@@ -115,7 +115,7 @@ def summary_table(result: Result) -> Table:
         role = pr.role.removeprefix("baseline ").strip("()")
         table.add_column(f"{label} ({role})", justify="right")
         table.add_column("per iteration", justify="right", style="dim")
-    for depth, line in SUMMARY.walk():
+    for depth, line in SUMMARY.walk(results=tuple(result.policies.values())):
         cells = []
         for pr in result.policies.values():
             value = value_at(pr, line.path)

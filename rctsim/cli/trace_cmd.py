@@ -86,6 +86,7 @@ def _overview_table(s: dict[str, Any]) -> Table:
         ("producer", f"{h['producer']} {h['producer_version']}"),
         ("schedule source", h["schedule_source"] or "this run"),
         ("file", f"{s['size_bytes']:,} bytes, sha256 {s['sha256']}"),
+        ("non-GEMM work", _nongemm_line(s["nongemm"])),
     ]
     loss, acc = s["metrics"]["loss"], s["metrics"]["eval_acc"]
     if loss:
@@ -131,6 +132,14 @@ def _metrics_table(s: dict[str, Any]) -> Table:
     if not s["metrics"]["series"] and not s["metrics"]["signals"]:
         table.caption = "no metrics recorded"
     return table
+
+
+def _nongemm_line(ng: dict[str, Any]) -> str:
+    if not ng["recorded"]:
+        return ng["missing"]
+    if not ng["elems"]:
+        return "none recorded"
+    return "elements per iteration: " + ", ".join(f"{k} {v:,}" for k, v in ng["elems"].items())
 
 
 def _fmt(value: float | None) -> str:

@@ -14,8 +14,9 @@ from rctsim.report.style import (
 )
 from rctsim.units import PJ_TO_J, si
 
-BREAKDOWNS = ("op", "component", "tensor")
-"""Breakdowns stacked side by side in the energy-breakdown figure (layer has its own)."""
+BREAKDOWNS = ("op", "component", "tensor", "non-GEMM kind")
+"""Breakdowns stacked side by side in the energy-breakdown figure (layer has its own);
+`non-GEMM kind` is `energy_pj.non_gemm.parts` (absent from run JSONs before it existed)."""
 MEMORY_PARTS = ("params", "master_copy", "optimizer", "activations_peak", "gradients_peak",
                 "workspace_peak")
 """Footprint parts of `memory_bytes`, as plotted."""
@@ -49,8 +50,16 @@ def energy_by_layer_figure(run: dict, layer_order: list[str] | None = None) -> g
     return base_layout(fig, title="Energy by layer")
 
 
+def _breakdown(summary: dict, by: str) -> dict[str, float]:
+    if by == "non-GEMM kind":
+        non_gemm = summary["energy_pj"].get("non_gemm")
+        return non_gemm["parts"] if isinstance(non_gemm, dict) else {}
+    return summary["breakdown_energy_pj"][by]
+
+
 def energy_breakdown_figure(run: dict) -> go.Figure:
-    """Energy (J) by op, component and tensor class: one stacked bar per policy, per panel."""
+    """Energy (J) by op, component, tensor class and non-GEMM kind: one stacked bar per policy,
+    per panel."""
     labels = _policies(run)
     fig = make_subplots(rows=1, cols=len(BREAKDOWNS), horizontal_spacing=0.07,
                         subplot_titles=[f"by {b}" for b in BREAKDOWNS])
@@ -58,12 +67,12 @@ def energy_breakdown_figure(run: dict) -> go.Figure:
     for by in BREAKDOWNS:
         keys_by[by] = {}
         for summary in run["policies"].values():
-            keys_by[by].update(dict.fromkeys(summary["breakdown_energy_pj"][by]))
+            keys_by[by].update(dict.fromkeys(_breakdown(summary, by)))
     colours = category_colours([k for keys in keys_by.values() for k in keys])
     for col, by in enumerate(BREAKDOWNS, start=1):
         legend = "legend" if col == 1 else f"legend{col}"
         for key in keys_by[by]:
-            values = [run["policies"][p]["breakdown_energy_pj"][by].get(key, 0.0) * PJ_TO_J
+            values = [_breakdown(run["policies"][p], by).get(key, 0.0) * PJ_TO_J
                       for p in labels]
             name = readable(key)
             fig.add_bar(name=name, x=labels, y=values, legend=legend, row=1, col=col,
@@ -76,7 +85,8 @@ def energy_breakdown_figure(run: dict) -> go.Figure:
         fig.update_layout({key: {"x": x0, "y": -0.12, "xanchor": "left", "yanchor": "top",
                                  "orientation": "v", "font": {"size": 11}}})
     fig.update_yaxes(title_text="energy over the run (J)", row=1, col=1)
-    fig = base_layout(fig, title="Energy by op, component and tensor class", height=640)
+    fig = base_layout(fig, title="Energy by op, component, tensor class and non-GEMM kind",
+                      height=640)
     fig.update_layout(margin={"b": 230})
     return fig
 
@@ -131,7 +141,7 @@ def timeline_figure(run: dict) -> go.Figure:
             if not mine:
                 continue
             fig.add_bar(
-                name=kind, orientation="h", y=[iv["lane"] for iv in mine],
+                name=readable(kind), orientation="h", y=[iv["lane"] for iv in mine],
                 x=[iv["end"] - iv["start"] for iv in mine], base=[iv["start"] for iv in mine],
                 customdata=[[iv["label"], iv["start"], iv["end"]] for iv in mine],
                 marker_color=colour, legendgroup=kind, showlegend=row == 1, meta=label,

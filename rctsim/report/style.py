@@ -15,7 +15,8 @@ OTHER_POLICY_COLOURS = ("#8c564b", "#9467bd", "#bcbd22")
 """Colours of labels that are no known policy, in order of appearance."""
 POLICY_COLOURS = tuple(POLICY_COLOUR.values()) + OTHER_POLICY_COLOURS
 """Every colour a policy may get."""
-OP_COLOURS = {"fwd": "#1b9e77", "dgrad": "#e6ab02", "wgrad": "#e7298a", "update": "#a6761d"}
+OP_COLOURS = {"fwd": "#1b9e77", "dgrad": "#e6ab02", "wgrad": "#e7298a", "update": "#a6761d",
+              "ew_fwd": "#66c2a5", "ew_bwd": "#fdd96a"}
 """Colours of the training-step ops (energy breakdown and timeline alike)."""
 CATEGORY_PALETTE = ("#7570b3", "#66a61e", "#fdb462", "#bc80bd", "#b3de69", "#fccde5",
                     "#ffed6f", "#8dd3c7", "#bebada", "#cab2d6", "#b15928", "#6a3d9a",
@@ -30,8 +31,9 @@ READABLE = {
     "params": "parameters", "master_copy": "fp32 master copy", "optimizer": "optimiser state",
     "activations_peak": "activations (peak)", "gradients_peak": "gradients (peak)",
     "workspace_peak": "workspace (peak)", "array": "array (MACs)",
-    "vector": "vector unit (update)", "dram": "DRAM", "*": "step-wide (leakage)",
-    "fwd": "fwd", "dgrad": "dgrad", "wgrad": "wgrad", "update": "update",
+    "vector": "element-wise work (non-GEMM, update)", "dram": "DRAM",
+    "*": "step-wide (leakage)", "fwd": "fwd", "dgrad": "dgrad", "wgrad": "wgrad",
+    "update": "update", "ew_fwd": "non-GEMM fwd", "ew_bwd": "non-GEMM bwd",
 }
 """Readable names of run-JSON keys shown in figures."""
 

@@ -55,7 +55,25 @@ def trace_summary(trace: Trace) -> dict[str, Any]:
         "phases": [{"start": int(a), "stop": int(b)}
                    for a, b in zip(trace.phase_start, trace.phase_stop, strict=True)],
         "metrics": _metrics_summary(trace),
+        "nongemm": _nongemm_summary(trace),
     }
+
+
+NONGEMM_NOT_RECORDED = ("not recorded: a format-1 trace has no per-layer non-GEMM work "
+                        "(normalisation, activations, pooling, residual adds, softmax, loss); "
+                        "a run counts none of it")
+"""What `trace info` says about the non-GEMM work of a format-1 trace."""
+
+
+def _nongemm_summary(trace: Trace) -> dict[str, Any]:
+    """Whether the trace records non-GEMM work, and its input elements per kind."""
+    elems: dict[str, int] = {}
+    for layer in trace.layers:
+        for work in layer.nongemm:
+            elems[work.kind] = elems.get(work.kind, 0) + work.elems
+    return {"recorded": trace.nongemm_recorded,
+            "missing": None if trace.nongemm_recorded else NONGEMM_NOT_RECORDED,
+            "elems": elems}
 
 
 def bundled_list() -> dict[str, Any]:

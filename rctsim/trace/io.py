@@ -1,6 +1,8 @@
-"""Trace file format 1: a preamble, a JSON header, little-endian arrays and a sha256 trailer.
+"""Trace file formats 1 and 2: a preamble, a JSON header, little-endian arrays and a sha256 trailer.
 
 `docs/trace-format.md` specifies the bytes; this module is the reference reader and writer.
+Format 2 adds each layer's non-GEMM work (`LayerSpec.nongemm`); a trace whose header says
+format 1 is written in format 1 (byte for byte as before), so its digest does not change.
 Bitwidths are stored as run-length segments per (layer, operand) and turned back into the global
 phases of `Trace` on read. Every problem with a file is an `InputError` naming the file and the
 field or byte offset.
@@ -15,15 +17,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rctsim.atomic import write_atomic
 from rctsim.errors import InputError
 from rctsim.trace.model import (
-    FORMAT_VERSION,
     MAX_BITS,
     MIN_BITS,
     OPERANDS,
+    READ_VERSIONS,
     LayerSignal,
     LayerSpec,
     Series,
@@ -34,7 +36,8 @@ from rctsim.trace.model import (
 MAGIC = b"RCTTRACE"
 """First 8 bytes of every trace file."""
 FORMAT_MINOR = 0
-"""Minor version this code writes; it reads every minor version of major `FORMAT_VERSION`."""
+"""Minor version this code writes; it reads every minor version of the majors in
+`READ_VERSIONS`."""
 PREAMBLE = struct.Struct("<8sHHIQ")
 """magic, major, minor, header_length (u32), data_length (u64): 24 bytes."""
 DIGEST_SIZE = 32
@@ -109,8 +112,32 @@ class _Directory(_Frozen):
     """Per-layer signals by name."""
 
 
+class _LayerV1(LayerSpec):
+    """A layer of a format-1 header: no `nongemm` key (the default, empty, applies)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nongemm(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "nongemm" in data:
+            raise ValueError("a format-1 layer has no nongemm key")
+        return data
+
+
+class _HeaderV1(_Frozen):
+    """The JSON header of a format-1 trace file (layers without non-GEMM work)."""
+
+    trace: TraceHeader
+    """The trace header."""
+    layers: list[_LayerV1]
+    """The layer table, in topological order."""
+    arrays: _Directory
+    """Directory of the binary arrays."""
+
+
 class _Header(_Frozen):
-    """The JSON header of a trace file."""
+    """The JSON header of a format-2 trace file."""
 
     trace: TraceHeader
     """The trace header."""
@@ -126,10 +153,12 @@ class _Header(_Frozen):
 def trace_to_bytes(trace: Trace) -> bytes:
     """Encode `trace` as a file image; the same trace always gives the same bytes."""
     trace = _revalidated(trace)
+    version = trace.header.format_version
     directory, data = _pack_arrays(_disk_arrays(trace))
+    exclude = {"nongemm"} if version < 2 else None
     header = {
         "arrays": directory,
-        "layers": [layer.model_dump(mode="json") for layer in trace.layers],
+        "layers": [layer.model_dump(mode="json", exclude=exclude) for layer in trace.layers],
         "trace": trace.header.model_dump(mode="json"),
     }
     try:
@@ -140,7 +169,7 @@ def trace_to_bytes(trace: Trace) -> bytes:
                          "finite numbers in header fields") from None
     head = text.encode("ascii")
     head += b" " * (-len(head) % ALIGN)
-    body = PREAMBLE.pack(MAGIC, FORMAT_VERSION, FORMAT_MINOR, len(head), len(data)) + head + data
+    body = PREAMBLE.pack(MAGIC, version, FORMAT_MINOR, len(head), len(data)) + head + data
     return body + hashlib.sha256(body).digest()
 
 
@@ -157,9 +186,9 @@ def trace_digest(trace_or_path: Trace | str | Path) -> str:
 
 
 def _revalidated(trace: Trace) -> Trace:
-    if trace.header.format_version != FORMAT_VERSION:
+    if trace.header.format_version not in READ_VERSIONS:
         raise InputError("<trace>", "header.format_version", f"{trace.header.format_version}",
-                         f"{FORMAT_VERSION}")
+                         " or ".join(str(v) for v in READ_VERSIONS))
     return Trace.build(header=trace.header, layers=trace.layers, phase_start=trace.phase_start,
                        phase_bits=trace.phase_bits, metrics=trace.metrics,
                        signals=trace.signals, source="<trace>")
@@ -222,8 +251,9 @@ def read_trace(path: str | Path) -> Trace:
 def trace_from_bytes(data: bytes, source: str = "<bytes>") -> Trace:
     """Decode and fully validate a file image; `source` names it in error messages."""
     data = bytes(data)
-    header_length, data_length, minor = _check_frame(data, source)
-    header = _parse_header(data[PREAMBLE.size:PREAMBLE.size + header_length], minor, source)
+    header_length, data_length, major, minor = _check_frame(data, source)
+    header = _parse_header(data[PREAMBLE.size:PREAMBLE.size + header_length], major, minor,
+                           source)
     base = PREAMBLE.size + header_length
     arrays = _read_arrays(data, base, data_length, header.arrays, source)
     phase_start, phase_bits = _phases_from_segments(arrays["segments"], header, source)
@@ -246,8 +276,9 @@ def _read_file(path: Path) -> bytes:
                          "a readable trace file") from None
 
 
-def _check_frame(data: bytes, source: str) -> tuple[int, int, int]:
-    """Check magic, version, lengths and checksum; return (header_length, data_length, minor)."""
+def _check_frame(data: bytes, source: str) -> tuple[int, int, int, int]:
+    """Check magic, version, lengths and checksum; return (header_length, data_length, major,
+    minor)."""
     if data[:len(MAGIC)] != MAGIC[:len(data)]:
         raise InputError(source, "magic (byte 0)", f"{data[:len(MAGIC)]!r} is not a trace file",
                          f"{MAGIC!r}")
@@ -255,10 +286,10 @@ def _check_frame(data: bytes, source: str) -> tuple[int, int, int]:
         raise InputError(source, "preamble", f"truncated: file is {len(data)} bytes",
                          f"at least {PREAMBLE.size + DIGEST_SIZE} bytes")
     _, major, minor, header_length, data_length = PREAMBLE.unpack_from(data)
-    if major != FORMAT_VERSION:
+    if major not in READ_VERSIONS:
+        majors = " or ".join(str(v) for v in READ_VERSIONS)
         raise InputError(source, "major version (byte 8)", f"format {major}.{minor}",
-                         f"format {FORMAT_VERSION}.x; this rctsim reads only major version "
-                         f"{FORMAT_VERSION}")
+                         f"format {majors}; this rctsim reads only major versions {majors}")
     for field, offset, value in (("header_length", 12, header_length),
                                  ("data_length", 16, data_length)):
         if value % ALIGN:
@@ -270,7 +301,7 @@ def _check_frame(data: bytes, source: str) -> tuple[int, int, int]:
         raise InputError(source, f"checksum (byte {body_end})",
                          f"sha256 of bytes 0..{body_end} does not match: the file is corrupted",
                          "the sha256 of everything before the trailer")
-    return header_length, data_length, minor
+    return header_length, data_length, major, minor
 
 
 def _check_length(size: int, header_length: int, data_length: int, source: str) -> None:
@@ -290,7 +321,7 @@ def _check_length(size: int, header_length: int, data_length: int, source: str) 
                          f"{PREAMBLE.size}, data at {data_at}, trailer at {trailer_at})")
 
 
-def _parse_header(raw: bytes, minor: int, source: str) -> _Header:
+def _parse_header(raw: bytes, major: int, minor: int, source: str) -> _Header:
     """Parse and validate the JSON header; unknown keys pass only in a newer minor version."""
     try:
         text = raw.decode("utf-8")
@@ -309,18 +340,24 @@ def _parse_header(raw: bytes, minor: int, source: str) -> _Header:
     for layer in obj.get("layers", []) if isinstance(obj.get("layers"), list) else []:
         if isinstance(layer, dict) and isinstance(layer.get("preds"), list):
             layer["preds"] = tuple(layer["preds"])
+        if isinstance(layer, dict) and isinstance(layer.get("nongemm"), list):
+            layer["nongemm"] = tuple(layer["nongemm"])
     newer = {"extra": "ignore"} if minor > FORMAT_MINOR else {}
+    model = _HeaderV1 if major < 2 else _Header
     try:
-        header = _Header.model_validate(obj, strict=True, **newer)
+        parsed = model.model_validate(obj, strict=True, **newer)
     except ValidationError as err:
-        raise _field_error(err, obj, source) from None
-    if header.trace.format_version != FORMAT_VERSION:
+        raise _field_error(err, obj, major, source) from None
+    if parsed.trace.format_version != major:
         raise InputError(source, "header.trace.format_version",
-                         f"{header.trace.format_version}", f"{FORMAT_VERSION} (as the preamble)")
-    return header
+                         f"{parsed.trace.format_version}", f"{major} (as the preamble)")
+    if major < 2:
+        layers = [LayerSpec.model_validate(la.model_dump()) for la in parsed.layers]
+        return _Header(trace=parsed.trace, layers=layers, arrays=parsed.arrays)
+    return parsed
 
 
-def _field_error(err: ValidationError, obj: dict, source: str) -> InputError:
+def _field_error(err: ValidationError, obj: dict, major: int, source: str) -> InputError:
     """The first pydantic error as an InputError naming the header field."""
     first = err.errors()[0]
     loc = list(first["loc"])
@@ -333,7 +370,7 @@ def _field_error(err: ValidationError, obj: dict, source: str) -> InputError:
     got = "missing" if first["type"] == "missing" else f"got {first.get('input')!r}"[:120]
     allowed = first["msg"].removeprefix("Input should be ")
     if first["type"] == "extra_forbidden":
-        got, allowed = "unknown key", f"the keys of format {FORMAT_VERSION}.{FORMAT_MINOR}"
+        got, allowed = "unknown key", f"the keys of format {major}.{FORMAT_MINOR}"
     return InputError(source, field, got, allowed)
 
 

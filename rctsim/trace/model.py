@@ -17,8 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rctsim.errors import InputError
 
-FORMAT_VERSION = 1
-"""Major version of the trace format this code reads and writes."""
+FORMAT_VERSION = 2
+"""Major version of the trace format this code writes (version 2 adds `LayerSpec.nongemm`)."""
+
+READ_VERSIONS: tuple[int, ...] = (1, 2)
+"""Major versions this code reads. A version-1 trace records no non-GEMM work (`nongemm` is
+empty for every layer and `Trace.nongemm_recorded` is false)."""
 
 OPERANDS: tuple[str, ...] = ("w", "a", "g", "acc")
 """Operand columns of the bitwidth table, in storage order."""
@@ -44,6 +48,54 @@ MAX_DIM = 2**31 - 1
 
 Scalar = int | float | str | bool
 
+NONGEMM_KINDS: tuple[str, ...] = (
+    "batchnorm",
+    "layernorm",
+    "relu",
+    "gelu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "maxpool",
+    "avgpool",
+    "add",
+    "mul",
+    "loss",
+)
+"""Kinds of non-GEMM work a trace may record (docs/model.md, "Non-GEMM work", counts each)."""
+
+
+class NonGemmWork(BaseModel):
+    """One elementwise or reduction op that runs on a layer's output before the next GEMM."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    kind: Literal["batchnorm", "layernorm", "relu", "gelu", "sigmoid", "tanh", "softmax",
+                  "maxpool", "avgpool", "add", "mul", "loss"]
+    """What the op is (one of `NONGEMM_KINDS`)."""
+    elems: Annotated[int, Field(ge=0)]
+    """Elements of the op's input tensor per iteration (whole batch); for `add`, of one
+    operand (= of the output)."""
+    out_elems: Annotated[int, Field(ge=0)] | None = None
+    """Elements of the output, only where it differs from `elems` (pooling)."""
+    group: Annotated[int, Field(ge=1)] = 1
+    """Size of the reduction group: elements one statistic is taken over (normalisation:
+    batch x pixels per channel for batchnorm, features per row for layernorm), the row length
+    (softmax, loss: classes), the window (pooling) or the operands summed (add)."""
+
+    @property
+    def outputs(self) -> int:
+        """Output elements (`out_elems`, else `elems`)."""
+        return self.elems if self.out_elems is None else self.out_elems
+
+
+def lstm_cell_work(cells: int) -> tuple[NonGemmWork, ...]:
+    """The non-GEMM work of an LSTM over `cells` = batch x steps x hidden elements: gates i, f, o
+    through a sigmoid and g through a tanh, `c = f*c + i*g`, `h = o*tanh(c)`."""
+    return (NonGemmWork(kind="sigmoid", elems=3 * cells), NonGemmWork(kind="tanh", elems=cells),
+            NonGemmWork(kind="mul", elems=2 * cells), NonGemmWork(kind="add", elems=cells, group=2),
+            NonGemmWork(kind="tanh", elems=cells), NonGemmWork(kind="mul", elems=cells))
+
 
 class LayerSpec(BaseModel):
     """One layer of the model, in the GEMM view `Y[M,N] = X[M,K] · W[K,N]`."""
@@ -68,6 +120,9 @@ class LayerSpec(BaseModel):
     """Activation elements kept for the backward pass (per iteration, whole batch)."""
     preds: tuple[str, ...] = ()
     """Names of predecessor layers (the model is a DAG: residual adds, branches)."""
+    nongemm: tuple[NonGemmWork, ...] = ()
+    """Non-GEMM ops that run on this layer's output before the next GEMM layer (fused after
+    it), in execution order; ops before the first layer attach to the first layer. Format 2."""
 
     @property
     def macs(self) -> int:
@@ -189,6 +244,7 @@ class Trace:
         bits = np.asarray(phase_bits)
         if bits.ndim == 2:
             bits = bits[None, :, :]
+        _check_version(header, layers, source)
         _check_layers(layers, source)
         _check_bits(start, bits, len(layers), header.iterations, source)
         keep = np.ones(len(start), dtype=bool)
@@ -204,6 +260,12 @@ class Trace:
                      for k, v in (signals or {}).items()},
         )
         return trace
+
+    @property
+    def nongemm_recorded(self) -> bool:
+        """Whether the trace records its non-GEMM work (format 2 and later; a version-1 trace
+        lacks it, and a run of it states the work as missing)."""
+        return self.header.format_version >= 2
 
     @property
     def n_layers(self) -> int:
@@ -270,6 +332,18 @@ def _same_arrays(a: dict, b: dict) -> bool:
         if any(not np.array_equal(x[f], y[f]) for f in x):
             return False
     return True
+
+
+def _check_version(header: TraceHeader, layers, source: str) -> None:
+    if header.format_version not in READ_VERSIONS:
+        raise InputError(source, "header.format_version", f"{header.format_version}",
+                         " or ".join(str(v) for v in READ_VERSIONS))
+    if header.format_version < 2:
+        for i, layer in enumerate(layers):
+            if layer.nongemm:
+                raise InputError(source, f"layers[{i}] ({layer.name}).nongemm",
+                                 "non-GEMM work in a format-1 trace",
+                                 "format_version 2 to record non-GEMM work")
 
 
 def _check_layers(layers, source: str) -> None:

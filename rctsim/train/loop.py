@@ -15,7 +15,7 @@ from rctsim.train.config import TrainConfig
 from rctsim.train.datasets import Dataset, load_dataset
 from rctsim.train.layers import softmax_cross_entropy
 from rctsim.train.models import build_model
-from rctsim.train.module import Module, layer_table, table_layers
+from rctsim.train.module import Module, layer_table, table_layers, with_loss
 from rctsim.train.optim import SGDMomentum, cosine_lr
 from rctsim.train.policies import Policy, make_policy
 from rctsim.train.threads import single_threaded_blas
@@ -117,7 +117,7 @@ def run(session: Session, on_progress: Callable[[Progress], None] | None = None)
     eval_acc = None
     for epoch, it, idx in _batches(session):
         loss, correct, bits = _iteration(session, recorder, it, idx)
-        table = table or layer_table(session.model)
+        table = table or with_loss(layer_table(session.model))
         seen, right = seen + session.data.y_train[idx].size, right + correct
         if on_progress:
             on_progress(Progress(it + 1, session.iterations, epoch, loss, right / seen, eval_acc,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from rctsim.trace.model import LayerSpec
+from rctsim.trace.model import LayerSpec, NonGemmWork
 from rctsim.train.quantize import OperandQuant
 from rctsim.train.storage import Param
 
@@ -56,7 +56,12 @@ class Module:
         """Append the layer-table entries of this module to `out`; return the output's producers."""
         for child in self.children():
             preds = child.describe(preds, out)
+        attach(out, preds, self.nongemm())
         return preds
+
+    def nongemm(self) -> tuple[NonGemmWork, ...]:
+        """Non-GEMM work of this module itself in the last training forward pass (none)."""
+        return ()
 
 
 class Sequential(Module):
@@ -98,12 +103,34 @@ class TableLayer(Module):
         m, n, k = self.gemm_mnk
         params = sum(int(np.prod(p.shape)) for p in self.own_params())
         return LayerSpec(name=self.name, kind=self.kind, m=m, n=n, k=k, has_weights=params > 0,
-                         params=params, act_elems=self.kept_elems, preds=preds)
+                         params=params, act_elems=self.kept_elems, preds=preds,
+                         nongemm=self.nongemm())
 
     def describe(self, preds: tuple[str, ...], out: list[LayerSpec]) -> tuple[str, ...]:
         """One table row fed by `preds`."""
         out.append(self.spec(preds))
         return (self.name,)
+
+
+def attach(out: list[LayerSpec], preds: tuple[str, ...], work: tuple[NonGemmWork, ...]) -> None:
+    """Charge `work` to the latest layer of `out` named in `preds` (the first layer when none
+    is: work before any GEMM layer)."""
+    if not work:
+        return
+    owners = [i for i, spec in enumerate(out) if spec.name in preds]
+    if not out:
+        raise ValueError("non-GEMM work before the first table layer")
+    i = max(owners) if owners else 0
+    out[i] = out[i].model_copy(update={"nongemm": out[i].nongemm + tuple(work)})
+
+
+def with_loss(table: list[LayerSpec]) -> list[LayerSpec]:
+    """The table with the softmax cross-entropy loss on the last layer's output (its M x N
+    logits, rows of N classes)."""
+    last = table[-1]
+    attach(table, (last.name,), (NonGemmWork(kind="loss", elems=last.m * last.n,
+                                             group=max(last.n, 1)),))
+    return table
 
 
 def table_layers(model: Module) -> list[TableLayer]:

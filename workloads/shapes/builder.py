@@ -1,9 +1,11 @@
 """Build a layer table (`LayerSpec`s) from the tensors flowing through a model.
 
 Every shape model is written as a short forward pass over `Tensor`s with a `ShapeBuilder`. The
-builder turns each GEMM, norm or embedding into a `LayerSpec` in the GEMM view of concepts §2,
-derives the DAG (`preds`) from which layers produced a layer's inputs, and counts the activations
-kept for the backward pass, each distinct tensor once (docs/workloads.md, "Kept activations").
+builder turns each GEMM, norm or embedding into a `LayerSpec` in the GEMM view of docs/concepts.md,
+derives the DAG (`preds`) from which layers produced a layer's inputs, counts the activations
+kept for the backward pass, each distinct tensor once (docs/workloads.md, "Kept activations"), and
+records the non-GEMM work (`LayerSpec.nongemm`): every elementwise op, add, pool and norm is
+charged to the latest layer that produced its input (the first layer when none did).
 """
 
 from __future__ import annotations
@@ -13,7 +15,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rctsim.errors import InputError
-from rctsim.trace.model import LayerSpec
+from rctsim.trace.model import NONGEMM_KINDS, LayerSpec, NonGemmWork, lstm_cell_work
+
+ROW_KINDS: tuple[str, ...] = ("softmax", "loss", "layernorm")
+"""Kinds that reduce over the tensor's last dimension (their `group`)."""
+
+
+def _default_group(op: str, x: Tensor) -> int:
+    """`group` of an op recorded through `elementwise` (norm, add, pool have their own calls):
+    the last dimension for row reductions, batch x pixels per channel for batchnorm, 2 operands
+    for add, 1 otherwise."""
+    if op in ROW_KINDS and x.shape:
+        return x.shape[-1]
+    if op == "batchnorm" and x.shape:
+        return max(1, x.elems // x.shape[0])
+    return 2 if op == "add" else 1
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,7 @@ class ShapeBuilder:
         self._rows: list[dict] = []
         self._counted: set[str] = set()
         self._pending: dict[str, tuple[Tensor, str]] = {}
+        self._work: list[tuple[str | None, NonGemmWork]] = []
 
     # ----------------------------------------------------------------- tensors without layers
     def input(self, name: str, shape: tuple[int, ...], *, batched: bool = True) -> Tensor:
@@ -50,39 +67,55 @@ class ShapeBuilder:
         return Tensor(name, shape, math.prod(shape), ())
 
     def elementwise(self, x: Tensor, op: str, *, keep: str | None) -> Tensor:
-        """An elementwise op (ReLU, GELU, softmax, ...) that keeps its `input`, `output` or nothing.
+        """An elementwise op of kind `op` (`relu`, `gelu`, `softmax`, `loss`, ...; one of
+        `NONGEMM_KINDS`) that keeps its `input`, `output` or nothing.
 
         A kept tensor that no later layer keeps as its input is charged to the layer that produced
-        `x` when the table is built.
+        `x` when the table is built. `softmax` and `loss` reduce over the last dimension. Norms,
+        adds and pools have their own calls (`norm`, `add`, `pool`, `reshape`), which also set
+        the layer, operands and output size; given here they get a default `group`.
         """
+        if op not in NONGEMM_KINDS:
+            raise ValueError(f"elementwise op {op!r} is not one of {', '.join(NONGEMM_KINDS)}")
         out = Tensor(f"{x.name}>{op}", x.shape, x.elems, x.producers)
+        group = _default_group(op, x)
+        self._record(x, NonGemmWork(kind=op, elems=x.elems, group=group))
         if keep is not None:
-            kept = {"input": x, "output": out}[keep]
-            if kept.name not in self._counted and x.producers:
-                self._pending.setdefault(kept.name, (kept, x.producers[0]))
+            self._keep(x, {"input": x, "output": out}[keep])
         return out
 
     def add(self, *operands: Tensor) -> Tensor:
         """Residual add: keeps nothing; consumers get one predecessor per operand.
 
         Each operand is represented by its first producer, so an add of an add's output stays at
-        one predecessor per operand.
+        one predecessor per operand. Records an `add` of `len(operands)` operands.
         """
         first = operands[0]
         if any(o.shape != first.shape for o in operands):
             raise ValueError(f"add of mismatched shapes {[o.shape for o in operands]}")
         producers = tuple(dict.fromkeys(o.producers[0] for o in operands))
-        return Tensor("+".join(o.name for o in operands), first.shape, first.elems, producers)
+        out = Tensor("+".join(o.name for o in operands), first.shape, first.elems, producers)
+        every = tuple(dict.fromkeys(p for o in operands for p in o.producers))
+        self._record(Tensor(out.name, out.shape, out.elems, every),
+                     NonGemmWork(kind="add", elems=first.elems, group=len(operands)))
+        return out
 
     def reshape(self, x: Tensor, op: str, shape: tuple[int, ...]) -> Tensor:
-        """A pooling or slicing op that keeps nothing new (global average pool, token select)."""
-        return self._tensor(f"{x.name}>{op}", shape, x.producers)
+        """A pooling or slicing op that keeps nothing new (global average pool, token select);
+        `op="avgpool"` records an average pool over each output's share of the input."""
+        out = self._tensor(f"{x.name}>{op}", shape, x.producers)
+        if op == "avgpool":
+            self._record(x, NonGemmWork(kind="avgpool", elems=x.elems, out_elems=out.elems,
+                                        group=max(1, x.elems // max(out.elems, 1))))
+        return out
 
     def pool(self, x: Tensor, *, kernel: int, stride: int, padding: int) -> Tensor:
         """Max-pool: keeps its input (also the preceding ReLU's output); indices not counted."""
         out = self._tensor(f"{x.name}>maxpool",
                            (x.shape[0], *self._out_hw(x, kernel, stride, padding)), x.producers)
-        self.elementwise(x, "maxpool-in", keep="input")
+        self._record(x, NonGemmWork(kind="maxpool", elems=x.elems, out_elems=out.elems,
+                                    group=kernel * kernel))
+        self._keep(x, x)
         return out
 
     # ----------------------------------------------------------------- layers
@@ -106,9 +139,19 @@ class ShapeBuilder:
                     k=in_features, params=params)
         return self._tensor(f"{name}:out", (*x.shape[:-1], out_features), (name,))
 
-    def norm(self, name: str, x: Tensor, *, features: int) -> Tensor:
-        """BatchNorm / LayerNorm: 2 x `features` params (scale, shift), keeps its input, no GEMM."""
+    def norm(self, name: str, x: Tensor, *, features: int, op: str | None = None) -> Tensor:
+        """BatchNorm / LayerNorm: 2 x `features` params (scale, shift), keeps its input, no GEMM.
+
+        `op`: `batchnorm` (statistics per channel over batch and pixels) or `layernorm`
+        (statistics per row over `features`); by default batchnorm on feature maps `(C, H, W)`,
+        layernorm on sequences. The work is charged to the norm layer itself.
+        """
+        op = op or ("batchnorm" if len(x.shape) == 3 else "layernorm")
+        if op not in ("batchnorm", "layernorm"):
+            raise ValueError(f"norm op {op!r} is not batchnorm or layernorm")
         self._layer(name, "norm", inputs=[x], m=0, n=0, k=0, params=2 * features)
+        group = x.elems // features if op == "batchnorm" else features
+        self._work.append((name, NonGemmWork(kind=op, elems=x.elems, group=max(1, group))))
         return self._tensor(f"{name}:out", x.shape, (name,))
 
     def embedding(self, name: str, ids: Tensor, *, vocab: int, dim: int) -> Tensor:
@@ -125,6 +168,7 @@ class ShapeBuilder:
         self._layer(f"{name}.scores", "attention_matmul", inputs=[query, key], m=rows, n=tokens,
                     k=d_head, params=0)
         scores = self._tensor(f"{name}.scores:out", (heads, tokens, tokens), (f"{name}.scores",))
+        scores = self.elementwise(scores, "mul", keep=None)  # scaled by 1/sqrt(d_head)
         probs = self.elementwise(scores, "softmax", keep="output")
         self._layer(f"{name}.context", "attention_matmul", inputs=[probs, value], m=rows, n=d_head,
                     k=tokens, params=0)
@@ -140,6 +184,7 @@ class ShapeBuilder:
         k = in_features + hidden
         self._layer(name, "recurrent_gate", inputs=[x], m=b * steps, n=4 * hidden, k=k,
                     params=k * 4 * hidden + 4 * hidden, extra_keeps=[h_seq, gates, cells])
+        self._work += [(name, work) for work in lstm_cell_work(b * steps * hidden)]
         return h_seq
 
     def build(self) -> list[LayerSpec]:
@@ -148,9 +193,25 @@ class ShapeBuilder:
         for tensor, owner in self._pending.values():
             if tensor.name not in self._counted:
                 acts[owner] += tensor.elems
-        return [LayerSpec(**{**row, "act_elems": acts[row["name"]]}) for row in self._rows]
+        work: dict[str, list[NonGemmWork]] = {row["name"]: [] for row in self._rows}
+        for owner, item in self._work:
+            if self._rows:
+                work[owner if owner is not None else self._rows[0]["name"]].append(item)
+        return [LayerSpec(**{**row, "act_elems": acts[row["name"]],
+                             "nongemm": tuple(work[row["name"]])}) for row in self._rows]
 
     # ----------------------------------------------------------------- helpers
+    def _record(self, x: Tensor, work: NonGemmWork) -> None:
+        """Charge `work` on tensor `x` to the latest layer that produced `x` (None: the first)."""
+        order = {row["name"]: i for i, row in enumerate(self._rows)}
+        owners = [p for p in x.producers if p in order]
+        self._work.append((max(owners, key=order.__getitem__) if owners else None, work))
+
+    def _keep(self, x: Tensor, kept: Tensor) -> None:
+        """Keep `kept` for backward, charged to `x`'s first producer unless a layer takes it."""
+        if kept.name not in self._counted and x.producers:
+            self._pending.setdefault(kept.name, (kept, x.producers[0]))
+
     def _tensor(self, name: str, shape: tuple[int, ...], producers: tuple[str, ...]) -> Tensor:
         return Tensor(name, shape, self.batch_size * math.prod(shape), producers)
 

@@ -16,5 +16,6 @@ def mlp(batch_size: int, *, input_size: int = 784, hidden: tuple[int, ...] = (51
     for i, width in enumerate(hidden):
         x = nb.linear(f"fc{i + 1}", x, out_features=width)
         x = nb.elementwise(x, "relu", keep="output")
-    nb.linear(f"fc{len(hidden) + 1}", x, out_features=num_classes)
+    logits = nb.linear(f"fc{len(hidden) + 1}", x, out_features=num_classes)
+    nb.elementwise(logits, "loss", keep=None)
     return nb.build()

@@ -32,17 +32,18 @@ def mobilenetv2(batch_size: int, *, input_size: int = 224,
             index += 1
     x = _conv_bn(nb, f"features.{index}", x, out_ch=1280, kernel=1, stride=1, relu=True)
     x = nb.reshape(x, "avgpool", (x.shape[0],))
-    nb.linear("classifier.1", x, out_features=num_classes)
+    nb.elementwise(nb.linear("classifier.1", x, out_features=num_classes), "loss", keep=None)
     return nb.build()
 
 
 def _conv_bn(nb: ShapeBuilder, name: str, x: Tensor, *, out_ch: int, kernel: int, stride: int,
              relu: bool, groups: int = 1) -> Tensor:
-    """Conv (no bias) + BatchNorm, then ReLU6 when `relu` (ReLU6 keeps its output)."""
+    """Conv (no bias) + BatchNorm, then ReLU6 when `relu` (keeps its output; recorded as a
+    `relu`: the clip at 6, a second compare per element, is not counted)."""
     y = nb.conv(f"{name}.conv", x, out_ch=out_ch, kernel=kernel, stride=stride,
                 padding=(kernel - 1) // 2, groups=groups)
     y = nb.norm(f"{name}.bn", y, features=out_ch)
-    return nb.elementwise(y, "relu6", keep="output") if relu else y
+    return nb.elementwise(y, "relu", keep="output") if relu else y
 
 
 def _inverted_residual(nb: ShapeBuilder, name: str, x: Tensor, channels: int, stride: int,

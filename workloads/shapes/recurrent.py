@@ -14,5 +14,5 @@ def lstm_lm(batch_size: int, *, seq_len: int = 35, vocab: int = 10000, hidden: i
     x = nb.embedding("embedding", nb.input("tokens", (seq_len,)), vocab=vocab, dim=hidden)
     for i in range(layers):
         x = nb.lstm(f"lstm.{i}", x, hidden=hidden)
-    nb.linear("decoder", x, out_features=vocab)
+    nb.elementwise(nb.linear("decoder", x, out_features=vocab), "loss", keep=None)
     return nb.build()

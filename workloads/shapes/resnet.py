@@ -36,7 +36,7 @@ def _body(nb: ShapeBuilder, x: Tensor, num_classes: int) -> list[LayerSpec]:
         x = _basic_block(nb, f"layer{stage}.0", x, channels, stride)
         x = _basic_block(nb, f"layer{stage}.1", x, channels, 1)
     x = nb.reshape(x, "avgpool", (x.shape[0],))
-    nb.linear("fc", x, out_features=num_classes)
+    nb.elementwise(nb.linear("fc", x, out_features=num_classes), "loss", keep=None)
     return nb.build()
 
 

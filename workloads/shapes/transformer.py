@@ -31,7 +31,7 @@ def bert_tiny(batch_size: int, *, seq_len: int = 128, vocab: int = 30522, hidden
     first = nb.reshape(x, "token0", (hidden,))
     pooled = nb.linear("pooler", first, out_features=hidden)
     pooled = nb.elementwise(pooled, "tanh", keep="output")
-    nb.linear("classifier", pooled, out_features=num_classes)
+    nb.elementwise(nb.linear("classifier", pooled, out_features=num_classes), "loss", keep=None)
     return nb.build()
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rctsim.trace.model import LayerSpec
+from rctsim.trace.model import LayerSpec, NonGemmWork
 from rctsim.train.layers.dense import Linear
-from rctsim.train.module import Module, TableLayer
+from rctsim.train.module import Module, TableLayer, attach
 
 
 class AttentionMatmul(TableLayer):
@@ -53,6 +53,8 @@ class SelfAttention(Module):
         s = np.where(np.tril(np.ones((steps, steps), dtype=bool)), s, -np.inf)
         e = np.exp(s - s.max(axis=-1, keepdims=True))
         self.probs = e / e.sum(axis=-1, keepdims=True)
+        if self.training:
+            self.sizes = (q.size, s.size, steps)
         ctx = self.context.multiply(self.probs, v)
         return self.proj.forward(ctx.transpose(0, 2, 1, 3).reshape(b, steps, dim))
 
@@ -71,6 +73,9 @@ class SelfAttention(Module):
     def describe(self, preds: tuple[str, ...], out: list[LayerSpec]) -> tuple[str, ...]:
         """qkv -> scores -> context (also fed by qkv's V) -> proj."""
         qkv = self.qkv.describe(preds, out)
+        q_elems, s_elems, steps = getattr(self, "sizes", (0, 0, 1))
+        attach(out, qkv, (NonGemmWork(kind="mul", elems=q_elems),))  # Q scaled by 1/sqrt(dh)
         scores = self.scores.describe(qkv, out)
+        attach(out, scores, (NonGemmWork(kind="softmax", elems=s_elems, group=steps),))
         context = self.context.describe(scores + qkv, out)
         return self.proj.describe(context, out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rctsim.trace.model import NonGemmWork
 from rctsim.train.module import TableLayer
 from rctsim.train.storage import Param
 
@@ -93,9 +94,15 @@ class PositionalEmbedding(TableLayer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """`x + P[:T]`."""
         self.steps = x.shape[1]
+        if self.training:
+            self.elems = x.size
         return x + self.weight.value()[: self.steps]
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Sum over the batch into the rows used; pass `dy` through."""
         self.weight.grad[: self.steps] += self.quant.grad(dy).sum(axis=0)
         return dy
+
+    def nongemm(self) -> tuple[NonGemmWork, ...]:
+        """The add of the position vectors."""
+        return (NonGemmWork(kind="add", elems=getattr(self, "elems", 0), group=2),)

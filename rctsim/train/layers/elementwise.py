@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rctsim.trace.model import NonGemmWork
 from rctsim.train.module import Module
 
 
@@ -12,12 +13,18 @@ class ReLU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Zero the negative entries."""
+        if self.training:
+            self.elems = x.size
         self.mask = x > 0
         return x * self.mask
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Pass the gradient where the input was positive."""
         return dy * self.mask
+
+    def nongemm(self) -> tuple[NonGemmWork, ...]:
+        """One ReLU over the last training input."""
+        return (NonGemmWork(kind="relu", elems=getattr(self, "elems", 0)),)
 
 
 class Flatten(Module):
@@ -48,6 +55,9 @@ class MaxPool2d(Module):
         win = (x[:, : ho * ph, : wo * pw].reshape(b, ho, ph, wo, pw, c)
                .transpose(0, 1, 3, 5, 2, 4).reshape(b, ho, wo, c, ph * pw))
         self.arg = win.argmax(axis=-1)[..., None]
+        if self.training:
+            self.work = NonGemmWork(kind="maxpool", elems=x.size, out_elems=b * ho * wo * c,
+                                    group=ph * pw)
         return np.take_along_axis(win, self.arg, axis=-1)[..., 0]
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -61,6 +71,11 @@ class MaxPool2d(Module):
                                        .transpose(0, 1, 4, 2, 5, 3).reshape(b, ho * ph, wo * pw, c))
         return dx
 
+    def nongemm(self) -> tuple[NonGemmWork, ...]:
+        """The pool over the last training input."""
+        work = getattr(self, "work", None)
+        return (work,) if work is not None else ()
+
 
 class GlobalAvgPool(Module):
     """Mean over the spatial axes: `x[B, H, W, C] -> y[B, C]`."""
@@ -68,9 +83,17 @@ class GlobalAvgPool(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Average each channel."""
         self.x_shape = x.shape
+        if self.training:
+            b, h, w, c = x.shape
+            self.work = NonGemmWork(kind="avgpool", elems=x.size, out_elems=b * c, group=h * w)
         return x.mean(axis=(1, 2))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Spread the gradient evenly."""
         b, h, w, c = self.x_shape
         return np.broadcast_to(dy[:, None, None, :] / (h * w), self.x_shape).copy()
+
+    def nongemm(self) -> tuple[NonGemmWork, ...]:
+        """The pool over the last training input."""
+        work = getattr(self, "work", None)
+        return (work,) if work is not None else ()

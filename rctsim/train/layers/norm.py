@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rctsim.trace.model import NonGemmWork
 from rctsim.train.module import TableLayer
 from rctsim.train.storage import Param
 
@@ -21,6 +22,7 @@ class _AffineNorm(TableLayer):
     """Shared part: `y = gamma * xhat + beta` over the last (channel) axis; no GEMM."""
 
     kind = "norm"
+    op = ""
 
     def __init__(self, name: str, channels: int, eps: float = 1e-5):
         super().__init__(name)
@@ -35,7 +37,16 @@ class _AffineNorm(TableLayer):
     def _affine(self, xhat: np.ndarray) -> np.ndarray:
         self.xhat = xhat
         self.kept_elems = xhat.size
+        if self.training:
+            rows = xhat.size // xhat.shape[-1]
+            group = rows if isinstance(self, BatchNorm) else xhat.shape[-1]
+            self.work = NonGemmWork(kind=self.op, elems=xhat.size, group=group)
         return xhat * self.gamma.value() + self.beta.value()
+
+    def nongemm(self) -> tuple[NonGemmWork, ...]:
+        """The normalisation over the last training input."""
+        work = getattr(self, "work", None)
+        return (work,) if work is not None else ()
 
     def _affine_backward(self, dy: np.ndarray) -> np.ndarray:
         dy = self.quant.grad(dy)
@@ -47,6 +58,8 @@ class _AffineNorm(TableLayer):
 
 class BatchNorm(_AffineNorm):
     """Batch normalisation: statistics over batch and space in training, running ones in eval."""
+
+    op = "batchnorm"
 
     def __init__(self, name: str, channels: int, momentum: float = 0.1, eps: float = 1e-5):
         super().__init__(name, channels, eps)
@@ -75,6 +88,8 @@ class BatchNorm(_AffineNorm):
 
 class LayerNorm(_AffineNorm):
     """Layer normalisation over the last axis of each position."""
+
+    op = "layernorm"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Normalise each position's feature vector."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rctsim.trace.model import NonGemmWork, lstm_cell_work
 from rctsim.train.module import TableLayer
 from rctsim.train.storage import Param
 
@@ -58,7 +59,13 @@ class LSTM(TableLayer):
             out[:, t] = h
         self.gemm_mnk = (b * steps, 4 * hid, d + hid)
         self.kept_elems = self.xh.size + self.gates.size + self.cells[1:].size
+        if self.training:
+            self.cell_elems = b * steps * hid
         return out
+
+    def nongemm(self) -> tuple[NonGemmWork, ...]:
+        """Gate nonlinearities and the cell update of every step."""
+        return lstm_cell_work(getattr(self, "cell_elems", 0))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Back-propagation through time; one wgrad GEMM over all steps."""

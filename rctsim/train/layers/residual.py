@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rctsim.trace.model import LayerSpec
-from rctsim.train.module import Module
+from rctsim.trace.model import LayerSpec, NonGemmWork
+from rctsim.train.module import Module, attach
 
 
 class Residual(Module):
@@ -18,7 +18,10 @@ class Residual(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Both branches on the same input, added."""
         skip = x if self.shortcut is None else self.shortcut.forward(x)
-        return self.body.forward(x) + skip
+        y = self.body.forward(x) + skip
+        if self.training:
+            self.elems = y.size
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """The gradient of a sum flows unchanged into both branches; their input grads add."""
@@ -33,4 +36,7 @@ class Residual(Module):
         """The output is produced by the ends of both branches."""
         body_out = self.body.describe(preds, out)
         skip_out = preds if self.shortcut is None else self.shortcut.describe(preds, out)
-        return tuple(dict.fromkeys(body_out + skip_out))
+        producers = tuple(dict.fromkeys(body_out + skip_out))
+        attach(out, producers, (NonGemmWork(kind="add", elems=getattr(self, "elems", 0),
+                                            group=2),))
+        return producers
