@@ -1,9 +1,10 @@
 """Component cost models: what one action costs (counting actions is the engine's job).
 
-Three protocols (`MacModel`, `SramModel`, `DramModel`) and the default table-driven models,
-which take every energy from an `EnergyTable` through the scaling rules in `hwmodels.energy`
-unless the hardware description overrides a number. `build_cost_models` picks the models a
-`HardwareSpec` names (or the defaults) from a registry.
+Three protocols (`MacModel`, `SramModel`, `DramModel`) and the default models: MAC energy from
+an `EnergyTable` through the scaling rules in `hwmodels.energy`; SRAM energy, leakage and area
+from the banked model calibrated on CACTI (`hwmodels.sram`); DRAM from the technology table
+(`hwmodels.dram`). A number the hardware description writes overrides the derived one.
+`build_cost_models` picks the models a `HardwareSpec` names (or the defaults) from a registry.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from hwmodels import energy
+from hwmodels import energy, sram
+from hwmodels.dram import dram_technology
 from hwmodels.load import load_energy_table
 from hwmodels.registry import DEFAULT_COMPONENTS, ComponentRegistry, default_registry
 from hwmodels.schema import ArraySpec, DramSpec, EnergyTable, HardwareSpec, MemorySpec
@@ -31,7 +33,7 @@ class MacModel(Protocol):
 
 @runtime_checkable
 class SramModel(Protocol):
-    """Per-byte access energy and leakage of one on-chip memory."""
+    """Per-byte access energy, leakage and area of one on-chip memory."""
 
     @property
     def memory(self) -> MemorySpec:
@@ -53,14 +55,29 @@ class SramModel(Protocol):
         """Leakage power in W (all instances of this memory)."""
         ...
 
+    @property
+    def area_mm2(self) -> float:
+        """Area in mm² (all instances of this memory)."""
+        ...
+
 
 @runtime_checkable
 class DramModel(Protocol):
-    """Per-byte access energy and bandwidth of the off-chip memory."""
+    """Per-byte access energy, bandwidth and latency of the off-chip memory."""
+
+    @property
+    def read_pj_per_byte(self) -> float:
+        """Energy per byte read."""
+        ...
+
+    @property
+    def write_pj_per_byte(self) -> float:
+        """Energy per byte written."""
+        ...
 
     @property
     def pj_per_byte(self) -> float:
-        """Energy per byte read or written."""
+        """Mean of the read and write energy per byte (for summaries)."""
         ...
 
     @property
@@ -68,7 +85,10 @@ class DramModel(Protocol):
         """Sustained channel bandwidth."""
         ...
 
-    # Optional: `latency_s` (access latency of one transfer, s); a model without it has none.
+    @property
+    def latency_s(self) -> float:
+        """Access latency in seconds (0 where the description gives none)."""
+        ...
 
 
 def padded_bits(array: ArraySpec, bits: int) -> int:
@@ -113,7 +133,7 @@ class TableMac:
 
 @dataclass(frozen=True)
 class TableSram:
-    """An SRAM whose energies come from the table by size, unless the spec gives them."""
+    """An SRAM's per-byte energies, leakage and area (the default sram models build this)."""
 
     memory: MemorySpec
     """The memory described."""
@@ -122,24 +142,32 @@ class TableSram:
     write_pj_per_byte: float
     """Energy per byte written."""
     leakage_w: float
-    """Leakage power in W."""
+    """Leakage power in W (all instances)."""
+    area_mm2: float
+    """Area in mm² (all instances)."""
+    instances: int = 1
+    """Copies of the memory (PEs, for pe_local)."""
 
 
 @dataclass(frozen=True)
 class TableDram:
-    """Off-chip DRAM: energy per bit from the spec, else the table's 64-bit access / 64."""
+    """Off-chip DRAM: technology table numbers unless the spec overrides them."""
 
     dram: DramSpec
     """The DRAM described."""
-    pj_per_byte: float
-    """Energy per byte read or written."""
+    read_pj_per_byte: float
+    """Energy per byte read (activation included)."""
+    write_pj_per_byte: float
+    """Energy per byte written (activation included)."""
     bandwidth_bytes_per_s: float
-    """Sustained channel bandwidth."""
+    """Sustained bandwidth of all channels used."""
+    latency_s: float
+    """Access latency in seconds."""
 
     @property
-    def latency_s(self) -> float:
-        """Access latency of one transfer in seconds (`dram.latency_ns`; 0 when not given)."""
-        return (self.dram.latency_ns or 0.0) * 1e-9
+    def pj_per_byte(self) -> float:
+        """Mean of the read and write energy per byte."""
+        return (self.read_pj_per_byte + self.write_pj_per_byte) / 2
 
 
 def table_mac(*, array: ArraySpec, table: EnergyTable) -> TableMac:
@@ -147,29 +175,83 @@ def table_mac(*, array: ArraySpec, table: EnergyTable) -> TableMac:
     return TableMac(array=array, table=table)
 
 
-def table_sram(*, memory: MemorySpec, table: EnergyTable) -> TableSram:
-    """Default `sram` factory: per-word energy by size and word width, divided per byte."""
+def _banked(memory: MemorySpec) -> sram.BankedSramCosts:
+    try:
+        return sram.banked_sram(memory.cells, memory.size_bytes, memory.banks, memory.word_bits)
+    except sram.OutsideTable as err:
+        raise InputError("hardware", f"memories[{memory.name}]", str(err),
+                         sram.ALLOWED_BANKS) from None
+
+
+def _sram_model(memory: MemorySpec, read_word_pj: float | None, write_word_pj: float | None,
+                instances: int) -> TableSram:
+    """Per-byte model of `instances` copies: overrides win, the banked CACTI model fills the rest
+    (it is evaluated only where a derived number is needed)."""
+    derived: sram.BankedSramCosts | None = None
+
+    def banked() -> sram.BankedSramCosts:
+        nonlocal derived
+        derived = derived or _banked(memory)
+        return derived
+
+    read = memory.read_energy_pj or read_word_pj or banked().read_pj
+    write = memory.write_energy_pj or write_word_pj or (
+        read if memory.read_energy_pj is not None else banked().write_pj)
+    leakage_mw = (memory.leakage_mw if memory.leakage_mw is not None
+                  else banked().leakage_mw * instances)
+    area = memory.area_mm2 if memory.area_mm2 is not None else banked().area_mm2 * instances
     word_bytes = memory.word_bits / 8
-    read_word_pj = memory.read_energy_pj
-    if read_word_pj is None:
-        read_word_pj = energy.sram_word_pj(table, memory.size_bytes, memory.word_bits)
-    write_word_pj = memory.write_energy_pj if memory.write_energy_pj is not None else read_word_pj
-    return TableSram(
-        memory=memory,
-        read_pj_per_byte=read_word_pj / word_bytes,
-        write_pj_per_byte=write_word_pj / word_bytes,
-        leakage_w=memory.leakage_mw / 1000.0,
-    )
+    return TableSram(memory=memory, read_pj_per_byte=read / word_bytes,
+                     write_pj_per_byte=write / word_bytes, leakage_w=leakage_mw / 1000.0,
+                     area_mm2=area, instances=instances)
+
+
+def banked_sram(*, memory: MemorySpec, table: EnergyTable, instances: int = 1) -> TableSram:
+    """Default `sram` factory: a banked SRAM calibrated on CACTI at 45 nm (hwmodels.sram).
+
+    A write costs the derived write energy, or the read override where only that is given.
+    """
+    del table  # the banked model reads the CACTI table, not the energy table
+    return _sram_model(memory, None, None, instances)
+
+
+def table_sram(*, memory: MemorySpec, table: EnergyTable, instances: int = 1) -> TableSram:
+    """The `table` sram model: access energy from the energy table's SRAM points as a power law
+    in the memory's whole size (the rule before banking; for energy tables of other nodes),
+    writes as reads; leakage and area as the banked model."""
+    word_pj = energy.sram_word_pj(table, memory.size_bytes, memory.word_bits)
+    return _sram_model(memory, word_pj, memory.read_energy_pj or word_pj, instances)
+
+
+def dram_bandwidth_bytes_per_s(dram: DramSpec) -> float:
+    """The written bandwidth, else channels x the technology's channel bandwidth."""
+    if dram.bandwidth_bytes_per_s is not None:
+        return dram.bandwidth_bytes_per_s
+    tech = dram_technology(dram.technology) if dram.technology is not None else None
+    if tech is None or tech.channel_bytes_per_s is None:
+        raise InputError("hardware", "dram.bandwidth_bytes_per_s",
+                         f"not given and technology {dram.technology} gives no channel "
+                         "bandwidth", "a bandwidth, or a technology with one")
+    return tech.channel_bytes_per_s * dram.channels
 
 
 def table_dram(*, dram: DramSpec, table: EnergyTable) -> TableDram:
-    """Default `dram` factory."""
-    pj_per_bit = dram.energy_pj_per_bit
-    if pj_per_bit is None:
-        pj_per_bit = energy.dram_pj_per_bit(table)
-    return TableDram(
-        dram=dram, pj_per_byte=8 * pj_per_bit, bandwidth_bytes_per_s=dram.bandwidth_bytes_per_s
-    )
+    """Default `dram` factory: the named technology's numbers, else the energy table's DRAM
+    entry; any number the spec gives overrides them."""
+    tech = dram_technology(dram.technology) if dram.technology is not None else None
+    if dram.energy_pj_per_bit is not None:
+        read_bit = write_bit = dram.energy_pj_per_bit
+    elif tech is not None:
+        read_bit = tech.read_pj_per_bit + tech.activation_pj_per_bit
+        write_bit = tech.write_pj_per_bit + tech.activation_pj_per_bit
+    else:
+        read_bit = write_bit = energy.dram_pj_per_bit(table)
+    bandwidth = dram_bandwidth_bytes_per_s(dram)
+    latency_ns = dram.latency_ns
+    if latency_ns is None:
+        latency_ns = tech.latency_ns if tech is not None and tech.latency_ns is not None else 0.0
+    return TableDram(dram=dram, read_pj_per_byte=8 * read_bit, write_pj_per_byte=8 * write_bit,
+                     bandwidth_bytes_per_s=bandwidth, latency_s=latency_ns * 1e-9)
 
 
 @dataclass(frozen=True)
@@ -210,7 +292,10 @@ def build_cost_models(
     registry = registry or default_registry()
     mac = registry.get_component("mac", component_name(spec, "mac"))(array=spec.array, table=table)
     sram_factory = registry.get_component("sram", component_name(spec, "sram"))
-    srams = {m.name: sram_factory(memory=m, table=table) for m in spec.memories}
+    pes = spec.array.rows * spec.array.cols
+    srams = {m.name: sram_factory(memory=m, table=table,
+                                  instances=pes if m.role == "pe_local" else 1)
+             for m in spec.memories}
     dram = registry.get_component("dram", component_name(spec, "dram"))(dram=spec.dram, table=table)
     return CostModels(
         table=table, mac=mac, sram=srams, dram=dram, global_buffer_name=spec.global_buffer.name

@@ -14,9 +14,11 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from hwmodels.dram import TECHNOLOGIES, dram_technology
 from hwmodels.legacy import is_v1, upgrade_v1
-from hwmodels.registry import SLOTS, default_registry
-from hwmodels.schema import EnergyEntry, EnergyTable, HardwareSpec
+from hwmodels.registry import DEFAULT_COMPONENTS, SLOTS, default_registry
+from hwmodels.schema import SRAM_OVERRIDES, EnergyEntry, EnergyTable, HardwareSpec
+from hwmodels.sram import ALLOWED_BANKS, OutsideTable, banked_sram
 from hwmodels.validation import parse_mapping, validate_model
 from rctsim.errors import InputError
 
@@ -183,6 +185,28 @@ def _check_memories(source: str, spec: HardwareSpec) -> None:
             )
 
 
+def _check_derivable(source: str, spec: HardwareSpec) -> None:
+    """The banked SRAM model covers every memory it must derive numbers for; the DRAM bandwidth
+    is given or derivable."""
+    if spec.components.get("sram", DEFAULT_COMPONENTS["sram"]) in ("banked", "table"):
+        for index, memory in enumerate(spec.memories):
+            if all(getattr(memory, f) is not None for f in SRAM_OVERRIDES):
+                continue
+            try:
+                banked_sram(memory.cells, memory.size_bytes, memory.banks, memory.word_bits)
+            except OutsideTable as err:
+                raise InputError(source, f"memories[{index}]", str(err), ALLOWED_BANKS) from None
+    dram = spec.dram
+    if dram.bandwidth_bytes_per_s is None and (
+            dram.technology is None or dram_technology(dram.technology).channel_bytes_per_s
+            is None):
+        raise InputError(source, "dram.bandwidth_bytes_per_s",
+                         f"is needed: technology {dram.technology} gives no channel bandwidth",
+                         "a bandwidth, or a technology that has one: "
+                         + ", ".join(t for t in TECHNOLOGIES
+                                     if dram_technology(t).channel_bytes_per_s is not None))
+
+
 def _check_components(source: str, spec: HardwareSpec) -> None:
     registry = default_registry()
     for slot, name in spec.components.items():
@@ -204,6 +228,7 @@ def check_hardware(source: str, spec: HardwareSpec, base_dir: Path | None = None
     _check_array(source, spec)
     _check_memories(source, spec)
     _check_components(source, spec)
+    _check_derivable(source, spec)
     table_ref = _resolve_table(source, spec.energy_table, base_dir)
     load_energy_table(table_ref)
     if table_ref != spec.energy_table:

@@ -24,11 +24,12 @@ SLOTS = ("mac", "sram", "dram", "array")
 ENTRY_POINT_GROUP = "rctsim.components"
 """Entry-point group third-party component models register under."""
 
-DEFAULT_COMPONENTS = {"mac": "table", "sram": "table", "dram": "table", "array": "systolic"}
+DEFAULT_COMPONENTS = {"mac": "table", "sram": "banked", "dram": "table", "array": "systolic"}
 """Model name used for a slot that a hardware description leaves out."""
 
 BUILTIN_FACTORIES = {
     ("mac", "table"): "hwmodels.components:table_mac",
+    ("sram", "banked"): "hwmodels.components:banked_sram",
     ("sram", "table"): "hwmodels.components:table_sram",
     ("dram", "table"): "hwmodels.components:table_dram",
     ("array", "systolic"): "hwmodels.systolic:SystolicArray",

@@ -11,6 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hwmodels.dram import DramTechnologyName
+from hwmodels.sram import CellType
+
 Bits = Annotated[int, Field(ge=1, le=32)]
 
 
@@ -98,7 +101,8 @@ class ComputeUnitSpec(_Strict):
 
 
 class MemorySpec(_Strict):
-    """An on-chip SRAM."""
+    """An on-chip SRAM built of banks; its energies, leakage and area follow from its size, banks,
+    word width and cell type (CACTI at 45 nm, docs/hardware.md §3) unless a field overrides them."""
 
     name: Annotated[str, Field(min_length=1)]
     """Name used in reports (`global_buffer`, `pe_regs`, ...)."""
@@ -112,31 +116,45 @@ class MemorySpec(_Strict):
     ports: Annotated[int, Field(ge=1, le=16)] = 2
     """Independent ports (read/write per cycle)."""
     banks: Annotated[int, Field(ge=1, le=1024)] = 1
-    """Banks; each bank serves one access per port per cycle."""
+    """Banks of size_bytes / banks each; an access touches one bank."""
+    cells: CellType = "itrs-hp"
+    """CACTI device type of the cells and periphery: itrs-hp (high performance), itrs-lop (low
+    operating power) or itrs-lstp (low standby power)."""
     read_energy_pj: Annotated[float, Field(gt=0)] | None = None
-    """Energy per word read; None takes it from the energy table by size."""
+    """Override: energy per word read; None derives it (bank access + wiring)."""
     write_energy_pj: Annotated[float, Field(gt=0)] | None = None
-    """Energy per word written; None uses the read energy."""
-    leakage_mw: Annotated[float, Field(ge=0)] = 0.0
-    """Leakage power in mW."""
+    """Override: energy per word written; None derives it."""
+    leakage_mw: Annotated[float, Field(ge=0)] | None = None
+    """Override: leakage power in mW of all instances; None derives it (banks x bank leakage)."""
+    area_mm2: Annotated[float, Field(ge=0)] | None = None
+    """Override: area in mm² of all instances; None derives it (banks x bank area)."""
     source: str
-    """Where the size, energies and leakage come from."""
+    """Where the size, organisation and any override come from."""
+
+
+SRAM_OVERRIDES = ("read_energy_pj", "write_energy_pj", "leakage_mw", "area_mm2")
+"""Memory fields that, when written, override a number the model derives."""
 
 
 class DramSpec(_Strict):
-    """Off-chip DRAM and its channel."""
+    """Off-chip DRAM: a technology from the table and the channels used."""
 
-    bandwidth_bytes_per_s: Annotated[float, Field(gt=0)]
-    """Sustained bandwidth of the channel."""
+    technology: DramTechnologyName | None = None
+    """DRAM standard (its energies, channel bandwidth and latency come from the technology
+    table); None: energy from the energy table's DRAM entry, bandwidth must be given."""
+    channels: Annotated[int, Field(ge=1, le=64)] = 1
+    """Channels of the technology used; bandwidth = channels x the channel's bandwidth."""
+    bandwidth_bytes_per_s: Annotated[float, Field(gt=0)] | None = None
+    """Override: sustained bandwidth; None derives it from the technology and channels."""
     energy_pj_per_bit: Annotated[float, Field(gt=0)] | None = None
-    """Access energy per bit moved; None takes it from the energy table."""
+    """Override: access energy per bit moved, read or write (activation included)."""
+    latency_ns: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    """Override: access latency of one transfer in ns, from the request to its first data (row
+    activate + read latency + one burst); None takes the technology's (0 without one)."""
     size_bytes: Annotated[int, Field(gt=0)] | None = None
     """Capacity, if bounded; None is unbounded."""
-    latency_ns: Annotated[float, Field(ge=0, le=1e6)] | None = None
-    """Access latency of one transfer in ns: from the request to its first data (row activate
-    + read latency + one burst); None: taken as 0 until a technology table supplies it."""
     source: str
-    """Where the bandwidth, energy and latency come from."""
+    """Where the technology, channels and any override come from."""
 
 
 class HardwareSpec(_Strict):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from hwmodels.components import CostModels, build_cost_models
+from hwmodels.components import CostModels, build_cost_models, dram_bandwidth_bytes_per_s
 from hwmodels.compute import chip_area_mm2, compute_leakage_w, elementwise_unit
+from hwmodels.dram import dram_technology
 from hwmodels.load import hardware_digest
-from hwmodels.schema import HardwareSpec
+from hwmodels.schema import SRAM_OVERRIDES, HardwareSpec
 from rctsim.errors import InputError
 
 
@@ -29,8 +30,25 @@ def _int8_mac_pj(models: CostModels) -> float | None:
         return None
 
 
+def hardware_overrides(spec: HardwareSpec) -> list[str]:
+    """Fields the description writes where the model would derive the number itself."""
+    found = [f"memories[{m.name}].{field}" for m in spec.memories for field in SRAM_OVERRIDES
+             if getattr(m, field) is not None]
+    dram = spec.dram
+    if dram.energy_pj_per_bit is not None:
+        found.append("dram.energy_pj_per_bit")
+    if dram.technology is not None:
+        tech = dram_technology(dram.technology)
+        if dram.bandwidth_bytes_per_s is not None and tech.channel_bytes_per_s is not None:
+            found.append("dram.bandwidth_bytes_per_s")
+        if dram.latency_ns is not None and tech.latency_ns is not None:
+            found.append("dram.latency_ns")
+    return found
+
+
 def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> dict[str, Any]:
-    """Headline numbers: peak rates, on-chip bytes, per-action energies, leakage, digest."""
+    """Headline numbers: peak rates, on-chip bytes, per-action energies, leakage, area, DRAM
+    technology, the fields that override derived numbers, digest."""
     models = models or build_cost_models(spec)
     array = spec.array
     try:
@@ -45,6 +63,7 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
             "read_pj_per_byte": m.read_pj_per_byte,
             "write_pj_per_byte": m.write_pj_per_byte,
             "leakage_w": m.leakage_w,
+            "area_mm2": m.area_mm2,
         }
         for name, m in models.sram.items()
     }
@@ -65,9 +84,15 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
         "area_mm2": chip_area_mm2(spec, dict(models.sram)),
         "compute_leakage_w": sum(compute_leakage_w(spec).values()),
         "memories": memories,
+        "dram_technology": spec.dram.technology,
         "dram_pj_per_byte": models.dram.pj_per_byte,
+        "dram_read_pj_per_byte": models.dram.read_pj_per_byte,
+        "dram_write_pj_per_byte": models.dram.write_pj_per_byte,
+        "dram_latency_s": models.dram.latency_s,
         "dram_bandwidth_bytes_per_s": models.dram.bandwidth_bytes_per_s,
         "leakage_w": sum(m.leakage_w for m in models.sram.values()),
+        "sram_area_mm2": sum(m.area_mm2 for m in models.sram.values()),
+        "overrides": hardware_overrides(spec),
         "digest": hardware_digest(spec),
     }
 
@@ -94,6 +119,7 @@ def hardware_line(spec: HardwareSpec) -> str:
         f"{m.name} {_size(m.size_bytes)}" + (f" x {pes} PEs" if m.role == "pe_local" else "")
         for m in spec.memories)
     tech = getattr(spec.dram, "technology", None)
-    dram = f"DRAM {tech + ' ' if tech else ''}{_rate(spec.dram.bandwidth_bytes_per_s, 'B/s')}"
+    bandwidth = dram_bandwidth_bytes_per_s(spec.dram)
+    dram = f"DRAM {tech + ' ' if tech else ''}{_rate(bandwidth, 'B/s')}"
     return (f"{a.rows}x{a.cols} array ({a.dataflow}) @ {_rate(a.clock_hz, 'Hz')}; {memories}; "
             f"{dram}; energy table {spec.energy_table}")

@@ -54,11 +54,11 @@ def price_op(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) ->
         for tensor, nbytes in counter.items():
             ledger.add(layer=layer_name, op=op.kind, component=sram, action=action, tensor=tensor,
                        bits=bits_label, quantity=nbytes, energy_pj=nbytes * per_byte)
-    for action, counter in (("read", c.dram_read), ("write", c.dram_write)):
+    for action, counter, per_byte in (("read", c.dram_read, costs.dram.read_pj_per_byte),
+                                      ("write", c.dram_write, costs.dram.write_pj_per_byte)):
         for tensor, nbytes in counter.items():
             ledger.add(layer=layer_name, op=op.kind, component="dram", action=action,
-                       tensor=tensor, bits="-", quantity=nbytes,
-                       energy_pj=nbytes * costs.dram.pj_per_byte)
+                       tensor=tensor, bits="-", quantity=nbytes, energy_pj=nbytes * per_byte)
 
 
 def _dma_reads(c: OpCounts) -> dict[str, float]:

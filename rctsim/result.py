@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hwmodels.load import hardware_label
 from hwmodels.schema import HardwareSpec
+from hwmodels.summary import hardware_overrides
 from rctsim import __version__
 from rctsim.atomic import write_atomic
 from rctsim.engine import Interval
@@ -241,7 +242,9 @@ class Result:
         return cls(
             hardware={"name": hardware.name, "sha256": hardware_sha256,
                       "label": hardware_label(hardware),
-                      "spec": hardware.model_dump(mode="json")},
+                      "spec": hardware.model_dump(mode="json"),
+                      "dram_technology": hardware.dram.technology,
+                      "overrides": hardware_overrides(hardware)},
             trace={"name": trace_name, "sha256": trace_sha256, "model": trace.header.model,
                    "policy": trace_policy, "iterations": trace.iterations,
                    "layers": trace.n_layers, "phases": len(trace.phase_start),

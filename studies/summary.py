@@ -72,9 +72,16 @@ def validation_section() -> list[str]:
     lines.append(
         "- `edge_npu`'s access energies per 16-bit word relative to a 16-bit MAC, against "
         "Eyeriss's normalised costs (65 nm): " + ", ".join(
-            f"{r['level'].split(' (')[0]} {_f(r['ours_x_mac']):.3g}x (Eyeriss "
-            f"{_f(r['eyeriss_x_mac']):g}x)" for r in hier)
-        + ": our DRAM is relatively dearer (Horowitz's table).")
+            f"{r['level'].split(' (')[0]} "
+            + (f"{_f(r['ours_x_mac']):.3g}x" if r["ours_x_mac"] else "not modelled")
+            + f" (Eyeriss {_f(r['eyeriss_x_mac']):g}x)" for r in hier)
+        + " (SRAM from the banked CACTI 45 nm model, DRAM from the LPDDR4 row).")
+    sram_rows = study.read_csv(folder / "sram.csv")
+    lines.append(
+        "- CACTI 45 nm (one bank, itrs-hp, 64-bit words) against Horowitz's 64-bit SRAM reads: "
+        + ", ".join(f"{int(r['size_bytes']) // 1024} KB {_f(r['cacti_one_bank_pj']):.3g} pJ vs "
+                    f"{_f(r['published_pj']):g} pJ ({study.pct(_f(r['difference']))})"
+                    for r in sram_rows) + ".")
     return ["## Validation", "", "`python studies/validation/run.py` "
             "([results](../studies/validation/results.md))", "", *lines, ""]
 

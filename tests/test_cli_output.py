@@ -42,7 +42,9 @@ def test_quickstart_summary_says_what_was_simulated(capsys):
     assert f"{spec.array.rows}x{spec.array.cols} array" in out
     buffer = next(m for m in spec.memories if m.role == "global")
     assert f"{buffer.name} {buffer.size_bytes / 1024:.3g} KiB" in out
-    assert f"DRAM {spec.dram.bandwidth_bytes_per_s / 1e9:.3g} GB/s" in out
+    # the preset names its technology; one LPDDR4-3200 x16 channel = 3200 MT/s x 2 B
+    assert spec.dram.technology == "lpddr4" and spec.dram.channels == 1
+    assert f"DRAM lpddr4 {3200e6 * 2 / 1e9:.3g} GB/s" in out
     assert "fp32 backward" in out  # the baseline names its assumption
     hardware_line = next(line for line in out.splitlines() if line.startswith("Hardware"))
     assert "200 MHz" in hardware_line and "horowitz_45nm" in hardware_line

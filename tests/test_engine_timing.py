@@ -100,11 +100,12 @@ def test_sram_bandwidth_bound_op_takes_bytes_over_bandwidth():
 
 
 def test_global_buffer_bandwidth_is_banks_ports_word():
-    """edge_npu: 8 banks x 2 ports x 64-bit words = 128 B per cycle; LPDDR4 latency 40.5 ns at
-    200 MHz = 8.1 cycles; 6.4 GB/s at 200 MHz = 32 B per cycle."""
+    """edge_npu: 8 banks x 2 ports x 64-bit words = 128 B per cycle; LPDDR4-3200 latency
+    tRCD + RL = (29 + 28) tCK x 0.625 ns = 35.625 ns (Micron memspec) at 200 MHz = 7.125 cycles;
+    6.4 GB/s at 200 MHz = 32 B per cycle."""
     rates = engine_rates(build_machine("edge_npu"))
     assert rates["sram_bytes_per_cycle"] == 8 * 2 * 64 / 8
-    assert rates["latency_cycles"] == pytest.approx(40.5e-9 * 200e6)
+    assert rates["latency_cycles"] == pytest.approx((29 + 28) * 0.625e-9 * 200e6)
     assert rates["dram_bytes_per_cycle"] == pytest.approx(6.4e9 / 200e6)
 
 

@@ -50,7 +50,11 @@ def test_show_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["spec"]["array"]["rows"] == 256
     assert data["derived"]["peak_macs_per_s"] == 256 * 256 * 700e6
     assert data["derived"]["int8_mac_pj"] == pytest.approx(0.3)
-    assert data["derived"]["dram_pj_per_byte"] == pytest.approx(243.75)
+    # DDR3 technology entry (Micron DDR3-1600 datasheet derivation): read 16.06 + activation
+    # 0.2861 pJ/bit, write 27.02 + 0.2861 pJ/bit
+    assert data["derived"]["dram_read_pj_per_byte"] == pytest.approx(8 * (16.06 + 0.2861))
+    assert data["derived"]["dram_write_pj_per_byte"] == pytest.approx(8 * (27.02 + 0.2861))
+    assert data["derived"]["dram_technology"] == "ddr3"
 
 
 def test_show_text(capsys: pytest.CaptureFixture[str]) -> None:

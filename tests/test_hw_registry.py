@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hwmodels import components, energy, registry
+from hwmodels import components, energy, registry, sram
 from hwmodels.components import (
     DramModel,
     MacModel,
@@ -65,7 +65,7 @@ def test_default_registry_slots() -> None:
     reg = default_registry()
     assert {slot: reg.available(slot) for slot in registry.SLOTS} == {
         "mac": ["table"],
-        "sram": ["table"],
+        "sram": ["banked", "table"],
         "dram": ["table"],
         "array": ["systolic"],
     }
@@ -140,16 +140,20 @@ def test_padded_bits() -> None:
 
 
 def test_sram_and_dram_models() -> None:
-    """Per-byte energies from the table by size, overrides win, leakage in W."""
-    spec = load_hardware("edge_npu")
+    """The `table` sram model: per-byte energies from the energy table by size; overrides win;
+    leakage in W (derived by the banked model: banks x CACTI bank leakage)."""
+    spec = load_hardware("edge_npu").model_copy(update={"components": {"sram": "table"}})
     models = build_cost_models(spec)
     exponent = math.log(5) / math.log(32)
     expected = 20 * (110592 / 32768) ** exponent / 8
     assert models.global_buffer.read_pj_per_byte == pytest.approx(expected)
     assert models.global_buffer.write_pj_per_byte == pytest.approx(expected)
     assert models.sram["pe_spads"].read_pj_per_byte == pytest.approx(10 * math.sqrt(520 / 8192) / 8)
-    assert models.global_buffer.leakage_w == pytest.approx(0.01831)
-    assert models.dram.pj_per_byte == pytest.approx(1950 / 8)
+    gb = spec.global_buffer
+    bank = sram.bank_costs(gb.cells, gb.size_bytes / gb.banks, gb.word_bits)
+    assert models.global_buffer.leakage_w == pytest.approx(8 * bank.leakage_mw / 1000)
+    # LPDDR4 technology row (Micron LPDDR4-3200 derivation, docs/hardware.md §3)
+    assert models.dram.read_pj_per_byte == pytest.approx(8 * (8.470 + 0.0735))
     assert models.dram.bandwidth_bytes_per_s == 6.4e9
     assert isinstance(models.global_buffer, SramModel) and isinstance(models.dram, DramModel)
 
@@ -170,7 +174,11 @@ def test_summary_numbers() -> None:
     assert on_chip_bytes(spec) == summary["on_chip_bytes"] == 110592 + 168 * 520
     assert summary["int8_mac_pj"] == pytest.approx(0.3)
     assert summary["fp32_mac_pj"] == pytest.approx(4.6)
-    assert summary["leakage_w"] == pytest.approx((18.31 + 14.46) / 1000)
+    gb, pe = spec.global_buffer, spec.pe_local
+    bank = sram.bank_costs(gb.cells, gb.size_bytes / gb.banks, gb.word_bits)
+    leak_gb = gb.banks * bank.leakage_mw
+    leak_pe = 168 * sram.bank_costs(pe.cells, pe.size_bytes, pe.word_bits).leakage_mw
+    assert summary["leakage_w"] == pytest.approx((leak_gb + leak_pe) / 1000)
     fusion = hardware_summary(load_hardware("bitfusion"))
     assert fusion["fp32_mac_pj"] is None and fusion["peak_fp32_macs_per_s"] is None
     assert summary["peak_fp32_macs_per_s"] == 16 * 200e6  # the 16-lane fp32 vector unit

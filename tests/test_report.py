@@ -83,7 +83,7 @@ def make_reports(folder: Path) -> ReportFiles:
     _cli(["run", "--hw", "edge_npu", "--trace", str(trace), "--json", str(files.run_json),
           "--html", str(files.run_html)])
     _cli(["report", str(files.run_json), "-o", str(files.saved_html)])
-    _cli(["sweep", "--trace", str(trace), "--trace", str(qat), "--sram-kb", "1,2,4,8",
+    _cli(["sweep", "--trace", str(trace), "--trace", str(qat), "--sram-kb", "2,4,8,16",
           "--dataflow", "ws,os", "--workers", "1", "--store", str(files.store), "--quiet",
           "--objective", "energy", "--objective", "sram"])
     _cli(["report", str(files.store), "-o", str(files.sweep_html), "--objective", "energy",
@@ -415,7 +415,7 @@ def test_live_sweep_rows_report_like_the_store(files, tmp_path):
     traces = [str(files.trace), str(files.trace.with_name("qat.trace"))]
     config = parse_sweep_config("test", {
         "name": "live", "hardware": {"base": "edge_npu",
-                                     "axes": {"sram_kb": [1, 2, 4, 8], "dataflow": ["ws", "os"]}},
+                                     "axes": {"sram_kb": [2, 4, 8, 16], "dataflow": ["ws", "os"]}},
         "policies": {"traces": traces}, "objectives": ["energy", "sram"]})
     plan = plan_sweep(config, source="test", base_dir=tmp_path)
     executor = LocalExecutor(1)

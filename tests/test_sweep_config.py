@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
+from hwmodels import sram
+from hwmodels.components import build_cost_models
 from hwmodels.load import load_hardware
 from rctsim.cli import main
 from rctsim.errors import InputError
@@ -86,7 +88,8 @@ def test_random_sample_is_seeded_distinct_and_capped_by_the_grid():
 
 
 def test_hardware_axes_set_the_fields_they_name(trace_dir):
-    """Named and dotted axes land in the spec; leakage follows capacity; area is per KB."""
+    """Named and dotted axes land in the spec; nothing else changes (leakage is derived by the
+    cost model from the point's description, not rescaled by the sweep); area is per KB."""
     plan = _plan({"hardware": {"axes": {"sram_kb": [216], "array": ["16x8"],
                                         "dram_gb_per_s": [3.2], "clock_mhz": [400],
                                         "precision_mode": ["bit_serial"],
@@ -99,8 +102,12 @@ def test_hardware_axes_set_the_fields_they_name(trace_dir):
     assert spec.dram.bandwidth_bytes_per_s == pytest.approx(3.2e9)
     assert spec.array.clock_hz == pytest.approx(4e8)
     assert spec.array.precision_mode == "bit_serial" and spec.array.native_bits == 8
-    assert spec.global_buffer.leakage_mw == pytest.approx(base.global_buffer.leakage_mw * 2)
-    assert spec.pe_local.leakage_mw == pytest.approx(base.pe_local.leakage_mw * 128 / 168)
+    assert spec.global_buffer.leakage_mw is None and spec.pe_local.leakage_mw is None
+    assert spec.memories[1] == base.memories[1]
+    gb = spec.global_buffer
+    bank = sram.bank_costs(gb.cells, 216 * 1024 / gb.banks, gb.word_bits)
+    assert build_cost_models(spec).global_buffer.leakage_w == pytest.approx(
+        gb.banks * bank.leakage_mw / 1000)
     cols = hardware_columns(spec, AreaModel())
     total = 216 * 1024 + 520 * 128
     assert cols["sram_total_bytes"] == total
@@ -108,10 +115,11 @@ def test_hardware_axes_set_the_fields_they_name(trace_dir):
     assert CACTI_MM2_PER_KB == pytest.approx(6.786e-3, rel=1e-4)
 
 
-def test_leakage_is_kept_when_scaling_is_off(trace_dir):
-    """`scale_leakage: false` leaves the preset's leakage alone."""
-    plan = _plan({"hardware": {"scale_leakage": False, "axes": {"sram_kb": [216]}}}, trace_dir)
-    assert plan.hardware[0].spec.global_buffer.leakage_mw == pytest.approx(18.31)
+def test_scale_leakage_is_accepted_and_changes_nothing(trace_dir):
+    """Old sweep files may still say `scale_leakage`; the points are the same either way."""
+    on = _plan({"hardware": {"scale_leakage": True, "axes": {"sram_kb": [216]}}}, trace_dir)
+    off = _plan({"hardware": {"scale_leakage": False, "axes": {"sram_kb": [216]}}}, trace_dir)
+    assert on.hardware[0].spec == off.hardware[0].spec
 
 
 @pytest.mark.parametrize("axes, words", [

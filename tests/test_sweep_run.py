@@ -10,7 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from hwmodels.load import load_hardware
 from rctsim.cli import main
 from rctsim.errors import InputError
 from rctsim.replay import SimOptions, simulate
@@ -137,8 +139,13 @@ def test_rerun_skips_finished_points_and_adds_new_ones(traces, tmp_path):
 
 
 def test_a_point_the_model_rejects_is_stored_as_an_error(traces, tmp_path):
-    """A buffer too small for any tile is an `error` row, never simulated again."""
-    data = {"hardware": {"axes": {"sram_bytes": [32, 65536]}},
+    """A buffer too small for any tile is an `error` row, never simulated again (its costs are
+    written as overrides: 32 bytes is below any bank the CACTI table covers)."""
+    base = load_hardware("edge_npu").model_dump(mode="json", exclude_none=True)
+    base["memories"][0].update(read_energy_pj=1.0, write_energy_pj=1.0, leakage_mw=0.0,
+                               area_mm2=0.0, banks=1)
+    (traces / "tiny_ok.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
+    data = {"hardware": {"base": "tiny_ok.yaml", "axes": {"sram_bytes": [32, 65536]}},
             "policies": {"traces": ["rct.trace"]}}
     _, outcome, rows = _run(data, traces, tmp_path / "s.db")
     assert outcome.errors == 1

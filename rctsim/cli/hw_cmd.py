@@ -69,12 +69,17 @@ def _summary_table(summary: dict[str, Any]) -> Table:
         ("on-chip memory", _bytes(summary["on_chip_bytes"])),
         ("energy per int8 MAC", _si(summary["int8_mac_pj"], "pJ")),
         ("energy per fp32 MAC", _si(summary["fp32_mac_pj"], "pJ")),
-        ("DRAM energy", f"{summary['dram_pj_per_byte']:.4g} pJ/B"),
+        ("DRAM technology",
+         summary["dram_technology"] or f"energy table ({summary['energy_table']})"),
+        ("DRAM energy", f"read {summary['dram_read_pj_per_byte']:.4g} / write "
+                        f"{summary['dram_write_pj_per_byte']:.4g} pJ/B"),
         ("DRAM bandwidth", _si(summary["dram_bandwidth_bytes_per_s"], "B/s")),
+        ("DRAM latency", f"{summary['dram_latency_s'] * 1e9:.4g} ns"),
         ("SRAM leakage", f"{summary['leakage_w'] * 1e3:.4g} mW"),
         ("compute leakage", f"{summary['compute_leakage_w'] * 1e3:.4g} mW"),
         ("chip area", f"{summary['area_mm2']['total']:.4g} mm² ("
          + ", ".join(f"{k} {v:.3g}" for k, v in summary["area_mm2"]["parts"].items()) + ")"),
+        ("overrides", ", ".join(summary["overrides"]) or "none"),
         ("energy table", summary["energy_table"]),
         ("digest", summary["digest"][:16]),
     ]
@@ -120,12 +125,16 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
         (
             f"memory {m.name}",
             f"{m.role} {_bytes(m.size_bytes)}, {m.word_bits}-bit words, "
-            f"{m.banks} bank(s) x {m.ports} port(s), leakage {m.leakage_mw:.4g} mW",
+            f"{m.banks} bank(s) x {m.ports} port(s), {m.cells} cells"
+            + (f", leakage {m.leakage_mw:.4g} mW (override)" if m.leakage_mw is not None else ""),
             m.source,
         )
         for m in spec.memories
     ]
-    rows.append(("dram", f"{_si(spec.dram.bandwidth_bytes_per_s, 'B/s')}", spec.dram.source))
+    dram = spec.dram
+    rows.append(("dram", f"technology {dram.technology or '(energy table)'} x {dram.channels} "
+                 "channel(s)" + (f", {_si(dram.bandwidth_bytes_per_s, 'B/s')}"
+                                 if dram.bandwidth_bytes_per_s is not None else ""), dram.source))
     rows.append(("energy table", spec.energy_table, ""))
     latency = spec.dram.latency_ns
     shown = "none given" if latency is None else f"{latency:g} ns"

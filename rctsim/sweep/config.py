@@ -41,8 +41,9 @@ class HardwareSpace(_Strict):
     sample: int | None = Field(None, ge=1)
     """Draw this many points at random (seeded) instead of the full grid."""
     scale_leakage: bool = True
-    """Scale SRAM leakage with capacity: the global buffer's with its size, the per-PE memories'
-    with the number of PEs (leakage is about linear in capacity in CACTI; docs/sweeps.md)."""
+    """Accepted for old sweep files and ignored: SRAM leakage (and energy, area) now follows
+    from each point's description in the banked SRAM model (docs/hardware.md), exactly as for
+    `rctsim run`; a leakage written in the base description is an override at every point."""
 
 
 class PolicySpace(_Strict):

@@ -2,7 +2,9 @@
 
 A point is the base preset's fields with every axis value written in, then checked exactly as a
 hardware YAML file is (`validate_model` + `check_hardware`), so a value the schema rejects is
-one InputError line naming the axis before any work starts.
+one InputError line naming the axis before any work starts. Nothing is rescaled here: energies,
+leakage and area follow from the description in the cost models (hwmodels.components), so a
+point and a hand-edited YAML with the same fields give the same numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from hwmodels.components import dram_bandwidth_bytes_per_s
 from hwmodels.load import check_hardware, hardware_digest, load_hardware
 from hwmodels.schema import ArraySpec, DramSpec, HardwareSpec, MemorySpec
 from hwmodels.validation import validate_model
@@ -180,23 +183,7 @@ class _Builder:
                     raise InputError(self.source, f"hardware.axes.{name}",
                                      f"{value!r} {err}") from None
         spec = validate_model(self.source, data, HardwareSpec)
-        if self.space.scale_leakage:
-            data = spec.model_dump(mode="json")
-            _scale_leakage(data, base)
-            spec = validate_model(self.source, data, HardwareSpec)
         return check_hardware(self.source, spec, self.base_dir)
-
-
-def _scale_leakage(data: dict[str, Any], base: dict[str, Any]) -> None:
-    """Leakage follows capacity, unless an axis set the leakage itself."""
-    pes = data["array"]["rows"] * data["array"]["cols"]
-    pes0 = base["array"]["rows"] * base["array"]["cols"]
-    for memory, memory0 in zip(data["memories"], base["memories"], strict=True):
-        if memory["leakage_mw"] != memory0["leakage_mw"]:
-            continue
-        ratio = (memory["size_bytes"] / memory0["size_bytes"]) * (
-            pes / pes0 if memory["role"] == "pe_local" else 1.0)
-        memory["leakage_mw"] = memory0["leakage_mw"] * ratio
 
 
 def _describe(values: dict[str, Any]) -> str:
@@ -261,6 +248,6 @@ def hardware_columns(spec: HardwareSpec, area: AreaModel) -> dict[str, Any]:
             "sram_total_bytes": total, "array_rows": spec.array.rows,
             "array_cols": spec.array.cols, "dataflow": spec.array.dataflow,
             "precision_mode": spec.array.precision_mode, "clock_hz": spec.array.clock_hz,
-            "dram_bytes_per_s": spec.dram.bandwidth_bytes_per_s,
+            "dram_bytes_per_s": dram_bandwidth_bytes_per_s(spec.dram),
             "energy_table": spec.energy_table,
             "sram_area_mm2": total / KB * area.mm2_per_kb}

@@ -98,11 +98,11 @@ def savings(ours: dict[str, Any], base: dict[str, Any]) -> dict[str, float | Non
 
 
 def with_global_buffer(hw: HardwareSpec, size_bytes: int) -> HardwareSpec:
-    """`hw` with its global buffer resized (leakage scaled with capacity, as sweeps do)."""
+    """`hw` with its global buffer resized (energies, leakage and area follow from the new size
+    in the banked SRAM model, as in a sweep)."""
     data = hw.model_dump()
     for mem in data["memories"]:
         if mem["role"] == "global":
-            mem["leakage_mw"] *= size_bytes / mem["size_bytes"]
             mem["size_bytes"] = size_bytes
     return HardwareSpec.model_validate(data)
 

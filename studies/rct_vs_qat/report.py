@@ -9,6 +9,7 @@ import figures
 import tables
 
 from hwmodels import energy
+from hwmodels.components import build_cost_models
 from hwmodels.load import load_energy_table, load_hardware
 from rctsim import study
 
@@ -86,11 +87,9 @@ def param_movement_reason(result: dict[str, Any]) -> str:
 
 
 def _dram_over_sram() -> float:
-    """DRAM energy per byte over the edge_npu global buffer's (Horowitz table)."""
-    hw = load_hardware("edge_npu")
-    table = load_energy_table(hw.energy_table)
-    return energy.dram_pj_per_byte(table) / energy.sram_pj_per_byte(
-        table, hw.global_buffer.size_bytes)
+    """DRAM read energy per byte over the edge_npu global buffer's (its cost models)."""
+    costs = build_cost_models(load_hardware("edge_npu"))
+    return costs.dram.read_pj_per_byte / costs.global_buffer.read_pj_per_byte
 
 
 def total_reason(result: dict[str, Any]) -> str:

@@ -6,6 +6,8 @@
 Writes, next to this file: `cycles.csv` (one row per case and metric: SCALE-Sim's number, ours,
 the relative error), `energy.csv` (published energy points against our scaling rules, at the
 points and left out), `hierarchy.csv` (edge_npu's access energies against Eyeriss's),
+`sram.csv` (Horowitz's SRAM points against the CACTI-calibrated banked model), `cacti_fit.csv`
+(the banked model against CACTI's multi-bank runs),
 `training_chip.csv` (a published training processor's TFLOPS/W against rctsim's on its preset),
 `results.md` (the error distributions) and `figures/*.json` (plotly).
 Without `--scalesim-python` the ResNet-18 cases compare with the committed SCALE-Sim output
@@ -25,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hwmodels import energy
+from hwmodels import energy, sram
 from hwmodels.components import build_cost_models
 from hwmodels.load import load_energy_table, load_hardware
 from hwmodels.schema import ArraySpec, EnergyTable
@@ -43,11 +45,15 @@ METRICS: tuple[str, ...] = ("compute_cycles", "ifmap_sram_reads", "filter_sram_r
                             "ofmap_sram_writes", "overall_util_pct", "mapping_efficiency_pct")
 """SCALE-Sim report fields compared (docs/array-model.md §3)."""
 
-EYERISS_NORMALISED: dict[str, float] = {"pe_local": 1.0, "global": 6.0, "dram": 200.0}
+EYERISS_NORMALISED: dict[str, float] = {"pe_local": 1.0, "inter_pe": 2.0, "global": 6.0,
+                                         "dram": 200.0}
 """Access energy relative to one MAC: Chen, Emer, Sze, "Eyeriss: A Spatial Architecture for
 Energy-Efficient Dataflow for CNNs", ISCA 2016, table "normalized energy cost relative to a MAC
-operation extracted from a commercial 65nm process": RF (0.5 kB) 1x, inter-PE 2x (not modelled by
-rctsim), global buffer (>100 kB) 6x, DRAM 200x; 16-bit operands."""
+operation extracted from a commercial 65nm process": RF (0.5 kB) 1x, PE array (inter-PE) 2x (not
+modelled by rctsim), global buffer (>100 kB) 6x, DRAM 200x; 16-bit operands."""
+
+HOROWITZ_SRAM_CELLS = "itrs-hp"
+"""CACTI cell type compared with Horowitz's SRAM points (a general-purpose 45 nm process)."""
 
 
 class _Strict(BaseModel):
@@ -257,10 +263,43 @@ def hierarchy_rows(hw_name: str) -> list[dict[str, Any]]:
         rows.append({"level": f"{mem.name} ({mem.role}, {mem.size_bytes} B)",
                      "role": mem.role, "ours_pj": per_word, "ours_x_mac": per_word / mac,
                      "eyeriss_x_mac": EYERISS_NORMALISED[mem.role]})
-    per_word = costs.dram.pj_per_byte * 2
-    rows.append({"level": "DRAM", "role": "dram", "ours_pj": per_word,
+    rows.append({"level": "PE array (inter-PE forwarding)", "role": "inter_pe", "ours_pj": None,
+                 "ours_x_mac": None, "eyeriss_x_mac": EYERISS_NORMALISED["inter_pe"]})
+    per_word = costs.dram.read_pj_per_byte * 2
+    rows.append({"level": f"DRAM ({spec.dram.technology or 'energy table'}, read)",
+                 "role": "dram", "ours_pj": per_word,
                  "ours_x_mac": per_word / mac, "eyeriss_x_mac": EYERISS_NORMALISED["dram"]})
     return [{"mac_pj": mac, **r} for r in rows]
+
+
+def sram_rows(table: EnergyTable) -> list[dict[str, Any]]:
+    """The energy table's 64-bit SRAM reads against CACTI (one bank, and the banked model)."""
+    rows = []
+    for entry in table.sram_64b:
+        size = int(entry.size_bytes or 0)
+        one = sram.banked_sram(HOROWITZ_SRAM_CELLS, size, 1, 64)
+        banks = max(1, size // 32768)
+        banked = sram.banked_sram(HOROWITZ_SRAM_CELLS, size, banks, 64)
+        rows.append({"table": table.name, "size_bytes": size, "published_pj": entry.energy_pj,
+                     "cacti_one_bank_pj": one.read_pj,
+                     "difference": rel_error(one.read_pj, entry.energy_pj),
+                     "banks_of_32kb": banks, "cacti_banked_pj": banked.read_pj,
+                     "difference_banked": rel_error(banked.read_pj, entry.energy_pj)})
+    return rows
+
+
+def cacti_fit_rows() -> list[dict[str, Any]]:
+    """The banked model against CACTI's own multi-bank runs (the rows k_wire is fitted to)."""
+    table = sram.cacti_table()
+    rows = []
+    for row in sram.multibank_rows():
+        cells, size, banks, word = (row["cells"], int(row["size_bytes"]), int(row["banks"]),
+                                    int(row["word_bits"]))
+        model = sram.banked_sram(cells, size, banks, word, table)
+        rows.append({"cells": cells, "size_bytes": size, "banks": banks, "word_bits": word,
+                     "cacti_pj": float(row["read_pj"]), "model_pj": model.read_pj,
+                     "rel_error": rel_error(model.read_pj, float(row["read_pj"]))})
+    return rows
 
 
 def training_chip_rows(cfg: TrainingChip) -> list[dict[str, Any]]:
@@ -317,8 +356,44 @@ def _exact_share(rows: list[dict[str, Any]], column: str) -> float:
     return sum(same(r) for r in rows) / len(rows)
 
 
+def _fmt(value: float | None, spec: str) -> str:
+    return "not modelled" if value is None else format(value, spec)
+
+
+def cacti_section(s_rows: list[dict], fit_rows: list[dict]) -> list[str]:
+    """results.md section: the CACTI-calibrated banked SRAM against Horowitz and CACTI itself."""
+    rows = [(r["table"], r["size_bytes"], r["published_pj"], f"{r['cacti_one_bank_pj']:.4g}",
+             study.pct(r["difference"]), r["banks_of_32kb"], f"{r['cacti_banked_pj']:.4g}",
+             study.pct(r["difference_banked"])) for r in s_rows]
+    fit = study.percentile_summary([r["rel_error"] for r in fit_rows])
+    header = sram.cacti_table().header
+    wire = sram.cacti_table().wire_pj_per_bit_mm
+    return [
+        "## 3. Banked SRAM (CACTI 45 nm) against Horowitz's SRAM points",
+        "",
+        "The banked SRAM model (docs/hardware.md §3) reads "
+        f"`hwmodels/memory/{sram.TABLE_FILES[0]}` (and the 16 MiB banks of "
+        f"`{sram.TABLE_FILES[1]}`): "
+        f"{header[0].split(' from ', 1)[1].split(', built')[0]}. Horowitz's 64-bit reads against "
+        f"CACTI's one bank of the same size ({HOROWITZ_SRAM_CELLS} cells, 64-bit words), and "
+        "against the banked model with 32 KB banks (bank energy + wiring):",
+        "",
+        study.md_table(rows, ["table", "bytes", "published pJ", "CACTI, 1 bank",
+                                 "difference", "banks", "banked model", "difference"],
+                          "lrrrrrrr"),
+        "The wiring term's k_wire (least squares over CACTI's multi-bank runs): "
+        + ", ".join(f"{cells} {k:.3g} pJ/bit/mm" for cells, k in wire.items())
+        + f". Against those {fit['n']} CACTI multi-bank memories the banked model's read "
+        f"energy is within {study.pct(fit['median_abs'])} (median), "
+        f"{study.pct(fit['p90_abs'])} (90th percentile), {study.pct(fit['max_abs'])} "
+        "(max) of CACTI's (`cacti_fit.csv`).",
+        "",
+    ]
+
+
 def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list[dict],
-             reference: dict[str, Any], resnet_rows: list[dict]) -> str:
+             reference: dict[str, Any], resnet_rows: list[dict],
+             cacti: list[str] | None = None) -> str:
     """results.md: the error distributions and the energy comparison."""
     sim_rows = [(s["source"], s["metric"], s["cases"], study.pct(s["exact_share_raw"]),
                  study.pct(s["exact_share"]), f"{s['max_abs_rel_error_raw']:.3g}",
@@ -332,7 +407,8 @@ def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list
                study.pct(r["error_left_out"]), r["rule"]) for r in energy_table_rows]
     loo = [abs(r["error_left_out"]) for r in energy_table_rows if r["error_left_out"] is not None]
     loo_sum = study.percentile_summary(loo)
-    h_rows = [(r["level"], f"{r['ours_pj']:.3g}", f"{r['ours_x_mac']:.3g}x",
+    h_rows = [(r["level"], _fmt(r["ours_pj"], ".3g"),
+               _fmt(r["ours_x_mac"], ".3g") + ("x" if r["ours_x_mac"] is not None else ""),
                f"{r['eyeriss_x_mac']:g}x") for r in hierarchy]
     dram = hierarchy[-1]
     dram_ratio = dram["ours_x_mac"] / dram["eyeriss_x_mac"]
@@ -394,14 +470,15 @@ def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list
         "",
         study.md_table(h_rows, ["level", "ours pJ / 16-bit access", "ours x MAC",
                                    "Eyeriss x MAC"], "lrrr"),
-        f"Our DRAM/MAC ratio is {dram_ratio:.1f}x Eyeriss's: Horowitz's 64-bit DRAM access "
-        "(1.3-2.6 nJ) against a 45 nm MAC is steeper than "
-        "Eyeriss's 65 nm measurement, so DRAM-heavy policies (QAT's spilled master copy) are "
-        "penalised more than on a chip like Eyeriss; the global buffer is "
-        f"{gb_ratio:.1f}x Eyeriss's ratio, the PE scratchpad {rf_ratio:.2f}x. The ratios follow "
-        "the table "
-        "(`energy_table`, `dram.energy_pj_per_bit` override them).",
+        f"Our DRAM/MAC ratio is {dram_ratio:.2f}x Eyeriss's (DRAM from the hardware's "
+        "technology row, docs/hardware.md §3, against a 45 nm MAC); the global buffer is "
+        f"{gb_ratio:.2f}x Eyeriss's ratio, the PE scratchpad {rf_ratio:.2f}x (SRAM from the "
+        "banked CACTI 45 nm model). Eyeriss's 2x for forwarding between PEs has no counterpart "
+        "in rctsim (operands move through the PE-local memory and the global buffer only). The "
+        "ratios follow the description (`dram.technology`, memory `cells` and banks; overrides "
+        "replace them).",
         "",
+        *(cacti or []),
     ])
 
 
@@ -482,22 +559,27 @@ def run(cfg: ValidationConfig, *, out_dir: Path = HERE, scalesim_python: str | N
             + compare_cases(reference["cases"], "resnet18"))
     e_rows = [r for name in cfg.energy.tables for r in energy_rows(load_energy_table(name))]
     hierarchy = hierarchy_rows(cfg.energy.hierarchy_hw)
+    s_rows = sram_rows(load_energy_table("horowitz_45nm"))
+    fit_rows = cacti_fit_rows()
     chip = training_chip_rows(cfg.training_chip)
     summary = summary_rows(rows)
     result = {"cycles": rows, "summary": summary, "energy": e_rows, "hierarchy": hierarchy,
-              "training_chip": chip}
+              "sram": s_rows, "cacti_fit": fit_rows, "training_chip": chip}
     if write:
         cols = ["source", "layer", "m", "n", "k", "array", "dataflow", "metric", "scalesim",
                 "scalesim_adjusted", "ours", "rel_error_raw", "rel_error"]
         study.write_text(out_dir / "cycles.csv", study.csv_text(rows, cols))
         study.write_text(out_dir / "energy.csv", study.csv_text(e_rows, list(e_rows[0])))
         study.write_text(out_dir / "hierarchy.csv",
-                            study.csv_text(hierarchy, list(hierarchy[0])))
+                         study.csv_text(hierarchy, list(hierarchy[0])))
+        study.write_text(out_dir / "sram.csv", study.csv_text(s_rows, list(s_rows[0])))
+        study.write_text(out_dir / "cacti_fit.csv", study.csv_text(fit_rows, list(fit_rows[0])))
         study.write_text(out_dir / "training_chip.csv",
-                            study.csv_text(chip, list(chip[0])))
+                         study.csv_text(chip, list(chip[0])))
         study.write_text(out_dir / "results.md", markdown(
             summary, e_rows, hierarchy, reference,
-            [r for r in rows if r["source"] == "resnet18"]) + training_chip_markdown(chip))
+            [r for r in rows if r["source"] == "resnet18"], cacti_section(s_rows, fit_rows))
+            + training_chip_markdown(chip))
         for name, fig in figures(rows, e_rows).items():
             study.write_figure(out_dir / "figures" / f"{name}.json", fig)
     return result
