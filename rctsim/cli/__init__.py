@@ -10,6 +10,7 @@ import sys
 
 from rctsim.cli import (  # noqa: F401  (registers)
     hw_cmd,
+    import_cmd,
     report_cmd,
     run_cmd,
     sweep_cmd,
