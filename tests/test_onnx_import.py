@@ -304,3 +304,40 @@ def test_cli_unsupported_is_one_line_exit_2(tmp_path, capsys) -> None:
     assert code == 0 and "skipped unsupported operators" in stdout and "Erf x1" in stdout
     code, _, err = run_cli(["trace", "import", str(path), "--out", str(out)], capsys)
     assert code == 2 and "schedule: missing" in err
+
+
+# ----------------------------------------------------------------------- PyTorch exports
+FIXTURES = __import__("pathlib").Path(__file__).resolve().parent / "fixtures" / "onnx"
+
+
+def test_pytorch_exported_cnn(tmp_path) -> None:
+    """tests/fixtures/onnx/small_cnn.onnx (torch.onnx.export, see export_small.py) at batch 4,
+    16x16 input: counts from the architecture by hand."""
+    b, p = 4, 16 * 16
+    layers = import_onnx(FIXTURES / "small_cnn.onnx", batch_size=b).layers
+    got = [(la.kind, la.macs, la.params, la.act_elems) for la in layers]
+    assert got == [
+        ("conv", b * p * 8 * 3 * 9, 8 * 3 * 9 + 8, b * 3 * p),            # conv 3->8, bias
+        ("norm", 0, 2 * 8, b * 8 * p),                                      # BN keeps its input
+        ("conv", b * p * 8 * 9, 8 * 9, b * 8 * p),                          # depthwise, ReLU out
+        ("norm", 0, 2 * 8, b * 8 * p + b * 8 * p),                          # + ReLU6 out (pool in)
+        ("conv", b * 64 * 16 * 8, 16 * 8 + 16, b * 8 * 64 + b * 16 * 64),   # + last ReLU out
+        ("linear", b * 16 * 10, 16 * 10 + 10, b * 16),
+    ]
+    assert all(la.preds == (layers[i].name,) for i, la in enumerate(layers[1:]))
+
+
+def test_pytorch_exported_lstm(tmp_path) -> None:
+    """small_lstm.onnx: symbolic batch and sequence; embedding 100x16, LSTM 16->32 (PyTorch's two
+    bias vectors), linear on the last step."""
+    b, t, e, h = 4, 12, 16, 32
+    path = FIXTURES / "small_lstm.onnx"
+    with pytest.raises(InputError, match="'seq'"):
+        import_onnx(path, batch_size=b)
+    emb, lstm, fc = import_onnx(path, batch_size=b, dims={"seq": t}).layers
+    assert (emb.kind, emb.params, emb.act_elems) == ("embedding", 100 * 16, b * t)
+    assert lstm.kind == "recurrent_gate" and lstm.macs == b * t * (e + h) * 4 * h
+    assert lstm.params == 4 * h * e + 4 * h * h + 8 * h
+    assert lstm.act_elems == b * t * e + 2 * b * (t + 1) * h + b * t * 4 * h
+    assert (fc.macs, fc.params, fc.act_elems, fc.preds) == (b * h * 5, h * 5 + 5, b * h,
+                                                           (lstm.name,))
