@@ -80,7 +80,7 @@ def trace_to_json(trace: Trace) -> dict[str, Any]:
               for p in trace.phases()]
     return {
         "format": TABLE_FORMAT, "version": TABLE_VERSION,
-        "header": trace.header.model_dump(mode="json"),
+        "header": _header_json(trace),
         "operands": list(OPERANDS),
         "layers": [layer.model_dump(mode="json") for layer in trace.layers],
         "phases": phases,
@@ -96,7 +96,7 @@ def trace_to_csv(trace: Trace) -> str:
     layer with the layer's fields and its `w, a, g, acc` bits. Metrics are not written."""
     out = io.StringIO()
     out.write(f"# {TABLE_FORMAT} {TABLE_VERSION}\n")
-    out.write(f"# header {json.dumps(trace.header.model_dump(mode='json'), sort_keys=True)}\n")
+    out.write(f"# header {json.dumps(_header_json(trace), sort_keys=True)}\n")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([*PHASE_COLUMNS, *LAYER_FIELDS, *OPERANDS])
     rows = [[_cell(layer, f) for f in LAYER_FIELDS] for layer in trace.layers]
@@ -111,6 +111,11 @@ def write_table(trace: Trace, path: str | Path, fmt: str) -> None:
     text = (trace_to_csv(trace) if fmt == "csv"
             else json.dumps(trace_to_json(trace), indent=1, allow_nan=False) + "\n")
     write_atomic(path, text)
+
+
+def _header_json(trace: Trace) -> dict[str, Any]:
+    """The header without `format_version` (the binary file's version, not the table's)."""
+    return trace.header.model_dump(mode="json", exclude={"format_version"})
 
 
 def _cell(layer: LayerSpec, name: str) -> str:
@@ -354,7 +359,7 @@ def _set_phases(table: TableFile, starts: list[int], stops: list[int],
 def _header_dict(source: str, header: Any) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise InputError(source, "header", f"a {type(header).__name__}", "an object")
-    known = set(TraceHeader.model_fields)
+    known = set(TraceHeader.model_fields) - {"format_version"}
     unknown = sorted(set(header) - known)
     if unknown:
         raise InputError(source, f"header.{unknown[0]}", "unknown field", ", ".join(sorted(known)))
