@@ -341,3 +341,29 @@ def test_pytorch_exported_lstm(tmp_path) -> None:
     assert lstm.act_elems == b * t * e + 2 * b * (t + 1) * h + b * t * 4 * h
     assert (fc.macs, fc.params, fc.act_elems, fc.preds) == (b * h * 5, h * 5 + 5, b * h,
                                                            (lstm.name,))
+
+
+def test_layer_names_and_weights_that_are_not_initializers(tmp_path) -> None:
+    """Unnamed nodes get `<op><index>`, repeated names a suffix; a conv whose weight is computed
+    (here by an Identity of an initializer) is refused in one line."""
+    g = Net()
+    x = g.input("x", ["N", 4])
+    g.nodes.append(onnx.helper.make_node("Gemm", [x, g.weight("w1", (3, 4))], ["y1"], transB=1))
+    g.nodes.append(onnx.helper.make_node("Gemm", ["y1", g.weight("w2", (2, 3))], ["y2"],
+                                         name="fc", transB=1))
+    g.nodes.append(onnx.helper.make_node("Gemm", ["y2", g.weight("w3", (2, 2))], ["y3"],
+                                         name="fc", transB=1))
+    assert [la.name for la in _import(g, "y3", tmp_path)] == ["gemm0", "fc", "fc_1"]
+    g = Net()
+    w = g.op("Identity", [g.weight("w", (3, 2, 3, 3))], "wid")
+    y = g.op("Conv", [g.input("x", ["N", 2, 5, 5]), w], "c")
+    with pytest.raises(InputError, match="weight 'wid:0' is computed, not an initializer"):
+        _import(g, y, tmp_path)
+
+
+def test_cli_dim_option_checked(tmp_path, capsys) -> None:
+    g = Net()
+    path = g.save(tmp_path / "m.onnx", g.gemm("fc", g.input("x", ["N", 6]), 6, 2))
+    code, _, err = run_cli(["trace", "import", str(path), "--fp32", "--dim", "seq", "--out",
+                            str(tmp_path / "m.trace")], capsys)
+    assert code == 2 and "--dim: 'seq'" in err and "NAME=SIZE" in err

@@ -180,13 +180,20 @@ def _topological(source: str, nodes: list[Any], available: set[str]) -> list[int
 
 
 def _unique_names(nodes: list[Any]) -> list[str]:
-    seen: dict[str, int] = {}
+    """Each node's own name, else `<op><index>`; repeats get `_1`, `_2`, ... (never a taken one)."""
+    bases = [node.name or f"{node.op_type.lower()}{i}" for i, node in enumerate(nodes)]
+    taken = set(bases)
+    seen: set[str] = set()
     names = []
-    for i, node in enumerate(nodes):
-        base = node.name or f"{node.op_type.lower()}{i}"
-        count = seen.get(base, 0)
-        seen[base] = count + 1
-        names.append(base if count == 0 else f"{base}_{count}")
+    for base in bases:
+        name, count = base, 0
+        while name in seen:
+            count += 1
+            name = f"{base}_{count}"
+            if name in taken:
+                continue
+        seen.add(name)
+        names.append(name)
     return names
 
 
