@@ -367,3 +367,16 @@ def test_cli_dim_option_checked(tmp_path, capsys) -> None:
     code, _, err = run_cli(["trace", "import", str(path), "--fp32", "--dim", "seq", "--out",
                             str(tmp_path / "m.trace")], capsys)
     assert code == 2 and "--dim: 'seq'" in err and "NAME=SIZE" in err
+
+
+def test_maxpool_ceil_mode_and_global(tmp_path) -> None:
+    """MaxPool 3x3/2 with ceil_mode on 8x8 gives 4x4 (floor would give 3x3); the next conv's M
+    follows; GlobalMaxPool keeps its input once."""
+    g = Net()
+    y = g.op("MaxPool", [g.conv("c1", g.input("x", ["N", 2, 8, 8]), 2, 3, 1)],
+             kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1)
+    y = g.conv("c2", y, 3, 5, 1)
+    y = g.op("Flatten", [g.op("GlobalMaxPool", [y])], axis=1)
+    c1, c2, fc = _import(g, g.gemm("fc", y, 5, 2), tmp_path)
+    assert c2.m == 2 * 4 * 4 and c2.act_elems == 2 * 3 * 16 + 2 * 5 * 16
+    assert c1.act_elems == 2 * 2 * 64 + 2 * 3 * 64 and fc.act_elems == 2 * 5  # + pool input

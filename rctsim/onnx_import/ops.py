@@ -342,10 +342,11 @@ def pool(w: Walk, node: Any, name: str) -> None:
         square = (len(kernel) == 2 and len(set(kernel)) == len(set(stride)) == len(set(pads)) == 1
                   and attr(node, "auto_pad", "NOTSET") in ("NOTSET", "")
                   and set(attr(node, "dilations", (1,))) == {1})
-        y = None
-        if square:
+        side = [(d + 2 * pads[0] - kernel[0]) // stride[0] + 1
+                for d in x.tensor.shape[1:]] if square else []
+        if square and (x.tensor.shape[0], *side) == sample:
             y = w.nb.pool(x.tensor, kernel=kernel[0], stride=stride[0], padding=pads[0])
-        if y is None or y.shape != sample:  # ceil_mode, dilations, other ranks
+        else:  # ceil_mode, dilations, other ranks, asymmetric windows
             y = w.nb.maxpool(x.tensor, out_shape=sample)
     else:
         y = w.nb.reshape(x.tensor, "avgpool", sample)
