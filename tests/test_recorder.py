@@ -157,3 +157,16 @@ def test_documented_pytorch_example_compiles() -> None:
     compile(tree, "docs/capture.md", "exec")
     names = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
     assert {"RCT", "record", "save", "step", "register_forward_hook"} <= names
+
+
+def test_recorder_from_shape_model_and_policy_names(tmp_path) -> None:
+    rec = Recorder.from_shape_model("bert_tiny", batch_size=2, model_options={"seq_len": 16},
+                                    policy=rctsim.policies.APT(shape_model("bert_tiny", 2,
+                                                                           seq_len=16)))
+    assert rec.layers == shape_model("bert_tiny", 2, seq_len=16)
+    rec.record(0, np.full((len(rec.layers), 3), 8))
+    trace = rec.trace()
+    assert trace.header.model == "bert_tiny" and trace.header.policy.name == "apt"
+    assert trace.header.policy.params["t_high"] == 0.2
+    with pytest.raises(InputError, match="policy"):
+        Recorder(rec.layers, model="x", batch_size=2, policy="sgd")
