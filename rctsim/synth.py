@@ -39,6 +39,21 @@ def synth_trace(model: str, *, batch_size: int, iterations: int, schedule: str |
         raise InputError("synth", "iterations", f"{iterations!r}", "an integer >= 1")
     layers = shape_model(model, batch_size, **model_opts)
     notes = {"model_options": _format_opts(model_opts) or "defaults"}
+    return schedule_trace(layers, model=model, batch_size=batch_size, iterations=iterations,
+                          schedule=schedule, seed=seed, source_name=source_name, notes=notes)
+
+
+def schedule_trace(layers: list[LayerSpec], *, model: str, batch_size: int, iterations: int,
+                   schedule: str | Trace, seed: int = 0, source_name: str | None = None,
+                   notes: dict[str, str] | None = None,
+                   producer: str = "rctsim.synth") -> Trace:
+    """A trace of the layer table `layers` under `schedule` (bits spec, `qat`, `fp32`, a Trace).
+
+    Shared by `trace synth` (shape models) and `trace import` (ONNX graphs, layer tables).
+    """
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise InputError(producer, "iterations", f"{iterations!r}", "an integer >= 1")
+    notes = dict(notes or {})
     schedule_source = None
     if isinstance(schedule, Trace):
         schedule_source = source_name or _describe(schedule)
@@ -48,11 +63,12 @@ def synth_trace(model: str, *, batch_size: int, iterations: int, schedule: str |
         policy, row = _fixed(schedule)
         phase_start, phase_bits = np.zeros(1, np.int64), np.tile(row, (1, len(layers), 1))
         notes["schedule"] = f"fixed: {format_bits(row)} for every layer and iteration"
-    header = TraceHeader(producer="rctsim.synth", producer_version=__version__, model=model,
+    header = TraceHeader(producer=producer, producer_version=__version__, model=model,
                          dataset="none", policy=policy, batch_size=batch_size, seed=seed,
                          iterations=iterations, schedule_source=schedule_source, notes=notes)
     return Trace.build(header=header, layers=layers, phase_start=phase_start,
-                       phase_bits=phase_bits, source=f"synth {model}")
+                       phase_bits=phase_bits,
+                       source=f"{producer.removeprefix('rctsim.')} {model}")
 
 
 def parse_bits(spec: str) -> np.ndarray:

@@ -12,6 +12,7 @@ import warnings
 from hwmodels.legacy import HardwareFormatWarning
 from rctsim.cli import (  # noqa: F401  (registers)
     hw_cmd,
+    import_cmd,
     report_cmd,
     run_cmd,
     sweep_cmd,

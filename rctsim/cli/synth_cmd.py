@@ -53,7 +53,8 @@ def synth(
         raise InputError("trace synth", "--model" if model is None else "--out", "missing",
                          ", ".join(SHAPE_MODELS) if model is None else "a file path")
     check_outputs([(out, "--out")], inputs=(schedule_from,))
-    schedule, source_name = _schedule(bits=bits, qat=qat, fp32=fp32, schedule_from=schedule_from)
+    schedule, source_name = schedule_choice(bits=bits, qat=qat, fp32=fp32,
+                                            schedule_from=schedule_from)
     opts = {k: v for k, v in (("input_size", input_size), ("seq_len", seq_len),
                               ("num_classes", num_classes)) if v is not None}
     trace = synth_trace(model, batch_size=batch_size, iterations=iterations, schedule=schedule,
@@ -77,14 +78,16 @@ def models_listing() -> str:
     return "\n".join(lines)
 
 
-def _schedule(*, bits: str | None, qat: bool, fp32: bool,
-              schedule_from: str | None) -> tuple[str | Trace, str | None]:
+def schedule_choice(*, bits: str | None, qat: bool, fp32: bool, schedule_from: str | None,
+                    command: str = "trace synth") -> tuple[str | Trace, str | None]:
+    """The one schedule the options name (a bits spec, `qat`, `fp32` or a loaded Trace) and the
+    schedule source's name; InputError unless exactly one is given."""
     chosen = [flag for flag, on in (("--bits", bits is not None), ("--qat", qat),
                                     ("--fp32", fp32), ("--schedule-from", schedule_from))
               if on]
     if len(chosen) != 1:
         problem = "missing" if not chosen else f"{' and '.join(chosen)} given together"
-        raise InputError("trace synth", "schedule", problem, f"exactly one of {SCHEDULE_FLAGS}")
+        raise InputError(command, "schedule", problem, f"exactly one of {SCHEDULE_FLAGS}")
     if schedule_from is not None:
         return load_trace(schedule_from), schedule_from
     if bits is not None:

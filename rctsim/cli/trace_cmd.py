@@ -1,4 +1,4 @@
-"""`rctsim trace ...`: inspect, list and synthesise traces."""
+"""`rctsim trace ...`: inspect, list, synthesise, import and export traces."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from rctsim.trace.catalog import resolve_trace
 from rctsim.trace.info import bundled_list, trace_info
 from rctsim.trace.model import OPERANDS
 
-trace_app = typer.Typer(help="Inspect, list and synthesise training traces.", no_args_is_help=True)
+trace_app = typer.Typer(help="Inspect, list, synthesise, import and export training traces.",
+                        no_args_is_help=True)
 app.add_typer(trace_app, name="trace")
 
 JSON_HELP = "Write one JSON object to this file; - or nothing: standard output."

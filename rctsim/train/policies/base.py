@@ -6,10 +6,10 @@ import numpy as np
 
 from rctsim.train.module import TableLayer
 from rctsim.train.optim import SGDMomentum
+from rctsim.train.policies.controllers import ACC_BITS, Controller, Fp32Controller
 from rctsim.train.storage import Param
 
-ACC_BITS = 32
-"""Accumulator width recorded for every policy (docs/concepts.md §2 default)."""
+__all__ = ["ACC_BITS", "Policy"]
 
 
 class Policy:
@@ -21,14 +21,16 @@ class Policy:
     def __init__(self, layers: list[TableLayer], rng: np.random.Generator):
         self.layers = layers
         self.rng = rng
+        self.controller: Controller = Fp32Controller(
+            [bool(layer.own_params()) for layer in layers], [layer.name for layer in layers])
 
     def params(self) -> list[Param]:
         """All trainable parameters, in layer-table order."""
         return [p for layer in self.layers for p in layer.own_params()]
 
     def bits(self) -> np.ndarray:
-        """uint8 [layers, 4]: bits in force now, columns `w, a, g, acc`."""
-        return np.full((len(self.layers), 4), 32, dtype=np.uint8)
+        """uint8 [layers, 4]: bits in force now, columns `w, a, g, acc` (the controller's)."""
+        return self.controller.bits()
 
     def apply_updates(self, optimizer: SGDMomentum, lr: float) -> None:
         """Apply one optimiser step to every parameter."""

@@ -8,7 +8,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from rctsim.train.module import TableLayer
-from rctsim.train.policies.base import ACC_BITS, Policy
+from rctsim.train.policies.base import Policy
+from rctsim.train.policies.controllers import QatController
 from rctsim.train.quantize import OperandQuant
 from rctsim.train.storage import MasterCopyStore
 
@@ -35,15 +36,13 @@ class QatPolicy(Policy):
         super().__init__(layers, rng)
         self.w_q, self.a_q = params.w_q, params.a_q
         self.opt_state_bits = params.opt_state_bits
+        self.controller = QatController([bool(layer.own_params()) for layer in layers],
+                                        [layer.name for layer in layers], w_q=self.w_q,
+                                        a_q=self.a_q)
         for layer in layers:
             layer.quant = OperandQuant(a_bits=self.a_q)
             for param in layer.own_params():
                 param.store = MasterCopyStore(param.value().copy(), self.w_q)
-
-    def bits(self) -> np.ndarray:
-        """`w_q, a_q, 32, 32` for every layer."""
-        row = np.array([self.w_q, self.a_q, 32, ACC_BITS], dtype=np.uint8)
-        return np.tile(row, (len(self.layers), 1))
 
     def record(self) -> dict[str, int | float | str | bool]:
         """`w_q`, `a_q` and the momentum precision."""
