@@ -21,7 +21,7 @@ from hwmodels.load import hardware_digest, load_hardware
 from hwmodels.registry import default_registry
 from hwmodels.schema import HardwareSpec
 from rctsim.counting import OpCounts, StepContext, count_op
-from rctsim.engine import OpWork, StepTiming, simulate_step
+from rctsim.engine import OpWork, simulate_step
 from rctsim.errors import InputError
 from rctsim.footprint import Footprint, step_footprint
 from rctsim.ledger import Ledger
@@ -32,6 +32,9 @@ from rctsim.result import PolicyResult, Result, summarise
 from rctsim.storage import BASELINE_BITS, layer_formats
 from rctsim.trace import load_trace, trace_digest
 from rctsim.trace.model import Trace
+
+MAX_PHASE_ENERGY_POINTS = 2000
+"""Most entries of a policy's `phase_energy` series in the run JSON (more phases are merged)."""
 
 
 class SimOptions(BaseModel):
@@ -78,7 +81,7 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
 
     `baseline`: `qat` or `fp32` (a counterfactual: the trace's layers at that policy's default
     bits), a trace (a real run of another policy), or None. `progress(label, done, total)` is
-    called after each phase.
+    called after each distinct phase (bit pattern) is simulated.
     """
     options = options or SimOptions()
     machine = build_machine(hw)
@@ -142,41 +145,79 @@ def _opt_facts(tr: Trace) -> tuple[int, int | None]:
     return per_param, (int(bits) if bits is not None else None)
 
 
+def distinct_phases(tr: Trace) -> tuple[np.ndarray, np.ndarray]:
+    """(first phase index of each distinct bit pattern in order of first appearance, and for
+    every phase the position of its pattern in that order): one vectorised pass."""
+    n_phases = len(tr.phase_start)
+    rows = np.ascontiguousarray(tr.phase_bits.reshape(n_phases, -1))
+    keys = rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[inverse.ravel()]
+
+
 def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptions,
                     progress: Callable[[str, int, int], None] | None = None) -> PolicyResult:
-    """Simulate every distinct phase of a trace once; scale by the phase's iterations."""
+    """Simulate every distinct phase of a trace once; scale by its iterations over the run.
+
+    Cost: one simulation per distinct bit pattern plus vectorised passes over the phases, so a
+    trace whose bits toggle every iteration costs as much as one with two phases.
+    """
     total = Ledger()
-    cache: dict[bytes, tuple[Ledger, StepTiming, Footprint]] = {}
     op_cache: dict[tuple, OpCounts] = {}
     cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0}
     peak = None
     timeline = ()
-    phase_energy: list[dict[str, float]] = []
     leak_w = sum(m.leakage_w for m in machine.costs.sram.values())
     clock = machine.spec.array.clock_hz
-    n_phases = len(tr.phase_start)
-    for done, phase in enumerate(tr.phases(), start=1):
+    first, which = distinct_phases(tr)
+    lengths = tr.phase_lengths()
+    iterations = np.bincount(which, weights=lengths, minlength=len(first))
+    step_pj = np.empty(len(first))
+    for d, phase_index in enumerate(first):
         if progress is not None:
-            progress(f"{tr.header.policy.name} ({role})", done, n_phases)
-        key = phase.bits.tobytes()
-        if key not in cache:
-            cache[key] = _simulate_phase(machine, tr, phase.bits, op_cache, options)
-        step_ledger, timing, fp = cache[key]
-        total.extend(step_ledger, times=phase.iterations)
-        cycles["compute"] += timing.compute_cycles * phase.iterations
-        cycles["stall"] += timing.stall_cycles * phase.iterations
-        cycles["total"] += timing.total_cycles * phase.iterations
+            progress(f"{tr.header.policy.name} ({role})", d + 1, len(first))
+        step_ledger, timing, fp = _simulate_phase(machine, tr, tr.phase_bits[phase_index],
+                                                  op_cache, options)
+        times = int(iterations[d])
+        total.extend(step_ledger, times=times)
+        cycles["compute"] += timing.compute_cycles * times
+        cycles["stall"] += timing.stall_cycles * times
+        cycles["total"] += timing.total_cycles * times
         peak = fp if peak is None else _max_fp(peak, fp)
         timeline = timeline or timing.timeline
-        step_pj = step_ledger.total() + leak_w * timing.total_cycles / clock * PJ_PER_J
-        phase_energy.append({"start": phase.start, "stop": phase.stop,
-                             "energy_pj_per_iteration": step_pj})
+        step_pj[d] = step_ledger.total() + leak_w * timing.total_cycles / clock * PJ_PER_J
     seconds = cycles["total"] / clock
     price_leakage(seconds, machine.costs, total)
     return summarise(ledger=total, policy=tr.header.policy.name, role=role, cycles=cycles,
                      seconds=seconds, footprint=peak, iterations=tr.iterations,
-                     phases=len(tr.phase_start), distinct_phases=len(cache),
-                     timeline=timeline, phase_energy=tuple(phase_energy))
+                     phases=len(tr.phase_start), distinct_phases=len(first),
+                     timeline=timeline,
+                     phase_energy=phase_energy_series(tr.phase_start, tr.phase_stop,
+                                                      step_pj[which]))
+
+
+def phase_energy_series(start: np.ndarray, stop: np.ndarray, pj_per_iteration: np.ndarray,
+                        limit: int = MAX_PHASE_ENERGY_POINTS) -> tuple[dict[str, float], ...]:
+    """Per-phase energy per iteration; more than `limit` phases are merged into `limit` runs of
+    consecutive phases, each with the mean energy per iteration over its iterations (so the
+    total, sum of rate x iterations, stays exact) and the number of phases it merges."""
+    n = len(start)
+    if n <= limit:
+        return tuple({"start": int(a), "stop": int(b), "energy_pj_per_iteration": float(e)}
+                     for a, b, e in zip(start, stop, pj_per_iteration, strict=True))
+    edges = np.linspace(0, n, limit + 1).astype(np.int64)[:-1]
+    lengths = (stop - start).astype(np.float64)
+    energy = np.add.reduceat(pj_per_iteration * lengths, edges)
+    group_start = start[edges]
+    group_stop = np.append(start[edges[1:]], stop[-1])
+    counts = np.diff(np.append(edges, n))
+    rate = energy / (group_stop - group_start)
+    return tuple({"start": int(a), "stop": int(b), "energy_pj_per_iteration": float(e),
+                  "phases": int(c)}
+                 for a, b, e, c in zip(group_start, group_stop, rate, counts, strict=True))
 
 
 def _max_fp(a: Footprint, b: Footprint) -> Footprint:

@@ -72,13 +72,14 @@ def _overview_table(s: dict[str, Any]) -> Table:
     table.add_column("field", style="bold")
     table.add_column("value")
     params = ", ".join(f"{k}={v}" for k, v in sorted(s["policy"]["params"].items()))
-    lengths = [p["stop"] - p["start"] for p in s["phases"]]
+    lengths = s["phase_lengths"]
     rows = [
         ("model", h["model"]), ("dataset", h["dataset"]),
         ("policy", f"{s['policy']['name']} ({params or 'no parameters'})"),
         ("batch size", str(h["batch_size"])), ("seed", str(h["seed"])),
         ("iterations", f"{s['iterations']:,}"), ("layers", str(s["n_layers"])),
-        ("phases", f"{s['n_phases']} (iterations per phase: {min(lengths)}..{max(lengths)})"),
+        ("phases", f"{s['n_phases']:,} (iterations per phase: "
+                   f"{lengths['min']:,}..{lengths['max']:,})"),
         ("parameters", f"{s['totals']['params']:,}"), ("forward MACs", f"{s['totals']['macs']:,}"),
         ("producer", f"{h['producer']} {h['producer_version']}"),
         ("schedule source", h["schedule_source"] or "this run"),

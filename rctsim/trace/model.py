@@ -171,6 +171,8 @@ class Trace:
     """Sparse scalar metrics by name (`loss`, `eval_acc`, ...)."""
     signals: dict[str, LayerSignal] = field(default_factory=dict)
     """Sparse per-layer signals by name (`gavg`, ...)."""
+    file_sha256: str | None = field(default=None, repr=False)
+    """sha256 hex of the file this trace was read from (None when built in memory)."""
 
     @classmethod
     def build(
@@ -192,12 +194,15 @@ class Trace:
         _check_layers(layers, source)
         _check_bits(start, bits, len(layers), header.iterations, source)
         keep = np.ones(len(start), dtype=bool)
-        keep[1:] = np.any(bits[1:] != bits[:-1], axis=(1, 2))
+        for lo in range(1, len(start), 1 << 16):  # in blocks: bounded temporaries
+            hi = min(len(start), lo + (1 << 16))
+            keep[lo:hi] = np.any(bits[lo:hi] != bits[lo - 1:hi - 1], axis=(1, 2))
+        every = bool(keep.all())  # no fancy-index copy of a large table that is already merged
         trace = cls(
             header=header,
             layers=tuple(layers),
-            phase_start=start[keep].copy(),
-            phase_bits=bits[keep].astype(np.uint8),
+            phase_start=start.copy() if every else start[keep],
+            phase_bits=(bits if every else bits[keep]).astype(np.uint8, copy=False),
             metrics={k: _check_series(k, v, header.iterations, source)
                      for k, v in (metrics or {}).items()},
             signals={k: _check_signal(k, v, len(layers), header.iterations, source)
@@ -232,7 +237,12 @@ class Trace:
     def mean_bits(self) -> np.ndarray:
         """float64 [layers, 4]: bits per layer and operand averaged over iterations."""
         w = self.phase_lengths().astype(np.float64)
-        return np.tensordot(w, self.phase_bits.astype(np.float64), axes=(0, 0)) / w.sum()
+        out = np.zeros(self.phase_bits.shape[1:])
+        for lo in range(0, len(w), 1 << 16):  # in blocks: no float copy of a huge bit table
+            out += np.tensordot(w[lo:lo + (1 << 16)],
+                                self.phase_bits[lo:lo + (1 << 16)].astype(np.float64),
+                                axes=(0, 0))
+        return out / w.sum()
 
     def bits_at(self, iteration: int) -> np.ndarray:
         """uint8 [layers, 4]: the bits in force at `iteration`."""
