@@ -119,12 +119,46 @@ def yaml_input_error(source: str, err: yaml.YAMLError) -> InputError:
     return InputError(source, where, f"YAML syntax error: {problem}")
 
 
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    """A mapping names the same key twice (YAML says keys are unique; PyYAML keeps the last)."""
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses a key given twice in one mapping, naming both lines."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base class reports it
+                    break
+                if first is not None:
+                    raise DuplicateKeyError(
+                        None, None, f"duplicate key {str(key)[:80]!r} (first on line "
+                        f"{first.start_mark.line + 1}, again on line "
+                        f"{key_node.start_mark.line + 1})", key_node.start_mark)
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text to Python objects with unique keys (`UniqueKeyLoader`)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def parse_mapping(source: str, text: str, model: type[BaseModel]) -> dict[str, Any]:
     """Parse YAML text that must be a mapping; errors become InputError."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as err:
         raise yaml_input_error(source, err) from None
+    except RecursionError:
+        raise InputError(source, TOP_LEVEL, "nested too deeply to read",
+                         "a YAML mapping nested a few levels deep") from None
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         raise InputError(

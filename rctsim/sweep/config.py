@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hwmodels.validation import parse_mapping, validate_model
-from rctsim.errors import InputError
+from rctsim.fileread import read_text_limited
 
 CACTI_MM2_PER_KB = 0.108577 / 16
 """mm² per KB of SRAM: CACTI at 45 nm (itrs-hp cells, 360 K, one read-write port), a 16 KB bank
@@ -105,11 +105,7 @@ def parse_sweep_config(source: str, data: dict[str, Any]) -> SweepConfig:
 def read_sweep_file(path: str | Path) -> dict[str, Any]:
     """The raw mapping of a sweep YAML file (InputError if unreadable or not a mapping)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(str(path), "(file)", f"cannot be read: {err}",
-                         "an existing sweep YAML file") from None
+    text = read_text_limited(path, allowed="an existing sweep YAML file")
     return parse_mapping(str(path), text, SweepConfig)
 
 

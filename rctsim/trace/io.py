@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rctsim.atomic import write_atomic
 from rctsim.errors import InputError
+from rctsim.fileread import MAX_TRACE_BYTES, read_bytes_limited
 from rctsim.trace.model import (
     FORMAT_VERSION,
     MAX_BITS,
@@ -243,13 +244,8 @@ def trace_from_bytes(data: bytes, source: str = "<bytes>") -> Trace:
 
 
 def _read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(str(path), "path", "no such file", "an existing trace file") from None
-    except OSError as err:
-        raise InputError(str(path), "path", f"cannot read: {err.strerror or err}",
-                         "a readable trace file") from None
+    return read_bytes_limited(path, limit=MAX_TRACE_BYTES, field="path",
+                              allowed="an existing, readable trace file")
 
 
 def _check_frame(data: bytes, source: str) -> tuple[int, int, int, str]:
