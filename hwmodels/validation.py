@@ -159,6 +159,9 @@ def parse_mapping(source: str, text: str, model: type[BaseModel]) -> dict[str, A
     except RecursionError:
         raise InputError(source, TOP_LEVEL, "nested too deeply to read",
                          "a YAML mapping nested a few levels deep") from None
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise InputError(source, TOP_LEVEL, f"a value cannot be read: {err}",
+                         "numbers of ordinary size") from None
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         raise InputError(

@@ -36,3 +36,21 @@ class InputError(Exception):
         if self.allowed:
             text += f" (allowed: {clip(self.allowed)})"
         return " ".join(text.split())
+
+
+class RunFailure(Exception):
+    """A run that could not finish for a reason other than its input (workers lost, a cluster
+    gone). The CLI prints `str(err)` as one line and exits with status 3."""
+
+    def __init__(self, what: str, problem: str, hint: str | None = None):
+        self.what = what
+        self.problem = problem
+        self.hint = hint
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        """The single line shown to the user."""
+        text = f"{clip(self.what)}: {clip(self.problem)}"
+        if self.hint:
+            text += f" ({clip(self.hint)})"
+        return " ".join(text.split())

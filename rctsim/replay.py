@@ -8,6 +8,7 @@ iteration by iteration).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,14 +89,17 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
     tr = trace if isinstance(trace, Trace) else load_trace(trace)
     trace_name = tr.header.model if isinstance(trace, Trace) else str(trace)
     own = tr.header.policy.name
-    runs = {own: simulate_policy(machine, tr, role="trace", options=options, progress=progress)}
+    runs = {own: simulate_policy(machine, tr, role="trace", options=options, progress=progress,
+                                 source=trace_name)}
     label, baseline_info = None, None
     if baseline is not None:
         label, base, role, baseline_info = _resolve_baseline(baseline, tr)
         label = f"{label}_baseline" if label == own else label
         try:
             runs[label] = simulate_policy(machine, base, role=role, options=options,
-                                          progress=progress)
+                                          progress=progress, source=str(
+                                              baseline if not isinstance(baseline, Trace)
+                                              else base.header.model))
         except InputError as err:
             raise InputError(err.source, err.field, f"the {label} baseline: {err.problem}",
                              f"{err.allowed}; or another baseline (--baseline none)") from None
@@ -138,11 +142,70 @@ def counterfactual(tr: Trace, policy: str) -> Trace:
                        phase_bits=bits[None])
 
 
-def _opt_facts(tr: Trace) -> tuple[int, int | None]:
-    params = tr.header.policy.params
-    per_param = int(params.get("opt_state_per_param", 1))
-    bits = params.get("opt_state_bits")
-    return per_param, (int(bits) if bits is not None else None)
+MAX_OPT_STATE_PER_PARAM = 8
+"""Most optimiser state values per parameter a trace may declare (SGD momentum 1, Adam 2)."""
+
+OPERAND_OF_TENSOR = {"weights": "w", "master_copy": "w", "activations": "a", "gradients": "g"}
+"""The trace's operand column (`w`, `a`, `g`) a GEMM operand of each tensor class comes from."""
+
+
+def _whole_param(tr: Trace, name: str, default: int | None, low: int, high: int,
+                 source: str) -> int | None:
+    """An integer policy parameter of the trace header in [low, high] (InputError otherwise)."""
+    value = tr.header.policy.params.get(name, default)
+    if value is None:
+        return None
+    ok = (not isinstance(value, bool) and isinstance(value, int | float)
+          and math.isfinite(value) and float(value).is_integer() and low <= value <= high)
+    if not ok:
+        raise InputError(source, f"header.policy.params.{name}", f"{str(value)[:40]!r}",
+                         f"an integer {low}..{high}")
+    return int(value)
+
+
+def _opt_facts(tr: Trace, source: str = "<trace>") -> tuple[int, int | None]:
+    per_param = _whole_param(tr, "opt_state_per_param", 1, 0, MAX_OPT_STATE_PER_PARAM, source)
+    bits = _whole_param(tr, "opt_state_bits", None, 1, 32, source)
+    return int(per_param or 0), bits
+
+
+def _check_accumulators(schedule: list[Op], tr: Trace, start: int, source: str) -> None:
+    """An integer GEMM's accumulator holds at least one product: acc >= min(a + b, 32) bits."""
+    for op in schedule:
+        if op.kind == "update" or op.acc.is_float or op.a.is_float or op.b.is_float:
+            continue
+        need = min(op.a.bits + op.b.bits, 32)
+        if op.acc.bits < need:
+            layer = tr.layers[op.layer]
+            a = OPERAND_OF_TENSOR.get(op.a_tensor, op.a_tensor)
+            b = OPERAND_OF_TENSOR.get(op.b_tensor, op.b_tensor)
+            raise InputError(source, f"layers[{op.layer}] ({layer.name}).bits.acc",
+                             f"{op.acc.bits} accumulator bits at iteration {start} cannot hold "
+                             f"one {op.kind} product ({a} {op.a.bits} x {b} {op.b.bits} bits)",
+                             f"{need}..32 bits")
+
+
+def _operand_error(err: InputError, op: Op, tr: Trace, start: int,
+                   source: str) -> InputError:
+    """A hardware refusal of an op's operand width, named by trace, layer and operand."""
+    if not err.field.startswith("array."):
+        return err
+    widest = None
+    if err.field == "array.int_bits" and "wider than" in err.problem:
+        widest = max((f for f in ("a", "b") if not getattr(op, f).is_float),
+                     key=lambda f: getattr(op, f).bits, default=None)
+    layer = tr.layers[op.layer]
+    if widest is None:
+        where = f"layers[{op.layer}] ({layer.name}).{op.kind}"
+        return InputError(source, where, f"at iteration {start}, hardware {err.source}: "
+                          f"{err.field}: {err.problem}", err.allowed)
+    tensor = getattr(op, f"{widest}_tensor")
+    operand = OPERAND_OF_TENSOR.get(tensor, tensor)
+    bits = getattr(op, widest).bits
+    return InputError(source, f"layers[{op.layer}] ({layer.name}).bits.{operand}",
+                      f"{bits} bits ({tensor} in the {op.kind} GEMM, iteration {start}) are "
+                      f"wider than the widest integer MAC of hardware {err.source} "
+                      f"({err.field})", err.allowed)
 
 
 def distinct_phases(tr: Trace) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +222,8 @@ def distinct_phases(tr: Trace) -> tuple[np.ndarray, np.ndarray]:
 
 
 def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptions,
-                    progress: Callable[[str, int, int], None] | None = None) -> PolicyResult:
+                    progress: Callable[[str, int, int], None] | None = None,
+                    source: str | None = None) -> PolicyResult:
     """Simulate every distinct phase of a trace once; scale by its iterations over the run.
 
     Cost: one simulation per distinct bit pattern plus vectorised passes over the phases, so a
@@ -179,8 +243,9 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
     for d, phase_index in enumerate(first):
         if progress is not None:
             progress(f"{tr.header.policy.name} ({role})", d + 1, len(first))
-        step_ledger, timing, fp = _simulate_phase(machine, tr, tr.phase_bits[phase_index],
-                                                  op_cache, options)
+        step_ledger, timing, fp = _simulate_phase(
+            machine, tr, tr.phase_bits[phase_index], op_cache, options,
+            start=int(tr.phase_start[phase_index]), source=source or tr.header.model)
         times = int(iterations[d])
         total.extend(step_ledger, times=times)
         cycles["compute"] += timing.compute_cycles * times
@@ -225,8 +290,9 @@ def _max_fp(a: Footprint, b: Footprint) -> Footprint:
 
 
 def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
-                    op_cache: dict[tuple, OpCounts], options: SimOptions):
-    per_param, state_bits = _opt_facts(tr)
+                    op_cache: dict[tuple, OpCounts], options: SimOptions,
+                    start: int = 0, source: str = "<trace>"):
+    per_param, state_bits = _opt_facts(tr, source)
     policy = tr.header.policy.name
     formats = [layer_formats(policy, b, opt_state_bits=state_bits) for b in bits]
     gb = machine.spec.global_buffer
@@ -238,7 +304,13 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
                       source=machine.source)
     schedule = step_schedule([layer_ops(i, la, f, qat_dgrad_weights=options.qat_dgrad_weights)
                               for i, (la, f) in enumerate(zip(tr.layers, formats, strict=True))])
-    counts = [_count_cached(op, ctx, op_cache) for op in schedule]
+    _check_accumulators(schedule, tr, start, source)
+    counts = []
+    for op in schedule:
+        try:
+            counts.append(_count_cached(op, ctx, op_cache))
+        except InputError as err:
+            raise _operand_error(err, op, tr, start, source) from None
     ledger = Ledger()
     for c in counts:
         price_op(c, tr.layers[c.op.layer].name, machine.costs, ledger)

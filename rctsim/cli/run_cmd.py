@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rctsim.cli.app import app, check_outputs
+from rctsim.display import shown
 from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
 from rctsim.replay import SimOptions, simulate
@@ -114,13 +115,14 @@ _ROWS = (
 def print_summary(result: Result, console: Console) -> None:
     """The terminal summary: every policy side by side, then the savings."""
     t = result.trace
-    console.print(f"[bold]rctsim run[/bold]  hardware [cyan]{result.hardware['name']}[/cyan]  "
-                  f"trace [cyan]{t['name']}[/cyan] ({t['model']}, {t['policy']}, "
+    console.print(f"[bold]rctsim run[/bold]  hardware [cyan]{shown(result.hardware['name'])}"
+                  f"[/cyan]  trace [cyan]{shown(t['name'])}[/cyan] ({shown(t['model'])}, "
+                  f"{shown(t['policy'])}, "
                   f"{t['iterations']:,} iterations, {t['layers']} layers, {t['phases']} phases)")
     table = Table(show_lines=False)
     table.add_column("metric")
     for label, pr in result.policies.items():
-        table.add_column(f"{label}\n[dim]{pr.role}[/dim]", justify="right")
+        table.add_column(f"{shown(label)}\n[dim]{shown(pr.role)}[/dim]", justify="right")
     for name, path, unit in _ROWS:
         cells = []
         for pr in result.policies.values():
@@ -131,7 +133,8 @@ def print_summary(result: Result, console: Console) -> None:
     console.print(table)
     if result.comparison:
         c = result.comparison
-        cmp = Table(title=f"{c['policy']} against {c['baseline']} ({c['baseline_role']})")
+        cmp = Table(title=f"{shown(c['policy'])} against {shown(c['baseline'])} "
+                          f"({shown(c['baseline_role'])})")
         cmp.add_column("saving")
         cmp.add_column("value", justify="right")
         for name, value in c["savings"].items():
@@ -157,7 +160,7 @@ def gemm(
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
-    table = Table(title=f"GEMM {m}x{n}x{k} on {report['hardware']} "
+    table = Table(title=f"GEMM {m}x{n}x{k} on {shown(report['hardware'])} "
                         f"({report['array']}, {report['dataflow']}, {report['bits']})")
     table.add_column("metric")
     table.add_column("value", justify="right")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hwmodels.validation import parse_mapping, validate_model
 from rctsim.fileread import read_text_limited
+from rctsim.sweep.values import MAX_POINTS
 
 CACTI_MM2_PER_KB = 0.108577 / 16
 """mm² per KB of SRAM: CACTI at 45 nm (itrs-hp cells, 360 K, one read-write port), a 16 KB bank
@@ -38,7 +39,7 @@ class HardwareSpace(_Strict):
     """Hardware preset name or YAML file (relative to the sweep file) every point starts from."""
     axes: dict[str, Any] = Field(default_factory=dict)
     """Axis name -> a list of values, one value, or a range mapping (`rctsim sweep --list-axes`)."""
-    sample: int | None = Field(None, ge=1)
+    sample: int | None = Field(None, ge=1, le=MAX_POINTS)
     """Draw this many points at random (seeded) instead of the full grid."""
     scale_leakage: bool = True
     """Scale SRAM leakage with capacity: the global buffer's with its size, the per-PE memories'
@@ -56,7 +57,7 @@ class PolicySpace(_Strict):
     axes: dict[str, Any] = Field(default_factory=dict)
     """Axis name -> values: `policy`, trainer settings (`seed`, `lr`, ...) and policy
     parameters (`t_low`, `t_high`, `tradeoff`, `b_min`, `b_max`, `interval`, `w_q`, ...)."""
-    sample: int | None = Field(None, ge=1)
+    sample: int | None = Field(None, ge=1, le=MAX_POINTS)
     """Draw this many trained points at random (seeded) instead of the full grid."""
 
 

@@ -37,6 +37,9 @@ def parse_values(flag: str, text: str) -> Any:
     except RecursionError:
         raise InputError("command line", flag, "nested too deeply", "V1,V2,... or a flat "
                          "YAML mapping") from None
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise InputError("command line", flag, f"a value cannot be read: {err}",
+                         "numbers of ordinary size") from None
     except yaml.YAMLError as err:
         raise InputError("command line", flag, f"{text!r} is not a list or YAML mapping: "
                          f"{getattr(err, 'problem', err)}", "V1,V2,... or {start: A, stop: B, "

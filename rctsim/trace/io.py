@@ -310,6 +310,12 @@ def _parse_header(raw: bytes, minor: int, source: str) -> _Header:
         at = PREAMBLE.size + len(text[:err.pos].encode("utf-8"))
         raise InputError(source, f"header (byte {at})", f"invalid JSON: {err.msg}",
                          "one JSON object") from None
+    except RecursionError:
+        raise InputError(source, f"header (byte {PREAMBLE.size})", "JSON nested too deeply",
+                         "the header object of the format (a few levels deep)") from None
+    except ValueError as err:  # an integer of more than 4300 digits
+        raise InputError(source, f"header (byte {PREAMBLE.size})", f"invalid JSON: {err}",
+                         "numbers of ordinary size") from None
     if not isinstance(obj, dict):
         raise InputError(source, f"header (byte {PREAMBLE.size})",
                          f"a JSON {type(obj).__name__}", "one JSON object")
