@@ -13,7 +13,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from rctsim.errors import InputError
+from rctsim.errors import MAX_NAME_CHARS, MAX_TEXT_CHARS, InputError
 
 TOP_LEVEL = "(top level)"
 """Field name used for errors about the document as a whole."""
@@ -123,8 +123,12 @@ class DuplicateKeyError(yaml.MarkedYAMLError):
     """A mapping names the same key twice (YAML says keys are unique; PyYAML keeps the last)."""
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
-    """`yaml.SafeLoader` that refuses a key given twice in one mapping, naming both lines."""
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML has it (tens of times faster on a long list), else Python's."""
+
+
+class UniqueKeyLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
+    """A safe YAML loader that refuses a key given twice in one mapping, naming both lines."""
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
@@ -167,7 +171,34 @@ def parse_mapping(source: str, text: str, model: type[BaseModel]) -> dict[str, A
         raise InputError(
             source, TOP_LEVEL, f"expected a mapping of keys, got {got}", allowed_keys(model)
         )
+    check_sizes(source, data)
     return data
+
+
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and lists in a YAML input."""
+
+
+def check_sizes(source: str, data: Any, path: tuple[int | str, ...] = ()) -> None:
+    """Names (`name` values and keys) at most MAX_NAME_CHARS, other strings at most
+    MAX_TEXT_CHARS, nesting at most MAX_DEPTH levels: one InputError line otherwise."""
+    if len(path) > MAX_DEPTH:
+        raise InputError(source, field_path(path[:MAX_DEPTH]), "nested too deeply",
+                         f"at most {MAX_DEPTH} levels")
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and len(key) > MAX_NAME_CHARS:
+                raise InputError(source, field_path(path), f"a key of {len(key):,} characters",
+                                 f"keys of at most {MAX_NAME_CHARS} characters")
+            check_sizes(source, value, (*path, str(key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            check_sizes(source, value, (*path, i))
+    elif isinstance(data, str):
+        limit = MAX_NAME_CHARS if path and path[-1] == "name" else MAX_TEXT_CHARS
+        if len(data) > limit:
+            raise InputError(source, field_path(path), f"a string of {len(data):,} characters",
+                             f"at most {limit:,} characters")
 
 
 def validate_model(source: str, data: dict[str, Any], model: type[BaseModel]) -> Any:

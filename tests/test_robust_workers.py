@@ -216,3 +216,28 @@ def test_leases_exclude_other_live_owners_and_free_dead_ones(tmp_path):
         host = other.split(":")[0]
         store.conn.execute("UPDATE leases SET owner = ?", (f"{host}:{dead}:x",))
         assert store.claim(["a"], me, limit=1) == ["a"]
+
+
+def length_or_die_once(data: bytes, marks: str) -> int:
+    """The length of the shared bytes; kill this (Dask) worker the first time."""
+    mark = Path(marks) / "died"
+    if not mark.exists():
+        mark.touch()
+        os._exit(1)
+    return len(data)
+
+
+def test_a_lost_dask_worker_and_its_scattered_trace_are_replaced(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from rctsim.sweep.executors import DaskExecutor
+
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(b"x" * 1000)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  protocol="tcp://", host="127.0.0.1", dashboard_address=None,
+                                  silence_logs=50) as cluster, \
+            distributed.Client(cluster) as client:
+        executor = DaskExecutor(client)
+        results = dict(executor.run(length_or_die_once,
+                                    [(executor.share(payload), str(tmp_path))]))
+    assert results == {0: 1000}

@@ -19,7 +19,7 @@ from rctsim.cli import (  # noqa: F401  (registers)
     train_cmd,
 )
 from rctsim.cli.app import app
-from rctsim.errors import InputError, RunFailure
+from rctsim.errors import InputError, RunFailure, clip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(err), 2)
     except RunFailure as err:
         _fail(str(err), 3)
+    except OSError as err:  # a path the OS refuses (too long, no permission) named by the user
+        if err.filename is None:
+            raise
+        _fail(f"{clip(str(err.filename))}: path: {err.strerror or err}", 2)
     except Exception as err:  # the command-line parser's own errors (bad option values, ...)
         if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
             raise

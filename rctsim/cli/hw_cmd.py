@@ -134,7 +134,8 @@ def show_cmd(
     spec = load_hardware(hardware)
     summary = hardware_summary(spec)
     if as_json:
-        typer.echo(json.dumps({"spec": spec.model_dump(mode="json"), "derived": summary}, indent=2))
+        typer.echo(json.dumps({"spec": spec.model_dump(mode="json"), "derived": summary},
+                              indent=2, allow_nan=False))
         return
     console = Console()
     console.print(_spec_table(spec, sources))

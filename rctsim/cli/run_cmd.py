@@ -158,7 +158,7 @@ def gemm(
     """One GEMM on one array: cycles, utilisation, traffic, energy."""
     report = gemm_report(m, n, k, hw=hw, array=array, dataflow=dataflow, bits=bits)
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(json.dumps(report, indent=2, allow_nan=False))
         return
     table = Table(title=f"GEMM {m}x{n}x{k} on {shown(report['hardware'])} "
                         f"({report['array']}, {report['dataflow']}, {report['bits']})")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -76,9 +76,10 @@ def _watch_parent(parent: int) -> None:
 class LocalExecutor:
     """Worker processes on this machine (spawned, so safe beside threads); 1 runs in-process.
 
-    A worker that dies (killed, out of memory) breaks the pool; the unfinished tasks run again
-    in a new pool. When MAX_RETRIES new pools in a row break before any task finishes, the run
-    stops with a RunFailure line."""
+    A worker that dies (killed, out of memory) breaks the pool and fails every unfinished task;
+    those run again in a new pool while that makes progress, then one at a time, each at most
+    MAX_RETRIES more times, so the task that kills its worker is found and the rest finish.
+    Then the run stops with a RunFailure line."""
 
     def __init__(self, workers: int | None = None, *, retries: int = MAX_RETRIES):
         if workers is not None and workers < 1:
@@ -104,32 +105,42 @@ class LocalExecutor:
                 yield index, fn(*args)
             return
         todo = list(range(len(tasks)))
-        strikes = 0  # pool breaks in a row with no task finished
-        while todo:
-            if self._pool is None:
-                self._pool = self._new_pool()
-            futures: dict[Future, int] = {self._pool.submit(fn, *tasks[i]): i for i in todo}
-            lost: list[int] = []
-            try:
-                for future in as_completed(futures):
-                    try:
-                        result = future.result()
-                    except BrokenProcessPool:
-                        lost.append(futures[future])
-                        continue
-                    yield futures[future], result
-            finally:
-                for future in futures:
-                    future.cancel()
-            if not lost:
-                return
-            self._discard_pool()
-            strikes = 1 if len(lost) < len(todo) else strikes + 1
-            todo = sorted(lost)
-            if strikes > self.retries:
+        while todo:  # in parallel, as long as each new pool finishes some task
+            lost = yield from self._attempt(fn, tasks, todo)
+            if len(lost) == len(todo):
+                break
+            todo = lost
+        for index in todo:  # then alone, to tell the task that kills its worker from the rest
+            for _ in range(self.retries):
+                lost = yield from self._attempt(fn, tasks, [index])
+                if not lost:
+                    break
+            else:
                 raise RunFailure("local worker lost", f"a worker process died (killed, or out "
-                                 f"of memory) and {len(todo)} task(s) failed again after "
-                                 f"{self.retries} retries")
+                                 f"of memory) running task {index + 1} of {len(tasks)}, on "
+                                 f"its own, after {self.retries} retries")
+
+    def _attempt(self, fn: Callable[..., Any], tasks: Sequence[Task],
+                 todo: list[int]) -> Generator[tuple[int, Any], None, list[int]]:
+        """Run `todo` in the pool, yielding results; return the tasks a broken pool lost."""
+        if self._pool is None:
+            self._pool = self._new_pool()
+        futures: dict[Future, int] = {self._pool.submit(fn, *tasks[i]): i for i in todo}
+        lost: list[int] = []
+        try:
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    lost.append(futures[future])
+                    continue
+                yield futures[future], result
+        finally:
+            for future in futures:
+                future.cancel()
+        if lost:
+            self._discard_pool()
+        return sorted(lost)
 
     def _discard_pool(self) -> None:
         if self._pool is not None:

@@ -9,6 +9,7 @@ point, never a stale hit.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import socket
@@ -256,7 +257,26 @@ def _encode(name: str, value: Any) -> Any:
     return value
 
 
+_KINDS = {name: kind.split()[0] for name, kind in COLUMNS}
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {"TEXT": (str,), "INTEGER": (int,),
+                                              "REAL": (int, float)}
+
+
 def _decode(name: str, value: Any) -> Any:
-    if name in JSON_COLUMNS and value is not None:
+    """A stored value as Python, checked against its column's type (ValueError when not:
+    a store edited or damaged outside rctsim)."""
+    if value is None:
+        if name in ("key", "status"):
+            raise ValueError(f"column {name} is empty")
+        return None
+    wanted = _PYTHON_TYPES[_KINDS[name]]
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        raise ValueError(f"column {name} holds {type(value).__name__} {str(value)[:40]!r}, "
+                         f"not {_KINDS[name]}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"column {name} holds {value}")
+    if name == "status" and value not in ("ok", "error"):
+        raise ValueError(f"column status holds {value[:40]!r}, not ok or error")
+    if name in JSON_COLUMNS:
         return json.loads(value)
     return value

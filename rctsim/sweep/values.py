@@ -73,7 +73,7 @@ def read_axis(source: str, field: str, name: str, raw: Any, *, sampling: bool) -
                              "(a bare start..stop is only for random samples)", RANGE_KEYS)
         return Axis(name, field, values, None if values is not None else spec)
     values = tuple(raw) if isinstance(raw, list) else (raw,)
-    _check_count(source, field, len(values))
+    _check_count(source, field, len(values), "list")
     if not values:
         raise InputError(source, field, "the list of values is empty", "one value or more")
     return Axis(name, field, _unique(values))
@@ -136,9 +136,9 @@ def _count(source: str, field: str, steps: float) -> int:
     return math.floor(steps + 1e-9) + 1
 
 
-def _check_count(source: str, field: str, count: int) -> None:
+def _check_count(source: str, field: str, count: int, what: str = "range") -> None:
     if count > MAX_AXIS_VALUES:
-        raise InputError(source, field, f"the range has {count:,} values",
+        raise InputError(source, field, f"the {what} has {count:,} values",
                          f"at most {MAX_AXIS_VALUES:,} values per axis; use `sample: N`")
 
 
