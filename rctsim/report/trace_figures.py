@@ -30,11 +30,11 @@ def _phase_groups(trace: Trace, limit: int) -> tuple[np.ndarray, np.ndarray, np.
     if n <= limit:
         return edges, trace.phase_bits.astype(np.float64), False
     cut = np.linspace(0, n, limit + 1).astype(np.int64)[:-1]
-    lengths = trace.phase_lengths().astype(np.float64)
     bounds = np.append(cut, n)
-    weighted = np.stack([np.tensordot(lengths[a:b], trace.phase_bits[a:b].astype(np.float64),
-                                      axes=(0, 0)) for a, b in zip(bounds[:-1], bounds[1:],
-                                                                   strict=True)])
+    lengths = trace.phase_lengths()
+    weighted = np.stack([np.einsum("p,plo->lo", lengths[a:b], trace.phase_bits[a:b],
+                                   dtype=np.int64).astype(np.float64)
+                         for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
     span = np.diff(np.append(trace.phase_start[cut], trace.iterations)).astype(np.float64)
     return np.append(trace.phase_start[cut], trace.iterations), weighted / span[:, None, None], \
         True

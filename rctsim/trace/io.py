@@ -473,20 +473,19 @@ def _phases_from_segments(seg: dict[str, np.ndarray], header: _Header,
         del marks
     else:
         phase_start = np.unique(start)
-    steps = np.zeros((len(phase_start), n_layers * n_ops), dtype=np.uint8)
-    for lo in range(0, n, CHUNK):
-        hi = min(n, lo + CHUNK)
-        previous = np.zeros(hi - lo, dtype=np.uint8)
-        previous[1:] = bits[lo:hi - 1]
-        if lo:
-            previous[0] = bits[lo - 1]
-        previous[changed(lo, hi)] = 0
-        where = (rank[start[lo:hi]] if rank is not None
-                 else np.searchsorted(phase_start, start[lo:hi]))
-        key = layer[lo:hi].astype(np.int64) * n_ops + op[lo:hi]
-        steps[where, key] = bits[lo:hi] - previous  # wraps mod 256
-    np.cumsum(steps, axis=0, dtype=np.uint8, out=steps)  # exact: every prefix is 1..32
-    return phase_start, steps.reshape(len(phase_start), n_layers, n_ops)
+    n_phases, n_keys = len(phase_start), n_layers * n_ops
+    phase_bits = np.empty((n_phases, n_keys), dtype=np.uint8)
+    bounds = np.append(firsts, n)
+    group = 16  # (layer, operand) columns expanded at once, then written in (bounded memory)
+    for k0 in range(0, n_keys, group):
+        block = np.empty((min(group, n_keys - k0), n_phases), dtype=np.uint8)
+        for k in range(k0, k0 + len(block)):  # keys are in order: group k is key k
+            a, b = bounds[k], bounds[k + 1]
+            where = (rank[start[a:b]] if rank is not None
+                     else np.searchsorted(phase_start, start[a:b]))
+            block[k - k0] = np.repeat(bits[a:b], np.diff(np.append(where, n_phases)))
+        phase_bits[:, k0:k0 + len(block)] = block.T
+    return phase_start, phase_bits.reshape(n_phases, n_layers, n_ops)
 
 
 def _check_segment(bad: np.ndarray, seg: dict[str, np.ndarray], header: _Header, source: str,

@@ -245,13 +245,10 @@ class Trace:
 
     def mean_bits(self) -> np.ndarray:
         """float64 [layers, 4]: bits per layer and operand averaged over iterations."""
-        w = self.phase_lengths().astype(np.float64)
-        out = np.zeros(self.phase_bits.shape[1:])
-        for lo in range(0, len(w), 1 << 16):  # in blocks: no float copy of a huge bit table
-            out += np.tensordot(w[lo:lo + (1 << 16)],
-                                self.phase_bits[lo:lo + (1 << 16)].astype(np.float64),
-                                axes=(0, 0))
-        return out / w.sum()
+        w = self.phase_lengths()
+        # exact integer sums (at most 2^53 iterations x 32 bits), no float copy of the table
+        total = np.einsum("p,plo->lo", w, self.phase_bits, dtype=np.int64)
+        return total / float(w.sum())
 
     def bits_at(self, iteration: int) -> np.ndarray:
         """uint8 [layers, 4]: the bits in force at `iteration`."""
