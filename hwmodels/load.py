@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -21,6 +22,7 @@ from hwmodels.schema import SRAM_OVERRIDES, EnergyEntry, EnergyTable, HardwareSp
 from hwmodels.sram import ALLOWED_BANKS, OutsideTable, banked_sram
 from hwmodels.validation import parse_mapping, validate_model
 from rctsim.errors import InputError
+from rctsim.fileread import is_regular_file, read_text_limited
 
 YAML_SUFFIXES = (".yaml", ".yml")
 """File name endings of hardware and table files."""
@@ -54,15 +56,16 @@ def _read(name_or_path: str | Path, folder: str, what: str) -> tuple[str, str, P
     bundled = _bundled(folder)
     stem = path.name.rsplit(".", 1)[0] if path.name.endswith(YAML_SUFFIXES) else path.name
     try:
-        if path.is_file():
-            return str(path), path.read_text(encoding="utf-8"), path.parent
+        if is_regular_file(path):
+            return str(path), read_text_limited(path), path.parent
         if str(path.parent) == "." and stem in bundled:
             item = bundled[stem]
             return str(item), item.read_text(encoding="utf-8"), None
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(str(name_or_path), "(file)", f"cannot be read: {err}",
                          "a readable UTF-8 YAML file") from None
-    if path.exists():
+    if os.path.lexists(path):
+        read_text_limited(path, allowed="a YAML file or a bundled name")  # says what it is
         raise InputError(str(name_or_path), "(file)", "is not a regular file",
                          "a YAML file or a bundled name")
     raise InputError(

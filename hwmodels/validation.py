@@ -14,7 +14,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from rctsim.errors import InputError
+from rctsim.errors import MAX_NAME_CHARS, MAX_TEXT_CHARS, InputError
 
 TOP_LEVEL = "(top level)"
 """Field name used for errors about the document as a whole."""
@@ -159,18 +159,86 @@ def yaml_input_error(source: str, err: yaml.YAMLError) -> InputError:
     return InputError(source, where, f"YAML syntax error: {problem}")
 
 
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    """A mapping names the same key twice (YAML says keys are unique; PyYAML keeps the last)."""
+
+
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's parser when PyYAML has it (tens of times faster on a long list), else Python's."""
+
+
+class UniqueKeyLoader(_BASE_LOADER):  # type: ignore[misc,valid-type]
+    """A safe YAML loader that refuses a key given twice in one mapping, naming both lines."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            seen: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base class reports it
+                    break
+                if first is not None:
+                    raise DuplicateKeyError(
+                        None, None, f"duplicate key {str(key)[:80]!r} (first on line "
+                        f"{first.start_mark.line + 1}, again on line "
+                        f"{key_node.start_mark.line + 1})", key_node.start_mark)
+                seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """YAML text to Python objects with unique keys (`UniqueKeyLoader`)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def parse_mapping(source: str, text: str, model: type[BaseModel]) -> dict[str, Any]:
     """Parse YAML text that must be a mapping; errors become InputError."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as err:
         raise yaml_input_error(source, err) from None
+    except RecursionError:
+        raise InputError(source, TOP_LEVEL, "nested too deeply to read",
+                         "a YAML mapping nested a few levels deep") from None
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise InputError(source, TOP_LEVEL, f"a value cannot be read: {err}",
+                         "numbers of ordinary size") from None
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         raise InputError(
             source, TOP_LEVEL, f"expected a mapping of keys, got {got}", allowed_keys(model)
         )
+    check_sizes(source, data)
     return data
+
+
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and lists in a YAML input."""
+
+
+def check_sizes(source: str, data: Any, path: tuple[int | str, ...] = ()) -> None:
+    """Names (`name` values and keys) at most MAX_NAME_CHARS, other strings at most
+    MAX_TEXT_CHARS, nesting at most MAX_DEPTH levels: one InputError line otherwise."""
+    if len(path) > MAX_DEPTH:
+        raise InputError(source, field_path(path[:MAX_DEPTH]), "nested too deeply",
+                         f"at most {MAX_DEPTH} levels")
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and len(key) > MAX_NAME_CHARS:
+                raise InputError(source, field_path(path), f"a key of {len(key):,} characters",
+                                 f"keys of at most {MAX_NAME_CHARS} characters")
+            check_sizes(source, value, (*path, str(key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            check_sizes(source, value, (*path, i))
+    elif isinstance(data, str):
+        limit = MAX_NAME_CHARS if path and path[-1] == "name" else MAX_TEXT_CHARS
+        if len(data) > limit:
+            raise InputError(source, field_path(path), f"a string of {len(data):,} characters",
+                             f"at most {limit:,} characters")
 
 
 def validate_model(source: str, data: dict[str, Any], model: type[BaseModel]) -> Any:

@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+MAX_NAME_CHARS = 256
+"""Longest name (model, layer, hardware, sweep, axis, trace reference) the formats accept."""
+
+MAX_TEXT_CHARS = 4096
+"""Longest free-text string (notes, sources, descriptions) the formats accept."""
+
+MAX_PART_CHARS = 400
+"""Longest part (file, field, problem, allowed) of an error line; longer ones are cut."""
+
+
+def clip(text: str, limit: int = MAX_PART_CHARS) -> str:
+    """`text` on one line, cut to `limit` characters (with `...` and the full length)."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
 
 class InputError(Exception):
     """Bad user input. The CLI prints `str(err)` as one line and exits with status 2."""
@@ -15,7 +32,25 @@ class InputError(Exception):
 
     def message(self) -> str:
         """The single line shown to the user."""
-        text = f"{self.source}: {self.field}: {self.problem}"
+        text = f"{clip(self.source)}: {clip(self.field)}: {clip(self.problem)}"
         if self.allowed:
-            text += f" (allowed: {self.allowed})"
+            text += f" (allowed: {clip(self.allowed)})"
+        return " ".join(text.split())
+
+
+class RunFailure(Exception):
+    """A run that could not finish for a reason other than its input (workers lost, a cluster
+    gone). The CLI prints `str(err)` as one line and exits with status 3."""
+
+    def __init__(self, what: str, problem: str, hint: str | None = None):
+        self.what = what
+        self.problem = problem
+        self.hint = hint
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        """The single line shown to the user."""
+        text = f"{clip(self.what)}: {clip(self.problem)}"
+        if self.hint:
+            text += f" ({clip(self.hint)})"
         return " ".join(text.split())

@@ -8,6 +8,7 @@ iteration by iteration).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from hwmodels.registry import default_registry
 from hwmodels.schema import HardwareSpec
 from rctsim.counting import OpCounts, StepContext, count_op
 from rctsim.dependencies import dram_producers
-from rctsim.engine import OpWork, StepTiming, chunk_count, simulate_step
+from rctsim.engine import OpWork, chunk_count, simulate_step
 from rctsim.errors import InputError
 from rctsim.footprint import Footprint, step_footprint
 from rctsim.ledger import Ledger
@@ -39,6 +40,9 @@ from rctsim.trace.model import Trace
 STALL_CAUSES: tuple[str, ...] = ("stall_dram_bandwidth", "stall_sram_bandwidth",
                                  "stall_dram_latency")
 """Stall cycles by cause, as `cycles` keys of a policy result (docs/model.md §4)."""
+
+MAX_PHASE_ENERGY_POINTS = 2000
+"""Most entries of a policy's `phase_energy` series in the run JSON (more phases are merged)."""
 
 
 class SimOptions(BaseModel):
@@ -85,21 +89,24 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
 
     `baseline`: `qat` or `fp32` (a counterfactual: the trace's layers at that policy's default
     bits), a trace (a real run of another policy), or None. `progress(label, done, total)` is
-    called after each phase.
+    called after each distinct phase (bit pattern) is simulated.
     """
     options = options or SimOptions()
     machine = build_machine(hw)
     tr = trace if isinstance(trace, Trace) else load_trace(trace)
     trace_name = tr.header.model if isinstance(trace, Trace) else str(trace)
     own = tr.header.policy.name
-    runs = {own: simulate_policy(machine, tr, role="trace", options=options, progress=progress)}
+    runs = {own: simulate_policy(machine, tr, role="trace", options=options, progress=progress,
+                                 source=trace_name)}
     label, baseline_info = None, None
     if baseline is not None:
         label, base, role, baseline_info = _resolve_baseline(baseline, tr)
         label = f"{label}_baseline" if label == own else label
         try:
             runs[label] = simulate_policy(machine, base, role=role, options=options,
-                                          progress=progress)
+                                          progress=progress, source=str(
+                                              baseline if not isinstance(baseline, Trace)
+                                              else base.header.model))
         except InputError as err:
             raise InputError(err.source, err.field, f"the {label} baseline: {err.problem}",
                              f"{err.allowed}; or another baseline (--baseline none)") from None
@@ -143,59 +150,158 @@ def counterfactual(tr: Trace, policy: str) -> Trace:
                        phase_bits=bits[None])
 
 
-def _opt_facts(tr: Trace) -> tuple[int, int | None]:
-    params = tr.header.policy.params
-    per_param = int(params.get("opt_state_per_param", 1))
-    bits = params.get("opt_state_bits")
-    return per_param, (int(bits) if bits is not None else None)
+MAX_OPT_STATE_PER_PARAM = 8
+"""Most optimiser state values per parameter a trace may declare (SGD momentum 1, Adam 2)."""
+
+OPERAND_OF_TENSOR = {"weights": "w", "master_copy": "w", "activations": "a", "gradients": "g"}
+"""The trace's operand column (`w`, `a`, `g`) a GEMM operand of each tensor class comes from."""
+
+
+def _whole_param(tr: Trace, name: str, default: int | None, low: int, high: int,
+                 source: str) -> int | None:
+    """An integer policy parameter of the trace header in [low, high] (InputError otherwise)."""
+    value = tr.header.policy.params.get(name, default)
+    if value is None:
+        return None
+    ok = (not isinstance(value, bool) and isinstance(value, int | float)
+          and math.isfinite(value) and float(value).is_integer() and low <= value <= high)
+    if not ok:
+        raise InputError(source, f"header.policy.params.{name}", f"{str(value)[:40]!r}",
+                         f"an integer {low}..{high}")
+    return int(value)
+
+
+def _opt_facts(tr: Trace, source: str = "<trace>") -> tuple[int, int | None]:
+    per_param = _whole_param(tr, "opt_state_per_param", 1, 0, MAX_OPT_STATE_PER_PARAM, source)
+    bits = _whole_param(tr, "opt_state_bits", None, 1, 32, source)
+    return int(per_param or 0), bits
+
+
+def _check_accumulators(schedule: list[Op], tr: Trace, start: int, source: str) -> None:
+    """An integer GEMM's accumulator holds at least one product: acc >= min(a + b, 32) bits."""
+    for op in schedule:
+        if op.kind == "update" or op.acc.is_float or op.a.is_float or op.b.is_float:
+            continue
+        need = min(op.a.bits + op.b.bits, 32)
+        if op.acc.bits < need:
+            layer = tr.layers[op.layer]
+            a = OPERAND_OF_TENSOR.get(op.a_tensor, op.a_tensor)
+            b = OPERAND_OF_TENSOR.get(op.b_tensor, op.b_tensor)
+            raise InputError(source, f"layers[{op.layer}] ({layer.name}).bits.acc",
+                             f"{op.acc.bits} accumulator bits at iteration {start} cannot hold "
+                             f"one {op.kind} product ({a} {op.a.bits} x {b} {op.b.bits} bits)",
+                             f"{need}..32 bits")
+
+
+def _operand_error(err: InputError, op: Op, tr: Trace, start: int,
+                   source: str) -> InputError:
+    """A hardware refusal of an op's operand width, named by trace, layer and operand."""
+    if not err.field.startswith("array."):
+        return err
+    widest = None
+    if err.field == "array.int_bits" and "wider than" in err.problem:
+        widest = max((f for f in ("a", "b") if not getattr(op, f).is_float),
+                     key=lambda f: getattr(op, f).bits, default=None)
+    layer = tr.layers[op.layer]
+    if widest is None:
+        where = f"layers[{op.layer}] ({layer.name}).{op.kind}"
+        return InputError(source, where, f"at iteration {start}, hardware {err.source}: "
+                          f"{err.field}: {err.problem}", err.allowed)
+    tensor = getattr(op, f"{widest}_tensor")
+    operand = OPERAND_OF_TENSOR.get(tensor, tensor)
+    bits = getattr(op, widest).bits
+    return InputError(source, f"layers[{op.layer}] ({layer.name}).bits.{operand}",
+                      f"{bits} bits ({tensor} in the {op.kind} GEMM, iteration {start}) are "
+                      f"wider than the widest integer MAC of hardware {err.source} "
+                      f"({err.field})", err.allowed)
+
+
+def distinct_phases(tr: Trace) -> tuple[np.ndarray, np.ndarray]:
+    """(first phase index of each distinct bit pattern in order of first appearance, and for
+    every phase the position of its pattern in that order): one vectorised pass."""
+    n_phases = len(tr.phase_start)
+    rows = np.ascontiguousarray(tr.phase_bits.reshape(n_phases, -1))
+    keys = rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return first[order], rank[inverse.ravel()]
 
 
 def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptions,
-                    progress: Callable[[str, int, int], None] | None = None) -> PolicyResult:
-    """Simulate every distinct phase of a trace once; scale by the phase's iterations."""
+                    progress: Callable[[str, int, int], None] | None = None,
+                    source: str | None = None) -> PolicyResult:
+    """Simulate every distinct phase of a trace once; scale by its iterations over the run.
+
+    Cost: one simulation per distinct bit pattern plus vectorised passes over the phases, so a
+    trace whose bits toggle every iteration costs as much as one with two phases.
+    """
     total = Ledger()
-    cache: dict[bytes, tuple[Ledger, StepTiming, Footprint, float, dict]] = {}
     op_cache: dict[tuple, OpCounts] = {}
     cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0, "non_gemm": 0.0,
               **dict.fromkeys(STALL_CAUSES, 0.0)}
     op_cycles: dict[tuple[str, str], dict[str, float]] = {}
     peak = None
     timeline = ()
-    phase_energy: list[dict[str, float]] = []
     compute_w = compute_leakage_w(machine.spec)
     leak_w = sum(m.leakage_w for m in machine.costs.sram.values()) + sum(compute_w.values())
     clock = machine.spec.array.clock_hz
-    n_phases = len(tr.phase_start)
-    for done, phase in enumerate(tr.phases(), start=1):
+    first, which = distinct_phases(tr)
+    lengths = tr.phase_lengths()
+    iterations = np.bincount(which, weights=lengths, minlength=len(first))
+    step_pj = np.empty(len(first))
+    for d, phase_index in enumerate(first):
         if progress is not None:
-            progress(f"{tr.header.policy.name} ({role})", done, n_phases)
-        key = phase.bits.tobytes()
-        if key not in cache:
-            cache[key] = _simulate_phase(machine, tr, phase.bits, op_cache, options)
-        step_ledger, timing, fp, ng_cycles, step_cycles = cache[key]
-        cycles["non_gemm"] += ng_cycles * phase.iterations
-        total.extend(step_ledger, times=phase.iterations)
-        cycles["compute"] += timing.compute_cycles * phase.iterations
-        cycles["stall"] += timing.stall_cycles * phase.iterations
-        cycles["total"] += timing.total_cycles * phase.iterations
+            progress(f"{tr.header.policy.name} ({role})", d + 1, len(first))
+        step_ledger, timing, fp, ng_cycles, step_cycles = _simulate_phase(
+            machine, tr, tr.phase_bits[phase_index], op_cache, options,
+            start=int(tr.phase_start[phase_index]), source=source or tr.header.model)
+        times = int(iterations[d])
+        total.extend(step_ledger, times=times)
+        cycles["non_gemm"] += ng_cycles * times
+        cycles["compute"] += timing.compute_cycles * times
+        cycles["stall"] += timing.stall_cycles * times
+        cycles["total"] += timing.total_cycles * times
         for cause in STALL_CAUSES:
-            cycles[cause] += getattr(timing, cause) * phase.iterations
+            cycles[cause] += getattr(timing, cause) * times
         for key, values in step_cycles.items():
             acc = op_cycles.setdefault(key, dict.fromkeys(values, 0.0))
             for k, v in values.items():
-                acc[k] += v * phase.iterations
+                acc[k] += v * times
         peak = fp if peak is None else _max_fp(peak, fp)
         timeline = timeline or timing.timeline
-        step_pj = step_ledger.total() + leak_w * timing.total_cycles / clock * PJ_PER_J
-        phase_energy.append({"start": phase.start, "stop": phase.stop,
-                             "energy_pj_per_iteration": step_pj})
+        step_pj[d] = step_ledger.total() + leak_w * timing.total_cycles / clock * PJ_PER_J
     seconds = cycles["total"] / clock
     price_leakage(seconds, machine.costs, total, compute_w)
     return summarise(ledger=total, policy=tr.header.policy.name, role=role, cycles=cycles,
                      seconds=seconds, footprint=peak, iterations=tr.iterations,
-                     phases=len(tr.phase_start), distinct_phases=len(cache),
-                     timeline=timeline, phase_energy=tuple(phase_energy),
+                     phases=len(tr.phase_start), distinct_phases=len(first),
+                     timeline=timeline,
+                     phase_energy=phase_energy_series(tr.phase_start, tr.phase_stop,
+                                                      step_pj[which]),
                      nongemm_recorded=tr.nongemm_recorded, op_cycles=op_cycles)
+
+
+def phase_energy_series(start: np.ndarray, stop: np.ndarray, pj_per_iteration: np.ndarray,
+                        limit: int = MAX_PHASE_ENERGY_POINTS) -> tuple[dict[str, float], ...]:
+    """Per-phase energy per iteration; more than `limit` phases are merged into `limit` runs of
+    consecutive phases, each with the mean energy per iteration over its iterations (so the
+    total, sum of rate x iterations, stays exact) and the number of phases it merges."""
+    n = len(start)
+    if n <= limit:
+        return tuple({"start": int(a), "stop": int(b), "energy_pj_per_iteration": float(e)}
+                     for a, b, e in zip(start, stop, pj_per_iteration, strict=True))
+    edges = np.linspace(0, n, limit + 1).astype(np.int64)[:-1]
+    lengths = (stop - start).astype(np.float64)
+    energy = np.add.reduceat(pj_per_iteration * lengths, edges)
+    group_start = start[edges]
+    group_stop = np.append(start[edges[1:]], stop[-1])
+    counts = np.diff(np.append(edges, n))
+    rate = energy / (group_stop - group_start)
+    return tuple({"start": int(a), "stop": int(b), "energy_pj_per_iteration": float(e),
+                  "phases": int(c)}
+                 for a, b, e, c in zip(group_start, group_stop, rate, counts, strict=True))
 
 
 def _max_fp(a: Footprint, b: Footprint) -> Footprint:
@@ -203,8 +309,9 @@ def _max_fp(a: Footprint, b: Footprint) -> Footprint:
 
 
 def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
-                    op_cache: dict[tuple, OpCounts], options: SimOptions):
-    per_param, state_bits = _opt_facts(tr)
+                    op_cache: dict[tuple, OpCounts], options: SimOptions,
+                    start: int = 0, source: str = "<trace>"):
+    per_param, state_bits = _opt_facts(tr, source)
     policy = tr.header.policy.name
     formats = [layer_formats(policy, b, opt_state_bits=state_bits,
                              packing=machine.spec.packing) for b in bits]
@@ -218,7 +325,13 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
                       stats_interval=_stats_interval(tr))
     schedule = step_schedule([layer_ops(i, la, f, qat_dgrad_weights=options.qat_dgrad_weights)
                               for i, (la, f) in enumerate(zip(tr.layers, formats, strict=True))])
-    counts = [_count_cached(op, ctx, op_cache) for op in schedule]
+    _check_accumulators(schedule, tr, start, source)
+    counts = []
+    for op in schedule:
+        try:
+            counts.append(_count_cached(op, ctx, op_cache))
+        except InputError as err:
+            raise _operand_error(err, op, tr, start, source) from None
     ledger = Ledger()
     for c in counts:
         price_op(c, tr.layers[c.op.layer].name, machine.costs, ledger)

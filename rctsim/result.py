@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from hwmodels.summary import hardware_overrides
 from rctsim import __version__
 from rctsim.atomic import write_atomic
 from rctsim.engine import Interval
+from rctsim.errors import InputError
 from rctsim.footprint import Footprint
 from rctsim.ledger import Ledger, Row
 from rctsim.nongemm import RANDOM_WORD_BITS, XORSHIFT_OPS_PER_WORD
@@ -187,6 +189,38 @@ NONGEMM_MISSING = ("the trace is format 1: it records no per-layer non-GEMM work
 """What a run of a format-1 trace states about its non-GEMM work."""
 
 
+def _non_finite(value: object, path: str) -> tuple[str, float] | None:
+    """The first (path, value) inside `value` that is a non-finite number, if any."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _non_finite(item, f"{path}[{i}]")
+            if found:
+                return found
+    elif isinstance(value, float) and not math.isfinite(value):
+        return path, value
+    return None
+
+
+def _check_finite(summary: PolicyResult, label: str, hardware: str) -> None:
+    """Every number of a policy's result is finite (InputError naming the quantity, else):
+    an infinite or NaN total comes from inputs whose magnitudes overflow."""
+    data = summary.to_dict()
+    found = _non_finite({k: data[k] for k in ("macs", "cycles", "seconds", "energy_pj",
+                                              "traffic_bytes", "memory_bytes",
+                                              "breakdown_energy_pj", "phase_energy")}, label)
+    if found:
+        path, value = found
+        raise InputError(hardware, f"result {path}", f"is {value}: the inputs' magnitudes "
+                         "overflow the arithmetic (a clock, bandwidth, leakage or energy far "
+                         "outside physical ranges)", "hardware and trace values whose results "
+                         "are finite")
+
+
 def _get(summary: PolicyResult, path: tuple[str, ...]) -> float:
     value = getattr(summary, path[0])
     return float(value[path[1]]) if len(path) > 1 else float(value)
@@ -232,6 +266,8 @@ class Result:
               baseline: str | None, options: dict,
               baseline_trace: dict | None = None, area_mm2: dict | None = None) -> Result:
         """Assemble and compute the comparison."""
+        for label, summary in policies.items():
+            _check_finite(summary, label, hardware.name)
         comparison: dict = {}
         if baseline is not None:
             ours, base = policies[trace_policy], policies[baseline]
@@ -265,7 +301,7 @@ class Result:
 
     def to_json(self, path: str | Path | None = None) -> str:
         """JSON text; written atomically to `path` when given."""
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=False)
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=False, allow_nan=False)
         if path is not None:
             write_atomic(path, text)
         return text

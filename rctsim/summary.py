@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from hwmodels.schema import HardwareSpec
 from hwmodels.summary import hardware_line
+from rctsim.display import cut
 from rctsim.result import NONGEMM_MISSING
 from rctsim.units import count, duration, percent, quantity
 
@@ -150,14 +151,14 @@ def summary_header(result: Result) -> list[str]:
     """What was simulated, on what, against what: the lines above the summary table."""
     t, hw = result.trace, result.hardware
     dataset = t.get("dataset")
-    what = f"{t['model']}" + (f" on {dataset}" if dataset and dataset != "none" else "")
+    what = cut(t['model']) + (f" on {cut(dataset)}" if dataset and dataset != "none" else "")
     facts = [f"{t['params']:,} parameters" if "params" in t else None,
              f"batch {t['batch_size']}" if "batch_size" in t else None,
              f"{t['layers']} layers"]
     lines = [f"Simulated  {what} ({', '.join(f for f in facts if f)}), "
              f"{t['iterations']:,} iterations of {t['policy']} training "
-             f"(trace {t['name']}, {t['phases']} phases of constant bits)"]
-    label = hw.get("label", hw["name"])
+             f"(trace {cut(t['name'])}, {t['phases']} phases of constant bits)"]
+    label = cut(hw.get("label", hw["name"]))
     spec = hw.get("spec")
     line = hardware_line(HardwareSpec.model_validate(spec)) if spec else "(details not recorded)"
     lines.append(f"Hardware   {label}: {line}")

@@ -54,7 +54,7 @@ def test_bad_store_files_are_one_line(tmp_path):
     """Not a database, a newer layout, or a missing folder: InputError naming --store."""
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(InputError, match="--store: not a usable SQLite file"):
+    with pytest.raises(InputError, match="--store: the store is damaged: .*; move it aside"):
         SweepStore(junk)
     old = tmp_path / "old.db"
     with SweepStore(old):

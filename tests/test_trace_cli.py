@@ -69,7 +69,7 @@ def test_info_json_values(trace_file, capsys) -> None:
     code, out, _ = run_cli(["trace", "info", str(trace_file), "--json"], capsys)
     assert code == 0
     info = json.loads(out)
-    assert next(iter(info)) == "schema_version" and info["schema_version"] == 1
+    assert next(iter(info)) == "schema_version" and info["schema_version"] == 2
     assert info["file"] == str(trace_file)
     assert info["sha256"] == hashlib.sha256(trace_file.read_bytes()).hexdigest()
     assert info["size_bytes"] == trace_file.stat().st_size
@@ -123,7 +123,7 @@ def bundled(tmp_path, monkeypatch):
 def test_list_and_info_by_name(bundled, capsys) -> None:
     """`trace list` shows the bundled traces; `trace info NAME` finds one by name."""
     code, out, _ = run_cli(["trace", "list", "--json"], capsys)
-    assert (code, json.loads(out)) == (0, {"schema_version": 1, "traces": []})
+    assert (code, json.loads(out)) == (0, {"schema_version": 2, "traces": []})
     code, out, _ = run_cli(["trace", "list"], capsys)
     assert code == 0 and "no bundled traces" in out
     write_trace(make_trace(), bundled / "tiny_rct.trace")

@@ -133,20 +133,22 @@ def traces(draw) -> Trace:
     metrics = draw(st.dictionaries(st.text(max_size=5), _series(iterations), max_size=3))
     signals = (draw(st.dictionaries(st.text(max_size=5), _signal(iterations, n_layers),
                                     max_size=2)) if n_layers else {})
-    scalars = (st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
-               | st.booleans())
+    scalars = (st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+               | st.text(max_size=200) | st.booleans())
     version = draw(st.sampled_from([1, 2]))
     if version == 1:
         layers = [layer.model_copy(update={"nongemm": ()}) for layer in layers]
     header = TraceHeader(
         format_version=version,
-        producer=draw(st.text(min_size=1)), producer_version=draw(st.text()),
-        model=draw(st.text(min_size=1)), dataset=draw(st.text()),
+        producer=draw(st.text(min_size=1, max_size=64)),
+        producer_version=draw(st.text(max_size=64)),
+        model=draw(st.text(min_size=1, max_size=64)), dataset=draw(st.text(max_size=64)),
         policy=PolicySpec(name=draw(st.sampled_from(POLICIES)),
-                          params=draw(st.dictionaries(st.text(), scalars, max_size=3))),
-        batch_size=draw(st.integers(1, 4096)), seed=draw(st.integers()),
-        iterations=iterations, schedule_source=draw(st.none() | st.text()),
-        notes=draw(st.dictionaries(st.text(), st.text(), max_size=2)),
+                          params=draw(st.dictionaries(st.text(max_size=64), scalars,
+                                                      max_size=3))),
+        batch_size=draw(st.integers(1, 4096)), seed=draw(st.integers(-(2**63), 2**64 - 1)),
+        iterations=iterations, schedule_source=draw(st.none() | st.text(max_size=200)),
+        notes=draw(st.dictionaries(st.text(max_size=64), st.text(max_size=200), max_size=2)),
     )
     return Trace.build(header=header, layers=layers, phase_start=np.array(starts),
                        phase_bits=bits, metrics=metrics, signals=signals)

@@ -1,7 +1,8 @@
 """The `rctsim` command line: thin typer commands over the library.
 
 Each command group lives in its own module and registers itself on `app`.
-Bad input (`InputError`) prints one line on stderr and exits with status 2.
+Bad input (`InputError`) prints one line on stderr and exits with status 2; a run that could not
+finish (`RunFailure`: workers lost) one line and status 3.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rctsim.cli import (  # noqa: F401  (registers)
 )
 from rctsim.cli.app import app
 from rctsim.cli.output import bare_json_flag
-from rctsim.errors import InputError
+from rctsim.errors import InputError, RunFailure, clip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,6 +35,12 @@ def main(argv: list[str] | None = None) -> None:
             code = app(args=argv, standalone_mode=False, prog_name="rctsim")
     except InputError as err:
         _fail(str(err), 2)
+    except RunFailure as err:
+        _fail(str(err), 3)
+    except OSError as err:  # a path the OS refuses (too long, no permission) named by the user
+        if err.filename is None:
+            raise
+        _fail(f"{clip(str(err.filename))}: path: {err.strerror or err}", 2)
     except Exception as err:  # the command-line parser's own errors (bad option values, ...)
         if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
             raise

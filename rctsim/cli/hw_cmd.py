@@ -1,6 +1,7 @@
 """`rctsim hw ...`: list, show, validate hardware descriptions; print their JSON Schema."""
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,9 @@ from hwmodels.schema import EnergyTable, HardwareSpec
 from hwmodels.summary import hardware_summary
 from rctsim.cli.app import app, check_outputs
 from rctsim.cli.output import console, is_stdout, write_output
+from rctsim.display import shown
 from rctsim.errors import InputError
+from rctsim.fileread import is_regular_file
 
 hw_app = typer.Typer(
     help="Hardware descriptions: list, show, validate, schema.", no_args_is_help=True
@@ -52,16 +55,16 @@ def list_cmd() -> None:
     out = console()
     presets = Table("preset", "description", title="hardware presets")
     for name in list_presets():
-        presets.add_row(name, load_hardware(name).description)
+        presets.add_row(shown(name), shown(load_hardware(name).description, 400))
     tables = Table("table", "description", title="energy tables")
     for name in list_tables():
-        tables.add_row(name, load_energy_table(name).description)
+        tables.add_row(shown(name), shown(load_energy_table(name).description, 400))
     out.print(presets)
     out.print(tables)
 
 
 def _summary_table(summary: dict[str, Any]) -> Table:
-    table = Table("quantity", "value", title=f"{summary['name']} (derived)")
+    table = Table("quantity", "value", title=f"{shown(summary['name'])} (derived)")
     rows = [
         ("PEs", str(summary["pes"])),
         (f"peak MAC/s ({summary['native_bits']}-bit)", _si(summary["peak_macs_per_s"], "MAC/s")),
@@ -91,13 +94,13 @@ def _summary_table(summary: dict[str, Any]) -> Table:
         for name, memory in summary["memories"].items()
     ]
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(shown(cell, 400) for cell in row))
     return table
 
 
 def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
     columns = ("part", "description", "source") if sources else ("part", "description")
-    table = Table(*columns, title=f"{spec.name}: {spec.description}")
+    table = Table(*columns, title=f"{shown(spec.name)}: {shown(spec.description, 400)}")
     array = spec.array
     rows = [
         (
@@ -137,11 +140,12 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
                                  if dram.bandwidth_bytes_per_s is not None else ""), dram.source))
     rows.append(("energy table", spec.energy_table, ""))
     latency = spec.dram.latency_ns
-    shown = "none given" if latency is None else f"{latency:g} ns"
-    rows.append(("latency, packing", f"DRAM latency {shown}; packing {spec.packing} "
+    latency_text = "none given" if latency is None else f"{latency:g} ns"
+    rows.append(("latency, packing", f"DRAM latency {latency_text}; packing {spec.packing} "
                  "(docs/model.md §1, §4)", ""))
     for part, description, source in rows:
-        table.add_row(part, description, *([source] if sources else []))
+        table.add_row(shown(part), shown(description, 400),
+                      *([shown(source, 400)] if sources else []))
     return table
 
 
@@ -161,7 +165,8 @@ def show_cmd(
     summary = hardware_summary(spec)
     if json_out:
         write_output(json_out, json.dumps({"spec": spec.model_dump(mode="json"),
-                                           "derived": summary}, indent=2))
+                                           "derived": summary}, indent=2,
+                                          allow_nan=False))
         if is_stdout(json_out):
             return
     out = console()
@@ -179,8 +184,8 @@ def validate_cmd(
     ] = False,
 ) -> None:
     """Check a YAML file; print `ok: FILE` or one error line (exit status 2)."""
-    if not path.is_file():
-        problem = "is not a regular file" if path.exists() else "no such file"
+    if not is_regular_file(path):
+        problem = "is not a regular file" if os.path.lexists(path) else "no such file"
         raise InputError(str(path), "(file)", problem, "a YAML file")
     if table:
         load_energy_table(path)

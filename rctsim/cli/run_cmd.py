@@ -14,6 +14,7 @@ from rich.table import Table
 
 from rctsim.cli.app import app, check_outputs
 from rctsim.cli.output import FORMATS, STDOUT, console, is_stdout, write_output
+from rctsim.display import shown
 from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
 from rctsim.replay import SimOptions, simulate
@@ -113,7 +114,7 @@ def summary_table(result: Result) -> Table:
     table.add_column("metric", no_wrap=True)
     for label, pr in result.policies.items():
         role = pr.role.removeprefix("baseline ").strip("()")
-        table.add_column(f"{label} ({role})", justify="right")
+        table.add_column(f"{shown(label)} ({shown(role)})", justify="right")
         table.add_column("per iteration", justify="right", style="dim")
     for depth, line in SUMMARY.walk(results=tuple(result.policies.values())):
         cells = []
@@ -122,19 +123,21 @@ def summary_table(result: Result) -> Table:
             cells.append(format_value(value, line.kind))
             each = value / pr.iterations if value is not None and line.per_iteration else None
             cells.append(format_value(each, line.kind) if line.per_iteration else "")
-        table.add_row("  " * depth + line.label, *cells)
+        table.add_row("  " * depth + shown(line.label), *cells)
     return table
 
 
 def print_summary(result: Result, console: Console) -> None:
     """The terminal summary: what was simulated, every policy side by side, then the savings."""
     for i, line in enumerate(summary_header(result)):
-        console.print(line, style="bold" if i == 0 else None, highlight=False, soft_wrap=True)
+        console.print(line, style="bold" if i == 0 else None, highlight=False, soft_wrap=True,
+                      markup=False)
     console.print(summary_table(result))
     if result.comparison:
         c = result.comparison
         role = c["baseline_role"].removeprefix("baseline ").strip("()")
-        cmp = Table(title=f"Savings of {c['policy']} against {c['baseline']} ({role})")
+        cmp = Table(title=f"Savings of {shown(c['policy'])} against {shown(c['baseline'])} "
+                          f"({shown(role)})")
         cmp.add_column("saving")
         cmp.add_column("value", justify="right")
         for name, value in c["savings"].items():
@@ -165,15 +168,15 @@ def gemm(
                                             else []))
     report = gemm_report(m, n, k, hw=hw, array=array, dataflow=dataflow, bits=bits)
     if json_out:
-        write_output(json_out, json.dumps(report, indent=2))
+        write_output(json_out, json.dumps(report, indent=2, allow_nan=False))
     if fmt == "json":
-        write_output(STDOUT, json.dumps(report, indent=2))
+        write_output(STDOUT, json.dumps(report, indent=2, allow_nan=False))
     if fmt == "csv":
         write_output(STDOUT, to_csv([{"metric": k, "value": v} for k, v in report.items()],
                                     ["metric", "value"]))
     if fmt != "table" or is_stdout(json_out):
         return
-    table = Table(title=f"GEMM {m}x{n}x{k} on {report['hardware']} "
+    table = Table(title=f"GEMM {m}x{n}x{k} on {shown(report['hardware'])} "
                         f"({report['array']}, {report['dataflow']}, {report['bits']})")
     table.add_column("metric")
     table.add_column("value", justify="right")

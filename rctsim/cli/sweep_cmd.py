@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,7 +11,7 @@ from rich.console import Console
 
 from rctsim.cli.app import app, check_outputs
 from rctsim.cli.output import console as wide_console
-from rctsim.errors import InputError
+from rctsim.errors import InputError, RunFailure
 
 if TYPE_CHECKING:
     from rctsim.sweep.config import SweepConfig
@@ -139,6 +140,11 @@ def _run(settings: SweepConfig, *, source: str, base_dir: Path, store_path: Path
         if new_store:  # bad input found before any point finished: leave no empty store
             _remove_empty_store(store_path)
         raise
+    except RunFailure as err:
+        kept = 0 if new_store and _remove_empty_store(store_path) else _stored(store_path)
+        where = (f"the store {store_path} keeps the {kept} finished point(s); rerun the same "
+                 "command to resume" if kept else "no point finished; no store was left")
+        raise RunFailure(err.what, err.problem, where) from None
     finally:
         executor.close()
     ok = [r for r in rows if r["status"] == "ok"]
@@ -161,18 +167,31 @@ def _run(settings: SweepConfig, *, source: str, base_dir: Path, store_path: Path
         out.print(front_table(plan, front, limit=show))
 
 
-def _remove_empty_store(path: Path) -> None:
-    """Delete a store this run created if it holds no finished point."""
+def _stored(path: Path) -> int:
+    """Rows in a store (0 when it cannot be read)."""
     import sqlite3
 
     try:
-        with sqlite3.connect(path) as db:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            return int(db.execute("SELECT COUNT(*) FROM points").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _remove_empty_store(path: Path) -> bool:
+    """Delete a store this run created if it holds no finished point; whether it did."""
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as db:
             rows = db.execute("SELECT COUNT(*) FROM points").fetchone()[0]
     except sqlite3.Error:
-        return
+        return False
     if rows == 0:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return True
+    return False
 
 
 def axes_listing() -> str:

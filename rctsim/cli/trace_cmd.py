@@ -11,6 +11,7 @@ from rich.table import Table
 
 from rctsim.cli.app import app, check_outputs
 from rctsim.cli.output import console, is_stdout, write_output
+from rctsim.display import MAX_SHOWN_CHARS, shown
 from rctsim.trace.catalog import resolve_trace
 from rctsim.trace.info import bundled_list, trace_info
 from rctsim.trace.model import OPERANDS
@@ -55,7 +56,8 @@ def list_traces(
     for column in ("name", "model", "dataset", "policy", "iterations", "layers", "phases", "bytes"):
         table.add_column(column, justify="right" if column in _NUMERIC else "left")
     for row in listing["traces"]:
-        table.add_row(row["name"], row["model"], row["dataset"], row["policy"],
+        table.add_row(shown(row["name"]), shown(row["model"]), shown(row["dataset"]),
+                      shown(row["policy"]),
                       f"{row['iterations']:,}", str(row["n_layers"]), str(row["n_phases"]),
                       f"{row['size_bytes']:,}")
     if not listing["traces"]:
@@ -72,20 +74,22 @@ def _console() -> Console:
 
 def _overview_table(s: dict[str, Any]) -> Table:
     h = s["header"]
-    table = Table(title=f"Trace {s['file']}", show_header=False)
+    table = Table(title=f"Trace {shown(s['file'])}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     params = ", ".join(f"{k}={v}" for k, v in sorted(s["policy"]["params"].items()))
-    lengths = [p["stop"] - p["start"] for p in s["phases"]]
+    params = shown(params, 4 * MAX_SHOWN_CHARS)
+    lengths = s["phase_lengths"]
     rows = [
-        ("model", h["model"]), ("dataset", h["dataset"]),
+        ("model", shown(h["model"])), ("dataset", shown(h["dataset"])),
         ("policy", f"{s['policy']['name']} ({params or 'no parameters'})"),
         ("batch size", str(h["batch_size"])), ("seed", str(h["seed"])),
         ("iterations", f"{s['iterations']:,}"), ("layers", str(s["n_layers"])),
-        ("phases", f"{s['n_phases']} (iterations per phase: {min(lengths)}..{max(lengths)})"),
+        ("phases", f"{s['n_phases']:,} (iterations per phase: "
+                   f"{lengths['min']:,}..{lengths['max']:,})"),
         ("parameters", f"{s['totals']['params']:,}"), ("forward MACs", f"{s['totals']['macs']:,}"),
-        ("producer", f"{h['producer']} {h['producer_version']}"),
-        ("schedule source", h["schedule_source"] or "this run"),
+        ("producer", shown(f"{h['producer']} {h['producer_version']}")),
+        ("schedule source", shown(h["schedule_source"] or "this run")),
         ("file", f"{s['size_bytes']:,} bytes, sha256 {s['sha256']}"),
         ("non-GEMM work", _nongemm_line(s["nongemm"])),
     ]
@@ -107,10 +111,10 @@ def _layer_table(s: dict[str, Any]) -> Table:
     for column in ("#", "name", "kind", "M", "N", "K", "params", "act elems", *OPERANDS):
         table.add_column(column, justify="left" if column in ("name", "kind") else "right")
     for name in signals:
-        table.add_column(f"{name} n", justify="right")
-        table.add_column(f"{name} mean", justify="right")
+        table.add_column(f"{shown(name)} n", justify="right")
+        table.add_column(f"{shown(name)} mean", justify="right")
     for layer in s["layers"]:
-        cells = [str(layer["index"]), layer["name"], layer["kind"], f"{layer['m']:,}",
+        cells = [str(layer["index"]), shown(layer["name"]), layer["kind"], f"{layer['m']:,}",
                  f"{layer['n']:,}", f"{layer['k']:,}", f"{layer['params']:,}",
                  f"{layer['act_elems']:,}",
                  *(f"{layer['mean_bits'][op]:.2f}" for op in OPERANDS)]
@@ -126,10 +130,10 @@ def _metrics_table(s: dict[str, Any]) -> Table:
     for column in ("metric", "records", "first", "last", "min", "max"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     for name, m in s["metrics"]["series"].items():
-        table.add_row(name, str(m["count"]),
+        table.add_row(shown(name), str(m["count"]),
                       *(_fmt_point(m[k]) for k in ("first", "last", "min", "max")))
     for name, sig in s["metrics"]["signals"].items():
-        table.add_row(f"{name} (per layer)", str(sig["count"]), "", "", "", "")
+        table.add_row(f"{shown(name)} (per layer)", str(sig["count"]), "", "", "", "")
     if not s["metrics"]["series"] and not s["metrics"]["signals"]:
         table.caption = "no metrics recorded"
     return table

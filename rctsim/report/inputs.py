@@ -15,6 +15,7 @@ from pathlib import Path
 from hwmodels.load import hardware_digest, load_hardware
 from hwmodels.schema import HardwareSpec
 from rctsim.errors import InputError
+from rctsim.fileread import read_text_limited
 from rctsim.result import RESULT_SCHEMA_VERSION, Result
 from rctsim.trace import load_trace, trace_digest
 from rctsim.trace.model import Trace
@@ -22,6 +23,8 @@ from rctsim.trace.model import Trace
 READABLE_SCHEMA_VERSIONS = (1, RESULT_SCHEMA_VERSION)
 """Run JSON versions the report reads: 1 lacks `gemm_arith`/`gemm_datapath`/`area_mm2`, which
 the report does not need (docs/run-json.md)."""
+MAX_RUN_JSON_BYTES = 64 * 2**20
+"""Largest run JSON read (a run JSON is well under 1 MB: per-phase series are capped)."""
 
 RUN_KEYS = ("schema_version", "hardware", "trace", "policies", "comparison")
 """Top-level keys of the run JSON the report reads."""
@@ -48,14 +51,18 @@ class RunInputs:
 
 def read_run_json(path: str | Path) -> dict:
     """Read and check a run JSON file (`rctsim run --json`)."""
+    allowed = "a run JSON written by rctsim run --json"
+    text = read_text_limited(path, limit=MAX_RUN_JSON_BYTES, allowed=allowed)
     try:
-        run = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(str(path), "(file)", f"cannot be read: {err}",
-                         "a run JSON written by rctsim run --json") from None
+        run = json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError(str(path), f"line {err.lineno}", f"not JSON: {err.msg}",
-                         "a run JSON written by rctsim run --json") from None
+                         allowed) from None
+    except RecursionError:
+        raise InputError(str(path), "(top level)", "JSON nested too deeply", allowed) from None
+    except ValueError as err:  # an integer of more than 4300 digits
+        raise InputError(str(path), "(top level)", f"not readable JSON: {err}",
+                         allowed) from None
     return check_run(run, str(path))
 
 

@@ -75,7 +75,7 @@ class FigureBlock:
 
 def script_json(data: object) -> str:
     """JSON safe to place inside a `<script>` element (every `<` escaped)."""
-    return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
 
 
 def _figure_json(fig: go.Figure) -> str:

@@ -19,7 +19,12 @@ from rctsim.report.run_figures import (
     memory_figure,
     timeline_figure,
 )
-from rctsim.report.trace_figures import bits_figure, energy_accuracy_figure, mean_rate_caveat
+from rctsim.report.trace_figures import (
+    bits_figure,
+    downsampling_notes,
+    energy_accuracy_figure,
+    mean_rate_caveat,
+)
 from rctsim.result import Result, write_atomic
 from rctsim.trace.model import Trace
 
@@ -86,6 +91,7 @@ def run_figure_blocks(inputs: RunInputs) -> tuple[list[FigureBlock], list[str]]:
         notes.append(f"{', '.join(odd)}: the run's peak on chip exceeds its peak total (the two "
                      "peaks are taken at different ops); off chip is shown as 0.")
     if trace is not None:
+        notes += downsampling_notes(run, trace)
         fig = energy_accuracy_figure(run, trace, inputs.baseline_trace)
         if fig is None:
             notes.append("The trace has no accuracy or loss metric: energy-to-accuracy figure "

@@ -12,7 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hwmodels.validation import parse_mapping, validate_model
-from rctsim.errors import InputError
+from rctsim.fileread import read_text_limited
+from rctsim.sweep.values import MAX_POINTS
 
 CACTI_MM2_PER_KB = 0.108577 / 16
 """mm² per KB of SRAM: CACTI at 45 nm (itrs-hp cells, 360 K, one read-write port), a 16 KB bank
@@ -38,7 +39,7 @@ class HardwareSpace(_Strict):
     """Hardware preset name or YAML file (relative to the sweep file) every point starts from."""
     axes: dict[str, Any] = Field(default_factory=dict)
     """Axis name -> a list of values, one value, or a range mapping (`rctsim sweep --list-axes`)."""
-    sample: int | None = Field(None, ge=1)
+    sample: int | None = Field(None, ge=1, le=MAX_POINTS)
     """Draw this many points at random (seeded) instead of the full grid."""
     scale_leakage: bool = True
     """Accepted for old sweep files and ignored: SRAM leakage (and energy, area) now follows
@@ -57,7 +58,7 @@ class PolicySpace(_Strict):
     axes: dict[str, Any] = Field(default_factory=dict)
     """Axis name -> values: `policy`, trainer settings (`seed`, `lr`, ...) and policy
     parameters (`t_low`, `t_high`, `tradeoff`, `b_min`, `b_max`, `interval`, `w_q`, ...)."""
-    sample: int | None = Field(None, ge=1)
+    sample: int | None = Field(None, ge=1, le=MAX_POINTS)
     """Draw this many trained points at random (seeded) instead of the full grid."""
 
 
@@ -106,11 +107,7 @@ def parse_sweep_config(source: str, data: dict[str, Any]) -> SweepConfig:
 def read_sweep_file(path: str | Path) -> dict[str, Any]:
     """The raw mapping of a sweep YAML file (InputError if unreadable or not a mapping)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(str(path), "(file)", f"cannot be read: {err}",
-                         "an existing sweep YAML file") from None
+    text = read_text_limited(path, allowed="an existing sweep YAML file")
     return parse_mapping(str(path), text, SweepConfig)
 
 

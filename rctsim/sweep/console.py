@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from rctsim.display import shown
 from rctsim.sweep.plan import SweepPlan
 from rctsim.sweep.runner import SweepOutcome, SweepProgress
 
@@ -70,16 +71,16 @@ def print_summary(console: Console, plan: SweepPlan, outcome: SweepOutcome, *,
     trained = sum(1 for p in plan.policies if p.train is not None)
     objectives = ", ".join(str(o) for o in plan.objectives)
     lines = [
-        f"[bold]sweep {plan.name}[/bold]: {len(outcome.points)} points ({len(plan.hardware)} "
-        f"hardware x {len(plan.policies)} policy points)",
+        f"[bold]sweep {shown(plan.name)}[/bold]: {len(outcome.points)} points "
+        f"({len(plan.hardware)} hardware x {len(plan.policies)} policy points)",
         f"  simulated now {outcome.computed}, already in the store {outcome.resumed}, "
         f"rejected by the model {outcome.errors}",
         f"  {outcome.seconds:.1f} s on {outcome.executor}, "
         + (f"{rate:,.1f} points/s simulated" if outcome.computed else "nothing left to simulate"),
         f"  traces: {len(plan.policies) - trained} given, {trained} trained "
         f"({outcome.trained} now, {trained - outcome.trained} from the cache)",
-        f"  store: {store}",
-        f"  Pareto front over {objectives}: {front_size} of {ok} points",
+        f"  store: {shown(store, 400)}",
+        f"  Pareto front over {shown(objectives, 400)}: {front_size} of {ok} points",
     ]
     for line in lines:
         console.print(line, soft_wrap=True)
@@ -122,10 +123,10 @@ def front_table(plan: SweepPlan, rows: Sequence[dict[str, Any]], *, limit: int) 
                *dict.fromkeys(o.column for o in plan.objectives)]
     table = Table(title=f"Pareto front ({len(rows)} points)")
     for column in columns:
-        table.add_column(column, justify="left" if column in ("trace_name", "policy")
+        table.add_column(shown(column), justify="left" if column in ("trace_name", "policy")
                          else "right")
     for row in ordered[:limit]:
-        table.add_row(*(_fmt(c, row.get(c), plain=c in plan.axes or c == "point")
+        table.add_row(*(shown(_fmt(c, row.get(c), plain=c in plan.axes or c == "point"))
                         for c in columns))
     if len(ordered) > limit:
         table.caption = f"{len(ordered) - limit} more rows: write them with --pareto-csv"

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from hwmodels.validation import load_yaml
 from rctsim.errors import InputError
 from rctsim.sweep.hardware import FIELD_ROOTS, HARDWARE_AXES, HW_AXIS, is_hardware_axis
 from rctsim.sweep.policies import TRAIN_AXES
@@ -18,14 +19,27 @@ FLAG_AXES: dict[str, str] = {
 }
 """Axes with their own flag."""
 
+MAX_FLAG_CHARS = 100_000
+"""Longest value of an axis flag (a list of values on the command line)."""
+
 
 def parse_values(flag: str, text: str) -> Any:
     """`64,128` -> [64, 128]; `{start: 32, stop: 512, factor: 2}` (YAML flow) -> a range."""
     text = text.strip()
+    if len(text) > MAX_FLAG_CHARS:
+        raise InputError("command line", flag, f"a value of {len(text):,} characters",
+                         f"at most {MAX_FLAG_CHARS:,} characters; list many values in a "
+                         "sweep file, or use a range")
     try:
         if text.startswith(("{", "[")):
-            return yaml.safe_load(text)
-        return [yaml.safe_load(item.strip()) for item in text.split(",") if item.strip()]
+            return load_yaml(text)
+        return [load_yaml(item.strip()) for item in text.split(",") if item.strip()]
+    except RecursionError:
+        raise InputError("command line", flag, "nested too deeply", "V1,V2,... or a flat "
+                         "YAML mapping") from None
+    except ValueError as err:  # e.g. an integer of more than 4300 digits
+        raise InputError("command line", flag, f"a value cannot be read: {err}",
+                         "numbers of ordinary size") from None
     except yaml.YAMLError as err:
         raise InputError("command line", flag, f"{text!r} is not a list or YAML mapping: "
                          f"{getattr(err, 'problem', err)}", "V1,V2,... or {start: A, stop: B, "

@@ -10,6 +10,7 @@ point and a hand-edited YAML with the same fields give the same numbers.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from hwmodels.schema import ArraySpec, DramSpec, HardwareSpec, MemorySpec
 from hwmodels.validation import validate_model
 from rctsim.errors import InputError
 from rctsim.sweep.config import AreaModel, HardwareSpace
-from rctsim.sweep.values import Axis, grid, read_axis, sample
+from rctsim.sweep.values import Axis, check_points, grid, grid_size, read_axis, sample
 
 KB = 1024
 """Bytes per KB, as in the presets (edge_npu: 108 KB = 110592 bytes)."""
@@ -60,10 +61,20 @@ def _memory(data: dict[str, Any], role: str) -> dict[str, Any]:
     raise ValueError(f"cannot be set: the hardware has no {role} memory")
 
 
+MAX_AXIS_NUMBER = 1e18
+"""Largest magnitude of a numeric hardware axis value (before its unit is applied)."""
+
+
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("is not a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError("is too large") from None
+    if not math.isfinite(number) or abs(number) > MAX_AXIS_NUMBER:
+        raise ValueError(f"is not a finite number of magnitude at most {MAX_AXIS_NUMBER:g}")
+    return number
 
 
 def _whole(value: Any) -> int:
@@ -179,7 +190,7 @@ class _Builder:
             if name != HW_AXIS:
                 try:
                     _edit_for(name)(data, value, self.base_dir)
-                except ValueError as err:
+                except (ValueError, OverflowError) as err:
                     raise InputError(self.source, f"hardware.axes.{name}",
                                      f"{value!r} {err}") from None
         spec = validate_model(self.source, data, HardwareSpec)
@@ -203,28 +214,45 @@ def read_hardware_axes(source: str, space: HardwareSpace) -> list[Axis]:
     return axes
 
 
-def _check_each_value(builder: _Builder, axes: list[Axis]) -> None:
-    """Every axis value on the base alone, so a rejected value names its axis."""
+def _check_values(builder: _Builder, axes: list[Axis], values: dict[str, Any]) -> None:
+    """Each value of a rejected point on the base alone, so a bad value names its axis."""
     for axis in axes:
-        probes = axis.choices if axis.choices is not None else (
-            (axis.span.start, axis.span.stop) if axis.span is not None else ())
-        for value in probes:
-            try:
-                builder.build({axis.name: value})
-            except InputError as err:
-                if err.source != builder.source or err.field.startswith("hardware.axes"):
-                    raise
-                raise InputError(builder.source, axis.field, f"{value!r} is rejected by the "
-                                 f"hardware schema: {err.field}: {err.problem}",
-                                 err.allowed) from None
+        if axis.name not in values:
+            continue
+        value = values[axis.name]
+        try:
+            builder.build({axis.name: value})
+        except InputError as err:
+            if err.source != builder.source or err.field.startswith("hardware.axes"):
+                raise
+            raise InputError(builder.source, axis.field, f"{value!r} is rejected by the "
+                             f"hardware schema: {err.field}: {err.problem}",
+                             err.allowed) from None
+
+
+def _check_ends(builder: _Builder, axes: list[Axis]) -> None:
+    """The ends of a continuous range (random draws lie between them)."""
+    for axis in axes:
+        if axis.choices is None and axis.span is not None:
+            for end in (axis.span.start, axis.span.stop):
+                _check_values(builder, [axis], {axis.name: end})
+
+
+def hardware_count(source: str, space: HardwareSpace) -> int:
+    """How many hardware points the space plans (computed without building any)."""
+    axes = read_hardware_axes(source, space)
+    return space.sample if space.sample is not None else grid_size(axes)
 
 
 def hardware_points(source: str, space: HardwareSpace, *, base_dir: Path,
                     rng: np.random.Generator) -> tuple[HardwarePoint, ...]:
-    """Every hardware point of the space (grid or seeded sample), each validated."""
+    """Every hardware point of the space (grid or seeded sample), each validated once, lazily:
+    the count is checked first, and a point is built only when its turn comes."""
     axes = read_hardware_axes(source, space)
+    if space.sample is None:
+        check_points(source, "hardware.axes", grid_size(axes))
     builder = _Builder(source, space, base_dir, {})
-    _check_each_value(builder, axes)
+    _check_ends(builder, axes)
     combos = (sample(axes, space.sample, rng) if space.sample is not None
               else grid(source, "hardware.axes", axes))
     points = []
@@ -232,6 +260,9 @@ def hardware_points(source: str, space: HardwareSpace, *, base_dir: Path,
         try:
             spec = builder.build(values)
         except InputError as err:
+            if err.source != source:
+                raise
+            _check_values(builder, axes, values)  # names the axis when one value alone is bad
             raise InputError(source, "hardware.axes", f"the point {_describe(values)} is "
                              f"rejected by the hardware schema: {err.field}: {err.problem}",
                              err.allowed) from None

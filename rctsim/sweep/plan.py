@@ -19,10 +19,11 @@ from rctsim import __version__
 from rctsim.errors import InputError
 from rctsim.replay import SimOptions
 from rctsim.sweep.config import AreaModel, SweepConfig
-from rctsim.sweep.hardware import HardwarePoint, hardware_points
+from rctsim.sweep.hardware import HardwarePoint, hardware_count, hardware_points
 from rctsim.sweep.metrics import trace_facts
 from rctsim.sweep.pareto import Objective, parse_objective
-from rctsim.sweep.policies import PolicyPoint, given_points, trained_points
+from rctsim.sweep.policies import PolicyPoint, given_points, policy_count, trained_points
+from rctsim.sweep.values import check_points
 from rctsim.trace.io import read_trace, trace_digest
 
 
@@ -78,6 +79,8 @@ def plan_sweep(config: SweepConfig, *, source: str, base_dir: Path) -> SweepPlan
                        for i, text in enumerate(config.objectives))
     if not objectives:
         raise InputError(source, "objectives", "no objective given", "one or more")
+    check_points(source, "hardware x policies", hardware_count(source, config.hardware)
+                 * max(policy_count(source, config.policies), 1), "the sweep")
     hardware = hardware_points(source, config.hardware, base_dir=base_dir,
                                rng=np.random.default_rng(hw_seed))
     policies = (*given_points(source, config.policies, base_dir),

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from hwmodels.validation import validation_input_error
 from rctsim.errors import InputError
 from rctsim.sweep.config import PolicySpace
-from rctsim.sweep.values import Axis, grid, read_axis, sample
+from rctsim.sweep.values import Axis, grid, grid_size, read_axis, sample
 from rctsim.trace.catalog import resolve_trace
 
 TRAIN_AXES = ("policy", "model", "dataset", "seed", "epochs", "batch_size", "lr", "momentum",
@@ -65,6 +65,17 @@ def _registries() -> tuple[Any, dict[str, Any], dict[str, Any], dict[str, Any]]:
     from rctsim.train.policies import POLICIES
 
     return TrainConfig, POLICIES, MODELS, DATASETS
+
+
+def policy_count(source: str, space: PolicySpace) -> int:
+    """At most how many policy points the space plans (computed without building any)."""
+    count = len(space.traces)
+    if space.train or space.axes:
+        _, policies, _, _ = _registries()
+        names = sorted({k for entry in policies.values() for k in entry.params.model_fields})
+        axes = _read_axes(source, space, names)
+        count += space.sample if space.sample is not None else grid_size(axes)
+    return count
 
 
 def trained_points(source: str, space: PolicySpace, *,

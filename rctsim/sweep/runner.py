@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rctsim.errors import InputError
 from rctsim.sweep.cache import TraceCache, Trainer, train_job, train_with_rctsim
 from rctsim.sweep.executors import Executor
 from rctsim.sweep.plan import (
@@ -16,7 +18,7 @@ from rctsim.sweep.plan import (
     sweep_points,
     trace_info,
 )
-from rctsim.sweep.store import SweepStore
+from rctsim.sweep.store import SweepStore, new_owner
 from rctsim.sweep.table import store_row
 from rctsim.sweep.work import simulate_job, split_jobs
 
@@ -40,7 +42,7 @@ class SweepOutcome:
 
     points: tuple[Point, ...]
     resumed: int
-    """Points already in the store."""
+    """Points already in the store, or finished meanwhile by another sweep on the same store."""
     computed: int
     """Points simulated by this run."""
     errors: int
@@ -82,17 +84,17 @@ def prepare_traces(plan: SweepPlan, *, cache: TraceCache, executor: Executor,
     return infos, len(todo)
 
 
-def run_sweep(plan: SweepPlan, *, store: SweepStore, executor: Executor, cache: TraceCache,
-              trainer: Trainer = train_with_rctsim,
-              on_progress: ProgressFn = _noop) -> SweepOutcome:
-    """Train, then simulate every point the store lacks; one committed row per point."""
-    start = time.perf_counter()
-    traces, trained = prepare_traces(plan, cache=cache, executor=executor, trainer=trainer,
-                                     on_progress=on_progress)
-    points = sweep_points(plan, traces)
-    finished = store.finished(p.key for p in points)
-    todo = [p for p in points if p.key not in finished]
-    by_key = {p.key: p for p in todo}
+ROUND_MIN = 32
+"""Fewest points a sweep leases at a time (it leases rounds, so concurrent sweeps share work)."""
+JOB_SIZE = 16
+"""Most points in one worker task (`split_jobs`)."""
+WAIT_S = 0.5
+"""Pause between looks at the store while another sweep holds every pending point."""
+
+
+def _tasks(plan: SweepPlan, todo: list[Point], traces: list[TraceInfo],
+           executor: Executor) -> list[tuple]:
+    """Worker tasks for `todo`: per trace, the points cut into jobs."""
     tasks = []
     for trace in traces:
         items = [(p.key, p.hardware.spec) for p in todo if p.trace is trace]
@@ -100,18 +102,56 @@ def run_sweep(plan: SweepPlan, *, store: SweepStore, executor: Executor, cache: 
             ref = executor.share(trace.path)
             tasks += [(ref, job) for job in split_jobs(
                 items, workers=executor.workers, options=plan.options,
-                baseline=plan.baseline)]
-    done = len(finished)
+                baseline=plan.baseline, max_size=JOB_SIZE)]
+    return tasks
+
+
+def run_sweep(plan: SweepPlan, *, store: SweepStore, executor: Executor, cache: TraceCache,
+              trainer: Trainer = train_with_rctsim,
+              on_progress: ProgressFn = _noop) -> SweepOutcome:
+    """Train, then simulate every point the store lacks; one committed row per point.
+
+    Points are leased from the store in rounds (`SweepStore.claim`), so sweeps running at the
+    same time on one store never simulate a point twice: each takes the points no one holds,
+    then waits for the ones another sweep is simulating."""
+    start = time.perf_counter()
+    traces, trained = prepare_traces(plan, cache=cache, executor=executor, trainer=trainer,
+                                     on_progress=on_progress)
+    points = sweep_points(plan, traces)
+    by_key = {p.key: p for p in points}
+    owner = new_owner()
+    done = len(store.finished(by_key))
+    computed = 0
     sim_start = time.perf_counter()
     on_progress(SweepProgress("simulate", done, len(points)))
-    for _, outcomes in executor.run(simulate_job, tasks):
-        for outcome in outcomes:
-            store.insert(store_row(plan, by_key[outcome.key], outcome))
-            done += 1
-        on_progress(SweepProgress("simulate", done, len(points)))
+    round_size = max(ROUND_MIN, 4 * executor.workers * JOB_SIZE)
+    try:
+        while True:
+            finished = store.finished(by_key)
+            pending = [k for k in by_key if k not in finished]
+            done = len(finished)
+            if not pending:
+                break
+            claimed = store.claim(pending, owner, limit=round_size)
+            if not claimed:  # every pending point is leased by another live sweep: wait
+                on_progress(SweepProgress("simulate", done, len(points)))
+                time.sleep(WAIT_S)
+                continue
+            for _, outcomes in executor.run(simulate_job,
+                                            _tasks(plan, [by_key[k] for k in claimed],
+                                                   traces, executor)):
+                for outcome in outcomes:
+                    store.insert(store_row(plan, by_key[outcome.key], outcome))
+                computed += len(outcomes)
+                done += len(outcomes)
+                store.renew(owner)
+                on_progress(SweepProgress("simulate", min(done, len(points)), len(points)))
+    finally:
+        with contextlib.suppress(InputError):  # a damaged store already said so
+            store.release(owner)
     rows = store.rows(p.key for p in points)
     errors = sum(1 for r in rows.values() if r["status"] != "ok")
-    return SweepOutcome(points=tuple(points), resumed=len(finished), computed=len(todo),
+    return SweepOutcome(points=tuple(points), resumed=len(points) - computed, computed=computed,
                         errors=errors, trained=trained, seconds=time.perf_counter() - start,
                         simulate_seconds=time.perf_counter() - sim_start,
                         executor=executor.description)

@@ -9,12 +9,19 @@ point, never a stale hit.
 from __future__ import annotations
 
 import json
+import math
+import os
+import secrets
+import socket
 import sqlite3
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from rctsim.errors import InputError
+from rctsim.fileread import is_regular_file
 from rctsim.sweep.metrics import METRIC_COLUMNS
 
 STORE_SCHEMA_VERSION = 2
@@ -46,6 +53,51 @@ TIMING_COLUMNS = ("elapsed_s", "finished_at")
 
 _BATCH = 500
 
+LEASE_SECONDS = 600.0
+"""How long a claimed point stays reserved without renewal. A sweep renews its leases as
+results come in; a lease of a dead sweep on this host ends at once (its process is gone)."""
+
+
+def new_owner() -> str:
+    """A lease owner id for this sweep: host, process id and a random tag."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def lease_alive(owner: str, expires: float, *, now: float) -> bool:
+    """Whether a lease still holds: not expired, and its process alive if on this host."""
+    if expires < now:
+        return False
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def damaged(path: str | Path, err: BaseException, field: str = "store") -> InputError:
+    """The one line for a store SQLite cannot read or whose rows do not decode."""
+    return InputError(str(path), field, f"the store is damaged: {err}; move it aside "
+                      "(a new store file recomputes its points)",
+                      "a sweep store written by rctsim sweep, or a new file")
+
+
+@contextmanager
+def _guard(path: Path) -> Iterator[None]:
+    """SQLite and decoding failures of a damaged store as one InputError line."""
+    try:
+        yield
+    except sqlite3.IntegrityError:  # a row this code built wrongly: a bug, not damage
+        raise
+    except (sqlite3.DatabaseError, json.JSONDecodeError, RecursionError, ValueError,
+            TypeError) as err:
+        raise damaged(path, err) from None
+
 
 class SweepStore:
     """An SQLite file of finished points."""
@@ -55,14 +107,24 @@ class SweepStore:
         if not self.path.parent.is_dir():
             raise InputError(str(path), "--store", "the folder does not exist",
                              "a path in an existing folder")
+        if os.path.lexists(self.path) and not is_regular_file(self.path):
+            raise InputError(str(path), "--store", "is not a regular file",
+                             "a sweep store or a new file")
         try:
-            self.conn = sqlite3.connect(self.path, isolation_level=None)
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self._create()
+            self._check_columns()
         except sqlite3.DatabaseError as err:
-            raise InputError(str(path), "--store", f"not a usable SQLite file: {err}",
-                             "a sweep store or a new file") from None
+            raise damaged(self.path, err, "--store") from None
+
+    def _check_columns(self) -> None:
+        """The `points` table has every column of this schema (a dropped one is damage)."""
+        found = {row[1] for row in self.conn.execute("PRAGMA table_info(points)")}
+        missing = [name for name in COLUMN_NAMES if name not in found]
+        if missing:
+            raise sqlite3.DatabaseError(f"the points table lacks column {missing[0]}")
 
     def _create(self) -> None:
         with self.conn:
@@ -73,6 +135,8 @@ class SweepStore:
                               (str(STORE_SCHEMA_VERSION),))
             cols = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
             self.conn.execute(f"CREATE TABLE IF NOT EXISTS points ({cols})")
+            self.conn.execute("CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, "
+                              "owner TEXT NOT NULL, expires REAL NOT NULL)")
         found = self.conn.execute("SELECT value FROM meta WHERE name = 'schema_version'"
                                   ).fetchone()[0]
         if found != str(STORE_SCHEMA_VERSION):
@@ -81,28 +145,28 @@ class SweepStore:
 
     def finished(self, keys: Iterable[str]) -> set[str]:
         """The keys among `keys` that have a row."""
-        keys = list(keys)
-        found: set[str] = set()
-        for i in range(0, len(keys), _BATCH):
-            chunk = keys[i:i + _BATCH]
-            marks = ",".join("?" * len(chunk))
-            found.update(k for (k,) in self.conn.execute(
-                f"SELECT key FROM points WHERE key IN ({marks})", chunk))
-        return found
+        with _guard(self.path):
+            return self._finished(list(keys))
 
     def insert(self, row: dict[str, Any]) -> None:
         """Insert one complete row in its own committed transaction (a present key is kept)."""
         values = [_encode(name, row.get(name)) for name in COLUMN_NAMES]
         marks = ",".join("?" * len(COLUMN_NAMES))
-        with self.conn:
-            self.conn.execute("BEGIN")
+        with _guard(self.path), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute(f"INSERT INTO points ({','.join(COLUMN_NAMES)}) "
                               f"VALUES ({marks}) ON CONFLICT(key) DO NOTHING", values)
+            self.conn.execute("DELETE FROM leases WHERE key = ?", (row["key"],))
 
     def rows(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Rows by key for the keys that have one, JSON columns decoded."""
         keys = list(keys)
         out: dict[str, dict[str, Any]] = {}
+        with _guard(self.path):
+            self._rows(keys, out)
+        return out
+
+    def _rows(self, keys: list[str], out: dict[str, dict[str, Any]]) -> None:
         for i in range(0, len(keys), _BATCH):
             chunk = keys[i:i + _BATCH]
             marks = ",".join("?" * len(chunk))
@@ -112,11 +176,69 @@ class SweepStore:
                 row = {name: _decode(name, v) for name, v in zip(COLUMN_NAMES, values,
                                                                   strict=True)}
                 out[row["key"]] = row
-        return out
+
+    def claim(self, keys: Iterable[str], owner: str, *, limit: int,
+              ttl_s: float = LEASE_SECONDS) -> list[str]:
+        """Lease up to `limit` of `keys` that have no row and no live lease of another sweep
+        (in one write transaction, so two sweeps never claim the same point)."""
+        keys = list(keys)
+        now = time.time()
+        claimed: list[str] = []
+        with _guard(self.path), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            held = {k: (o, e) for k, o, e in self.conn.execute(
+                "SELECT key, owner, expires FROM leases")}
+            done = self._finished(keys)
+            for key in keys:
+                if len(claimed) >= limit:
+                    break
+                if key in done:
+                    continue
+                lease = held.get(key)
+                if lease is not None and lease[0] != owner and lease_alive(*lease, now=now):
+                    continue
+                claimed.append(key)
+            self.conn.executemany("INSERT OR REPLACE INTO leases VALUES (?, ?, ?)",
+                                  [(k, owner, now + ttl_s) for k in claimed])
+        return claimed
+
+    def leased_elsewhere(self, keys: Iterable[str], owner: str) -> set[str]:
+        """The keys among `keys` without a row that another live sweep holds a lease on."""
+        keys = list(keys)
+        now = time.time()
+        with _guard(self.path):
+            done = self._finished(keys)
+            held = {k: (o, e) for k, o, e in self.conn.execute(
+                "SELECT key, owner, expires FROM leases WHERE owner != ?", (owner,))}
+        return {k for k in keys if k not in done and k in held and lease_alive(*held[k],
+                                                                               now=now)}
+
+    def renew(self, owner: str, ttl_s: float = LEASE_SECONDS) -> None:
+        """Extend every lease of `owner` (a sweep still working on its points)."""
+        with _guard(self.path), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("UPDATE leases SET expires = ? WHERE owner = ?",
+                              (time.time() + ttl_s, owner))
+
+    def release(self, owner: str) -> None:
+        """Drop every lease of `owner` (its points not finished go back to the pool)."""
+        with _guard(self.path), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("DELETE FROM leases WHERE owner = ?", (owner,))
+
+    def _finished(self, keys: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(keys), _BATCH):
+            chunk = keys[i:i + _BATCH]
+            marks = ",".join("?" * len(chunk))
+            found.update(k for (k,) in self.conn.execute(
+                f"SELECT key FROM points WHERE key IN ({marks})", chunk))
+        return found
 
     def count(self) -> int:
         """Rows in the store."""
-        return int(self.conn.execute("SELECT COUNT(*) FROM points").fetchone()[0])
+        with _guard(self.path):
+            return int(self.conn.execute("SELECT COUNT(*) FROM points").fetchone()[0])
 
     def close(self) -> None:
         """Close the connection."""
@@ -135,7 +257,26 @@ def _encode(name: str, value: Any) -> Any:
     return value
 
 
+_KINDS = {name: kind.split()[0] for name, kind in COLUMNS}
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {"TEXT": (str,), "INTEGER": (int,),
+                                              "REAL": (int, float)}
+
+
 def _decode(name: str, value: Any) -> Any:
-    if name in JSON_COLUMNS and value is not None:
+    """A stored value as Python, checked against its column's type (ValueError when not:
+    a store edited or damaged outside rctsim)."""
+    if value is None:
+        if name in ("key", "status"):
+            raise ValueError(f"column {name} is empty")
+        return None
+    wanted = _PYTHON_TYPES[_KINDS[name]]
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        raise ValueError(f"column {name} holds {type(value).__name__} {str(value)[:40]!r}, "
+                         f"not {_KINDS[name]}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"column {name} holds {value}")
+    if name == "status" and value not in ("ok", "error"):
+        raise ValueError(f"column status holds {value[:40]!r}, not ok or error")
+    if name in JSON_COLUMNS:
         return json.loads(value)
     return value

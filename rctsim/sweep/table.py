@@ -100,7 +100,7 @@ def to_json(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, plan: Swe
            "name": plan.name, "objectives": [_objective(o) for o in plan.objectives],
            "pareto_front": front, "columns": list(columns),
            "rows": [{c: row.get(c) for c in columns} for row in rows]}
-    return json.dumps(doc, indent=2)
+    return json.dumps(doc, indent=2, allow_nan=False)
 
 
 def _objective(o: Objective) -> dict[str, Any]:

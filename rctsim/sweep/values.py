@@ -6,7 +6,7 @@ import itertools
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,11 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from hwmodels.validation import validate_model
 from rctsim.errors import InputError
 
-MAX_POINTS = 1_000_000
-"""Largest grid a sweep expands."""
+MAX_POINTS = 100_000
+"""Most points a sweep plans (hardware points x policy points, grid or sample): every planned
+hardware point is a validated description of about 7 KB, so 100,000 stay under 1 GB."""
 
 MAX_AXIS_VALUES = 100_000
 """Most values one stepped range may expand to (checked before expanding)."""
+
+RANGE_LIMIT = 1e18
+"""Largest magnitude of a range's start, stop, step or factor."""
 
 RANGE_KEYS = "start, stop and one of num, step, factor (optional: scale, integer)"
 """What a range mapping holds, for error messages."""
@@ -30,15 +34,15 @@ class RangeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True,
                               allow_inf_nan=False)
 
-    start: int | float
+    start: Annotated[int | float, Field(ge=-RANGE_LIMIT, le=RANGE_LIMIT)]
     """First value."""
-    stop: int | float
+    stop: Annotated[int | float, Field(ge=-RANGE_LIMIT, le=RANGE_LIMIT)]
     """Last value (included when a step lands on it)."""
     num: int | None = Field(None, ge=1, le=MAX_AXIS_VALUES)
     """Number of evenly spaced values (geometric with `scale: log`)."""
-    step: int | float | None = None
+    step: Annotated[int | float, Field(ge=-RANGE_LIMIT, le=RANGE_LIMIT)] | None = None
     """Additive step."""
-    factor: int | float | None = None
+    factor: Annotated[int | float, Field(ge=-RANGE_LIMIT, le=RANGE_LIMIT)] | None = None
     """Multiplicative step (> 1)."""
     scale: Literal["linear", "log"] = "linear"
     """Spacing for `num`, and the distribution of random draws from a range without steps."""
@@ -69,6 +73,7 @@ def read_axis(source: str, field: str, name: str, raw: Any, *, sampling: bool) -
                              "(a bare start..stop is only for random samples)", RANGE_KEYS)
         return Axis(name, field, values, None if values is not None else spec)
     values = tuple(raw) if isinstance(raw, list) else (raw,)
+    _check_count(source, field, len(values), "list")
     if not values:
         raise InputError(source, field, "the list of values is empty", "one value or more")
     return Axis(name, field, _unique(values))
@@ -118,14 +123,22 @@ def _number(value: float, r: RangeSpec) -> int | float:
 def _stepped(source: str, field: str, r: RangeSpec) -> list[float]:
     if r.step == 0:
         raise InputError(source, field, "step is 0", "a non-zero step")
-    count = math.floor((r.stop - r.start) / r.step + 1e-9) + 1
+    count = _count(source, field, (r.stop - r.start) / r.step)
     _check_count(source, field, count)
     return [r.start + i * r.step for i in range(max(count, 0))]
 
 
-def _check_count(source: str, field: str, count: int) -> None:
+def _count(source: str, field: str, steps: float) -> int:
+    """Values of a range that takes `steps` steps (refused when that is not a finite number)."""
+    if not math.isfinite(steps):
+        raise InputError(source, field, f"the range has {steps} steps",
+                         f"at most {MAX_AXIS_VALUES:,} values per axis")
+    return math.floor(steps + 1e-9) + 1
+
+
+def _check_count(source: str, field: str, count: int, what: str = "range") -> None:
     if count > MAX_AXIS_VALUES:
-        raise InputError(source, field, f"the range has {count:,} values",
+        raise InputError(source, field, f"the {what} has {count:,} values",
                          f"at most {MAX_AXIS_VALUES:,} values per axis; use `sample: N`")
 
 
@@ -133,18 +146,27 @@ def _multiplied(source: str, field: str, r: RangeSpec) -> list[float]:
     if r.factor is None or r.factor <= 1 or r.start <= 0:
         raise InputError(source, field, f"factor {r.factor} from {r.start}: a factor range "
                          "needs factor > 1 and start > 0", "factor > 1, start > 0")
-    count = math.floor(math.log(r.stop / r.start) / math.log(r.factor) + 1e-9) + 1 \
+    count = _count(source, field, math.log(r.stop / r.start) / math.log(r.factor)) \
         if r.stop >= r.start else 0
     _check_count(source, field, count)
     return [r.start * r.factor ** i for i in range(max(count, 0))]
 
 
+def grid_size(axes: list[Axis]) -> int:
+    """Points of the full grid of `axes` (computed, never expanded)."""
+    return math.prod(len(a.choices or ()) for a in axes)
+
+
+def check_points(source: str, field: str, count: int, what: str = "the grid") -> None:
+    """Refuse more than MAX_POINTS points, before any is expanded or validated."""
+    if count > MAX_POINTS:
+        raise InputError(source, field, f"{what} has {count:,} points",
+                         f"at most {MAX_POINTS:,}; use `sample: N` for a random sample")
+
+
 def grid(source: str, field: str, axes: list[Axis]) -> list[dict[str, Any]]:
     """Every combination of the axes' values (the last axis varies fastest)."""
-    size = math.prod(len(a.choices or ()) for a in axes)
-    if size > MAX_POINTS:
-        raise InputError(source, field, f"the grid has {size:,} points",
-                         f"at most {MAX_POINTS:,}; use `sample: N` for a random sample")
+    check_points(source, field, grid_size(axes))
     names = [a.name for a in axes]
     return [dict(zip(names, combo, strict=True))
             for combo in itertools.product(*(a.choices or () for a in axes))]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 
-from rctsim.errors import InputError
+from rctsim.errors import MAX_NAME_CHARS, InputError
+from rctsim.fileread import is_regular_file
 from rctsim.trace.io import read_trace
 from rctsim.trace.model import Trace
 
@@ -30,10 +32,15 @@ def list_bundled_traces() -> list[str]:
 def resolve_trace(name_or_path: str | Path) -> Path:
     """An existing file path as given, else the bundled trace of that name; else InputError."""
     given = Path(name_or_path)
-    if given.is_file():
+    if is_regular_file(given):
         return given
-    if given.exists():
-        raise InputError(str(given), "trace", "is not a file", "a trace file or a bundled name")
+    if os.path.lexists(given):
+        raise InputError(str(given), "trace", "is not a file (a folder or device)",
+                         "a trace file or a bundled name")
+    if len(str(name_or_path)) > MAX_NAME_CHARS:
+        raise InputError(str(name_or_path)[:MAX_NAME_CHARS] + "...", "trace",
+                         f"no such file (a name of {len(str(name_or_path)):,} characters)",
+                         "an existing trace file or a bundled name")
     names = list_bundled_traces()
     name = str(name_or_path).removesuffix(TRACE_SUFFIX)
     if name in names:

@@ -12,8 +12,11 @@ from rctsim.trace import catalog
 from rctsim.trace.io import read_trace, trace_digest
 from rctsim.trace.model import OPERANDS, LayerSignal, Series, Trace
 
-SCHEMA_VERSION = 1
-"""Version of the `trace info --json` and `trace list --json` schemas."""
+SCHEMA_VERSION = 2
+"""Version of the `trace info --json` and `trace list --json` schemas (2: `phases` lists at most
+MAX_LISTED_PHASES phases)."""
+MAX_LISTED_PHASES = 1000
+"""Most phases listed one by one in `trace info --json`; the counts and lengths cover all."""
 LOSS_METRIC = "loss"
 """Metric summarised as the training loss."""
 ACCURACY_METRIC = "eval_acc"
@@ -28,7 +31,7 @@ def trace_info(path: str | Path) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "file": str(path),
         "size_bytes": path.stat().st_size,
-        "sha256": trace_digest(path),
+        "sha256": trace_digest(trace),  # the file's digest, taken while reading it
         **trace_summary(trace),
     }
 
@@ -36,6 +39,7 @@ def trace_info(path: str | Path) -> dict[str, Any]:
 def trace_summary(trace: Trace) -> dict[str, Any]:
     """Everything `trace info` shows about an in-memory trace, as JSON-ready values."""
     mean_bits = trace.mean_bits()
+    lengths = trace.phase_lengths()
     return {
         "header": trace.header.model_dump(mode="json"),
         "iterations": trace.iterations,
@@ -52,8 +56,10 @@ def trace_summary(trace: Trace) -> dict[str, Any]:
              "mean_bits": {op: float(mean_bits[i, j]) for j, op in enumerate(OPERANDS)}}
             for i, layer in enumerate(trace.layers)
         ],
-        "phases": [{"start": int(a), "stop": int(b)}
-                   for a, b in zip(trace.phase_start, trace.phase_stop, strict=True)],
+        "phases": [{"start": int(a), "stop": int(b)} for a, b in
+                   zip(trace.phase_start[:MAX_LISTED_PHASES],
+                       trace.phase_stop[:MAX_LISTED_PHASES], strict=True)],
+        "phase_lengths": {"min": int(lengths.min()), "max": int(lengths.max())},
         "metrics": _metrics_summary(trace),
         "nongemm": _nongemm_summary(trace),
     }

@@ -10,6 +10,7 @@ field or byte offset.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import struct
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from rctsim.atomic import write_atomic
 from rctsim.errors import InputError
+from rctsim.fileread import MAX_TRACE_BYTES, read_bytes_limited
 from rctsim.trace.model import (
     MAX_BITS,
     MIN_BITS,
@@ -179,8 +181,11 @@ def write_trace(trace: Trace, path: str | Path) -> None:
 
 
 def trace_digest(trace_or_path: Trace | str | Path) -> str:
-    """sha256 hex digest of the file bytes (of the encoded trace when given a Trace)."""
+    """sha256 hex digest of the file bytes: of the file a Trace was read from, else of the
+    encoded trace."""
     if isinstance(trace_or_path, Trace):
+        if trace_or_path.file_sha256 is not None:  # read from a file: that file's digest
+            return trace_or_path.file_sha256
         return hashlib.sha256(trace_to_bytes(trace_or_path)).hexdigest()
     return hashlib.sha256(_read_file(Path(trace_or_path))).hexdigest()
 
@@ -250,35 +255,32 @@ def read_trace(path: str | Path) -> Trace:
 
 def trace_from_bytes(data: bytes, source: str = "<bytes>") -> Trace:
     """Decode and fully validate a file image; `source` names it in error messages."""
-    data = bytes(data)
-    header_length, data_length, major, minor = _check_frame(data, source)
+    data = data if isinstance(data, bytes) else bytes(data)
+    header_length, data_length, major, minor, digest = _check_frame(data, source)
     header = _parse_header(data[PREAMBLE.size:PREAMBLE.size + header_length], major, minor,
                            source)
     base = PREAMBLE.size + header_length
     arrays = _read_arrays(data, base, data_length, header.arrays, source)
     phase_start, phase_bits = _phases_from_segments(arrays["segments"], header, source)
-    return Trace.build(
-        header=header.trace, layers=header.layers, phase_start=phase_start,
-        phase_bits=phase_bits,
-        metrics={n: Series(**cols) for n, cols in arrays["metrics"].items()},
-        signals={n: LayerSignal(**cols) for n, cols in arrays["signals"].items()},
-        source=source,
-    )
+    # copies: a view would keep the whole file image alive as long as the trace
+    metrics = {n: Series(**{c: v.copy() for c, v in cols.items()})
+               for n, cols in arrays["metrics"].items()}
+    signals = {n: LayerSignal(**{c: v.copy() for c, v in cols.items()})
+               for n, cols in arrays["signals"].items()}
+    del arrays, data  # the file image is no longer needed: free it before validating
+    trace = Trace.build(header=header.trace, layers=header.layers, phase_start=phase_start,
+                        phase_bits=phase_bits, metrics=metrics, signals=signals, source=source)
+    return dataclasses.replace(trace, file_sha256=digest)
 
 
 def _read_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(str(path), "path", "no such file", "an existing trace file") from None
-    except OSError as err:
-        raise InputError(str(path), "path", f"cannot read: {err.strerror or err}",
-                         "a readable trace file") from None
+    return read_bytes_limited(path, limit=MAX_TRACE_BYTES, field="path",
+                              allowed="an existing, readable trace file")
 
 
-def _check_frame(data: bytes, source: str) -> tuple[int, int, int, int]:
+def _check_frame(data: bytes, source: str) -> tuple[int, int, int, int, str]:
     """Check magic, version, lengths and checksum; return (header_length, data_length, major,
-    minor)."""
+    minor, sha256 hex of the whole file)."""
     if data[:len(MAGIC)] != MAGIC[:len(data)]:
         raise InputError(source, "magic (byte 0)", f"{data[:len(MAGIC)]!r} is not a trace file",
                          f"{MAGIC!r}")
@@ -297,11 +299,15 @@ def _check_frame(data: bytes, source: str) -> tuple[int, int, int, int]:
                              f"a multiple of {ALIGN}")
     _check_length(len(data), header_length, data_length, source)
     body_end = len(data) - DIGEST_SIZE
-    if hashlib.sha256(data[:body_end]).digest() != data[body_end:]:
+    view = memoryview(data)
+    body = hashlib.sha256(view[:body_end])
+    if body.digest() != data[body_end:]:
         raise InputError(source, f"checksum (byte {body_end})",
                          f"sha256 of bytes 0..{body_end} does not match: the file is corrupted",
                          "the sha256 of everything before the trailer")
-    return header_length, data_length, major, minor
+    whole = body.copy()
+    whole.update(view[body_end:])
+    return header_length, data_length, major, minor, whole.hexdigest()
 
 
 def _check_length(size: int, header_length: int, data_length: int, source: str) -> None:
@@ -334,6 +340,12 @@ def _parse_header(raw: bytes, major: int, minor: int, source: str) -> _Header:
         at = PREAMBLE.size + len(text[:err.pos].encode("utf-8"))
         raise InputError(source, f"header (byte {at})", f"invalid JSON: {err.msg}",
                          "one JSON object") from None
+    except RecursionError:
+        raise InputError(source, f"header (byte {PREAMBLE.size})", "JSON nested too deeply",
+                         "the header object of the format (a few levels deep)") from None
+    except ValueError as err:  # an integer of more than 4300 digits
+        raise InputError(source, f"header (byte {PREAMBLE.size})", f"invalid JSON: {err}",
+                         "numbers of ordinary size") from None
     if not isinstance(obj, dict):
         raise InputError(source, f"header (byte {PREAMBLE.size})",
                          f"a JSON {type(obj).__name__}", "one JSON object")
@@ -420,42 +432,96 @@ def _view(data: bytes, base: int, data_length: int, ref: _ArrayRef, dtype: str, 
     return np.frombuffer(data, dtype=dtype, count=length, offset=base + ref.offset)
 
 
+CHUNK = 1 << 20
+"""Segments handled at once when decoding phases: bounds the temporaries of a huge table."""
+
+
+def _first_bad(n: int, test) -> np.ndarray:
+    """Index (as a 0- or 1-element array) of the first segment where `test(lo, hi)` is true.
+
+    `test` gets a chunk `[lo, hi)` and returns a boolean mask over it."""
+    for lo in range(0, n, CHUNK):
+        hit = np.flatnonzero(test(lo, min(n, lo + CHUNK)))
+        if len(hit):
+            return hit[:1] + lo
+    return np.zeros(0, dtype=np.int64)
+
+
 def _phases_from_segments(seg: dict[str, np.ndarray], header: _Header,
                           source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Turn run-length segments per (layer, operand) back into global phases."""
+    """Turn run-length segments per (layer, operand) back into global phases.
+
+    Works chunk by chunk so that a table of tens of millions of segments needs memory for the
+    phase table and a chunk, not for several copies of the segments."""
     n_layers, n_ops = len(header.layers), len(OPERANDS)
-    layer, op = seg["layer"].astype(np.int64), seg["operand"].astype(np.int64)
+    layer, op = seg["layer"], seg["operand"]
     start, bits = seg["start"], seg["bits"]
-    _check_segment(np.flatnonzero((layer >= n_layers) | (op >= n_ops)), seg, header, source,
-                   "layer/operand index out of range",
+    n = len(start)
+    iterations = header.trace.iterations
+
+    def changed(lo: int, hi: int) -> np.ndarray:
+        """Whether each segment of the chunk starts a new (layer, operand)."""
+        out = np.ones(hi - lo, dtype=bool)
+        a = max(lo, 1)
+        out[a - lo:] = (layer[a:hi] != layer[a - 1:hi - 1]) | (op[a:hi] != op[a - 1:hi - 1])
+        return out
+
+    def unordered(lo: int, hi: int) -> np.ndarray:
+        out = np.zeros(hi - lo, dtype=bool)
+        a = max(lo, 1)
+        la, lb, oa, ob = layer[a:hi], layer[a - 1:hi - 1], op[a:hi], op[a - 1:hi - 1]
+        same = (la == lb) & (oa == ob)
+        out[a - lo:] = (la < lb) | ((la == lb) & (oa < ob)) | (same & (start[a:hi]
+                                                                        <= start[a - 1:hi - 1]))
+        return out
+
+    _check_segment(_first_bad(n, lambda lo, hi: (layer[lo:hi] >= n_layers) | (op[lo:hi] >= n_ops)),
+                   seg, header, source, "layer/operand index out of range",
                    f"layer < {n_layers}, operand < {n_ops} ({', '.join(OPERANDS)})")
-    key = layer * n_ops + op
-    first = np.ones(len(key), dtype=bool)
-    first[1:] = key[1:] != key[:-1]
-    unordered = (np.diff(key) < 0) | (~first[1:] & (np.diff(start) <= 0))
-    _check_segment(np.flatnonzero(unordered) + 1, seg, header, source, "out of order",
+    _check_segment(_first_bad(n, unordered), seg, header, source, "out of order",
                    "sorted by layer, operand, then strictly increasing start")
-    _check_segment(np.flatnonzero(first & (start != 0)), seg, header, source,
-                   "a (layer, operand) whose first segment does not start at 0", "start 0")
-    _check_segment(np.flatnonzero(start >= header.trace.iterations), seg, header, source,
-                   "start past the last iteration", f"0..{header.trace.iterations - 1}")
-    _check_segment(np.flatnonzero((bits < MIN_BITS) | (bits > MAX_BITS)), seg, header, source,
+    _check_segment(_first_bad(n, lambda lo, hi: changed(lo, hi) & (start[lo:hi] != 0)), seg,
+                   header, source, "a (layer, operand) whose first segment does not start at 0",
+                   "start 0")
+    _check_segment(_first_bad(n, lambda lo, hi: start[lo:hi] >= iterations), seg, header,
+                   source, "start past the last iteration", f"0..{iterations - 1}")
+    _check_segment(_first_bad(n, lambda lo, hi: (bits[lo:hi] < MIN_BITS)
+                              | (bits[lo:hi] > MAX_BITS)), seg, header, source,
                    "bits out of range", f"{MIN_BITS}..{MAX_BITS}")
-    if np.count_nonzero(first) != n_layers * n_ops:
-        present = set(key[first].tolist())
+    firsts = np.concatenate([np.flatnonzero(changed(lo, min(n, lo + CHUNK))) + lo
+                             for lo in range(0, n, CHUNK)] or [np.zeros(0, dtype=np.int64)])
+    if len(firsts) != n_layers * n_ops:
+        present = set((layer[firsts].astype(np.int64) * n_ops + op[firsts]).tolist())
         missing = next(k for k in range(n_layers * n_ops) if k not in present)
         raise InputError(source, "arrays.segments",
                          f"no segment for layer {header.layers[missing // n_ops].name} "
                          f"operand {OPERANDS[missing % n_ops]}",
                          "segments for every layer and operand")
-    phase_start = np.unique(start) if len(start) else np.zeros(1, dtype=np.int64)
-    previous = np.zeros_like(bits)
-    previous[1:] = bits[:-1]
-    previous[first] = 0
-    steps = np.zeros((len(phase_start), n_layers * n_ops), dtype=np.uint8)
-    steps[np.searchsorted(phase_start, start), key] = bits - previous  # wraps mod 256
-    phase_bits = np.cumsum(steps, axis=0, dtype=np.uint8)  # exact: every prefix is 1..32
-    return phase_start, phase_bits.reshape(len(phase_start), n_layers, n_ops)
+    rank = None  # phase index of every iteration, when the phases are dense
+    if not n:
+        phase_start = np.zeros(1, dtype=np.int64)
+    elif iterations <= 8 * n:  # dense: mark the iterations (linear, no sort, no copy)
+        marks = np.zeros(iterations, dtype=bool)
+        for lo in range(0, n, CHUNK):
+            marks[start[lo:lo + CHUNK]] = True
+        phase_start = np.flatnonzero(marks)
+        rank = np.cumsum(marks, dtype=np.int64) - 1
+        del marks
+    else:
+        phase_start = np.unique(start)
+    n_phases, n_keys = len(phase_start), n_layers * n_ops
+    phase_bits = np.empty((n_phases, n_keys), dtype=np.uint8)
+    bounds = np.append(firsts, n)
+    group = 16  # (layer, operand) columns expanded at once, then written in (bounded memory)
+    for k0 in range(0, n_keys, group):
+        block = np.empty((min(group, n_keys - k0), n_phases), dtype=np.uint8)
+        for k in range(k0, k0 + len(block)):  # keys are in order: group k is key k
+            a, b = bounds[k], bounds[k + 1]
+            where = (rank[start[a:b]] if rank is not None
+                     else np.searchsorted(phase_start, start[a:b]))
+            block[k - k0] = np.repeat(bits[a:b], np.diff(np.append(where, n_phases)))
+        phase_bits[:, k0:k0 + len(block)] = block.T
+    return phase_start, phase_bits.reshape(n_phases, n_layers, n_ops)
 
 
 def _check_segment(bad: np.ndarray, seg: dict[str, np.ndarray], header: _Header, source: str,

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from rctsim.errors import InputError
+from rctsim.errors import MAX_NAME_CHARS, MAX_TEXT_CHARS, InputError
 
 FORMAT_VERSION = 2
 """Major version of the trace format this code writes (version 2 adds `LayerSpec.nongemm`)."""
@@ -46,7 +46,14 @@ MIN_BITS, MAX_BITS = 1, 32
 MAX_DIM = 2**31 - 1
 """Largest GEMM dimension a trace may record (products of two stay within 64-bit integers)."""
 
-Scalar = int | float | str | bool
+MAX_ITERATIONS = 2**53
+"""Most iterations a trace may record (iteration counts stay exact as float64)."""
+
+MAX_ELEMS = 2**53
+"""Largest parameter or activation element count of a layer."""
+
+Scalar = (Annotated[int, Field(ge=-(2**63), le=2**63 - 1)] | float
+          | Annotated[str, Field(max_length=MAX_TEXT_CHARS)] | bool)
 
 NONGEMM_KINDS: tuple[str, ...] = (
     "batchnorm",
@@ -102,7 +109,7 @@ class LayerSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
-    name: Annotated[str, Field(min_length=1)]
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
     """Unique layer name."""
     kind: Literal["conv", "linear", "attention_matmul", "recurrent_gate", "embedding", "norm"]
     """What the layer is; `attention_matmul` has no weights (both operands are activations)."""
@@ -114,9 +121,9 @@ class LayerSpec(BaseModel):
     """Forward GEMM reduction: in-channels x kernel area / in-features."""
     has_weights: bool
     """Whether the layer holds trainable parameters (and so has an update op)."""
-    params: Annotated[int, Field(ge=0)]
+    params: Annotated[int, Field(ge=0, le=MAX_ELEMS)]
     """Number of trainable parameters (0 when `has_weights` is false)."""
-    act_elems: Annotated[int, Field(ge=0)]
+    act_elems: Annotated[int, Field(ge=0, le=MAX_ELEMS)]
     """Activation elements kept for the backward pass (per iteration, whole batch)."""
     preds: tuple[str, ...] = ()
     """Names of predecessor layers (the model is a DAG: residual adds, branches)."""
@@ -142,7 +149,8 @@ class PolicySpec(BaseModel):
 
     name: Literal["fp32", "qat", "rct", "apt"]
     """Policy name (docs/concepts.md §3)."""
-    params: dict[str, Scalar] = Field(default_factory=dict)
+    params: dict[Annotated[str, Field(max_length=MAX_NAME_CHARS)], Scalar] = Field(
+        default_factory=dict, max_length=256)
     """Policy parameters as used (thresholds, bit range, interval, w_q/a_q, ...)."""
 
 
@@ -153,25 +161,26 @@ class TraceHeader(BaseModel):
 
     format_version: int = FORMAT_VERSION
     """Major version of the trace format."""
-    producer: Annotated[str, Field(min_length=1)]
+    producer: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
     """Program that wrote the trace (`rctsim.train`, `rctsim.synth`, ...)."""
-    producer_version: str
+    producer_version: Annotated[str, Field(max_length=MAX_NAME_CHARS)]
     """Version of that program."""
-    model: Annotated[str, Field(min_length=1)]
+    model: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS)]
     """Model name."""
-    dataset: str
+    dataset: Annotated[str, Field(max_length=MAX_NAME_CHARS)]
     """Data set name (`none` for shape-only synthetic traces)."""
     policy: PolicySpec
     """Policy and its parameters."""
-    batch_size: Annotated[int, Field(ge=1)]
+    batch_size: Annotated[int, Field(ge=1, le=MAX_DIM)]
     """Mini-batch size (already folded into each layer's M)."""
-    seed: int
+    seed: Annotated[int, Field(ge=-(2**63), le=2**64 - 1)]
     """Random seed of the run."""
-    iterations: Annotated[int, Field(ge=1)]
+    iterations: Annotated[int, Field(ge=1, le=MAX_ITERATIONS)]
     """Number of training iterations recorded."""
-    schedule_source: str | None = None
+    schedule_source: Annotated[str, Field(max_length=MAX_TEXT_CHARS)] | None = None
     """Where the bitwidth schedule came from when not from this run (e.g. another trace's name)."""
-    notes: dict[str, str] = Field(default_factory=dict)
+    notes: dict[Annotated[str, Field(max_length=MAX_NAME_CHARS)],
+                Annotated[str, Field(max_length=MAX_TEXT_CHARS)]] = Field(default_factory=dict)
     """Free-form provenance (command line, data set settings, ...)."""
 
 
@@ -226,6 +235,8 @@ class Trace:
     """Sparse scalar metrics by name (`loss`, `eval_acc`, ...)."""
     signals: dict[str, LayerSignal] = field(default_factory=dict)
     """Sparse per-layer signals by name (`gavg`, ...)."""
+    file_sha256: str | None = field(default=None, repr=False)
+    """sha256 hex of the file this trace was read from (None when built in memory)."""
 
     @classmethod
     def build(
@@ -248,12 +259,15 @@ class Trace:
         _check_layers(layers, source)
         _check_bits(start, bits, len(layers), header.iterations, source)
         keep = np.ones(len(start), dtype=bool)
-        keep[1:] = np.any(bits[1:] != bits[:-1], axis=(1, 2))
+        for lo in range(1, len(start), 1 << 16):  # in blocks: bounded temporaries
+            hi = min(len(start), lo + (1 << 16))
+            keep[lo:hi] = np.any(bits[lo:hi] != bits[lo - 1:hi - 1], axis=(1, 2))
+        every = bool(keep.all())  # no fancy-index copy of a large table that is already merged
         trace = cls(
             header=header,
             layers=tuple(layers),
-            phase_start=start[keep].copy(),
-            phase_bits=bits[keep].astype(np.uint8),
+            phase_start=start.copy() if every else start[keep],
+            phase_bits=(bits if every else bits[keep]).astype(np.uint8, copy=False),
             metrics={k: _check_series(k, v, header.iterations, source)
                      for k, v in (metrics or {}).items()},
             signals={k: _check_signal(k, v, len(layers), header.iterations, source)
@@ -293,8 +307,10 @@ class Trace:
 
     def mean_bits(self) -> np.ndarray:
         """float64 [layers, 4]: bits per layer and operand averaged over iterations."""
-        w = self.phase_lengths().astype(np.float64)
-        return np.tensordot(w, self.phase_bits.astype(np.float64), axes=(0, 0)) / w.sum()
+        w = self.phase_lengths()
+        # exact integer sums (at most 2^53 iterations x 32 bits), no float copy of the table
+        total = np.einsum("p,plo->lo", w, self.phase_bits, dtype=np.int64)
+        return total / float(w.sum())
 
     def bits_at(self, iteration: int) -> np.ndarray:
         """uint8 [layers, 4]: the bits in force at `iteration`."""
