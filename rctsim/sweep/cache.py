@@ -17,7 +17,7 @@ from typing import Any
 from rctsim import __version__
 from rctsim.atomic import write_atomic
 from rctsim.trace.io import trace_to_bytes
-from rctsim.trace.model import Trace
+from rctsim.trace.model import FORMAT_VERSION, Trace
 
 Trainer = Callable[[dict[str, Any]], Trace]
 """Trains a model from resolved trainer settings (`TrainConfig` fields) and returns its trace."""
@@ -48,8 +48,11 @@ def default_cache_dir() -> Path:
 
 
 def settings_digest(settings: dict[str, Any]) -> str:
-    """sha256 of the settings' canonical JSON and the rctsim version that trains them."""
-    canonical = json.dumps({"settings": settings, "rctsim": __version__}, sort_keys=True,
+    """sha256 of the settings' canonical JSON, the rctsim version that trains them and the trace
+    format it writes (a trace cached by an older format lacks what a newer one records, such as
+    the non-GEMM work of format 2)."""
+    canonical = json.dumps({"settings": settings, "rctsim": __version__,
+                            "trace_format": FORMAT_VERSION}, sort_keys=True,
                            separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
