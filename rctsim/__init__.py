@@ -5,7 +5,7 @@ The public API, for notebooks, scripts and studies:
 - `simulate(hw, trace, baseline="qat") -> Result`, with `SimOptions`; `Result.to_dataframe()`,
   `Result.to_json()`; `saving(ours, base)`;
 - inputs: `load_hardware`, `HardwareSpec`, `load_trace`, `write_trace`, `Trace`, `synth_trace`,
-  `train` with `TrainConfig` (the bundled trainer); `InputError` for bad input;
+  `TrainConfig` (for `rctsim.train.train`, the bundled trainer); `InputError` for bad input;
 - `rctsim.sweep` (`run`, `load`), `rctsim.figures` (plotly figures), `rctsim.study` (helpers
   for reproducible studies).
 """
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rctsim.synth import synth_trace
     from rctsim.trace import load_trace, trace_digest, write_trace
     from rctsim.trace.model import Trace
-    from rctsim.train import TrainConfig, train
+    from rctsim.train import TrainConfig
 
 _LAZY = {
     "simulate": "rctsim.replay", "SimOptions": "rctsim.replay",
@@ -34,7 +34,7 @@ _LAZY = {
     "load_hardware": "hwmodels.load", "HardwareSpec": "hwmodels.schema",
     "load_trace": "rctsim.trace", "write_trace": "rctsim.trace", "trace_digest": "rctsim.trace",
     "Trace": "rctsim.trace.model",
-    "synth_trace": "rctsim.synth", "train": "rctsim.train", "TrainConfig": "rctsim.train",
+    "synth_trace": "rctsim.synth", "TrainConfig": "rctsim.train",
     "InputError": "rctsim.errors",
 }
 """Public names and the module each is imported from on first use."""
@@ -42,7 +42,7 @@ _LAZY = {
 __all__ = [
     "HardwareSpec", "InputError", "PolicyResult", "Result", "SimOptions", "Trace",
     "TrainConfig", "__version__", "load_hardware", "load_trace", "saving", "simulate",
-    "synth_trace", "trace_digest", "train", "write_trace",
+    "synth_trace", "trace_digest", "write_trace",
 ]
 
 

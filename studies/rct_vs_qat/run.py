@@ -22,8 +22,9 @@ import measure
 import report
 from pydantic import BaseModel, ConfigDict, Field
 
-from rctsim import InputError, Trace, TrainConfig, load_trace, study, trace_digest, train
+from rctsim import InputError, Trace, TrainConfig, load_trace, study, trace_digest
 from rctsim.sweep import TraceCache, default_cache_dir
+from rctsim.train import train
 
 HERE = Path(__file__).resolve().parent
 """The study's folder (outputs are written here)."""
