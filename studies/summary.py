@@ -178,10 +178,29 @@ def sram_section() -> list[str]:
                      f"{int(win[0]['qat_fits_from_kb']) // int(win[0]['sram_kb'])}x the SRAM "
                      f"(+{_f(win[0]['qat_fit_extra_area_mm2']):.0f} mm² at 45 nm).")
         lines.append(text)
-    lines.append("- A bigger buffer never pays for itself in energy in this model at these "
-                 "sizes (SRAM access energy and leakage grow with capacity), so the "
-                 "energy-optimal buffer is the smallest for every policy.")
+    lines.append("- " + _energy_optimum_words(points, sizes))
     return [*lines, ""]
+
+
+def _energy_optimum_words(points: list[dict], sizes: list[int]) -> str:
+    """Where the energy-optimal buffer lies, per model x policy, read from the study's points."""
+    best: dict[tuple[str, str], tuple[float, int]] = {}
+    ratio: list[float] = []
+    for key in dict.fromkeys((r["model"], r["policy"]) for r in points):
+        sel = [(_f(r["energy_pj"]), int(r["sram_kb"])) for r in points
+               if (r["model"], r["policy"]) == key and r["status"] == "ok"]
+        best[key] = min(sel)
+        ratio.append(max(sel)[0] / best[key][0])
+    at_smallest = [k for k, (_, kb) in best.items() if kb == sizes[0]]
+    if len(at_smallest) == len(best):
+        where = (f"the energy-optimal global buffer is the smallest swept ({_size(sizes[0])}) "
+                 "for every model and policy")
+    else:
+        where = "the energy-optimal global buffer is " + ", ".join(
+            f"{m} {p} {_size(kb)}" for (m, p), (_, kb) in best.items())
+    return (f"Built of equal banks, {where}; the largest size costs "
+            f"{min(ratio):.1f}-{max(ratio):.1f}x the optimum (every buffer access pays the "
+            "wiring across a larger memory, docs/hardware.md).")
 
 
 def _size(kb: int) -> str:

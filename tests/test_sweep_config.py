@@ -256,3 +256,16 @@ def test_docs_name_every_store_column():
     text = (Path(__file__).resolve().parents[1] / "docs" / "sweeps.md").read_text()
     missing = [c for c in COLUMN_NAMES if f"`{c}`" not in text]
     assert not missing, missing
+
+
+def test_bank_size_axis_builds_larger_buffers_from_more_banks(trace_dir):
+    """`sram_bank_kb` is applied after the size whatever the axis order: banks = size / bank,
+    so 256 KB and 1 MB of 32 KB banks have 8 and 32 banks; a bank size that does not divide the
+    buffer is one line."""
+    plan = _plan({"hardware": {"axes": {"sram_bank_kb": [32], "sram_kb": [256, 1024]}}},
+                 trace_dir)
+    banks = sorted((p.spec.global_buffer.size_bytes, p.spec.global_buffer.banks)
+                   for p in plan.hardware)
+    assert banks == [(256 * 1024, 8), (1024 * 1024, 32)]
+    with pytest.raises(InputError, match="sram_bank_kb: 48 does not divide"):
+        _plan({"hardware": {"axes": {"sram_kb": [256], "sram_bank_kb": [48]}}}, trace_dir)

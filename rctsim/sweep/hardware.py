@@ -109,6 +109,16 @@ def _set_global(key: str, convert: Callable[[Any], Any]) -> Edit:
     return edit
 
 
+def _set_bank_size(data: dict[str, Any], value: Any, _: Path) -> None:
+    """Banks of the global buffer so that each holds `value` KB: a larger buffer is built of more
+    banks of the same size (an access touches one bank), not of larger banks."""
+    memory = _memory(data, "global")
+    bank = round(_number(value) * KB)
+    if bank < 1 or memory["size_bytes"] % bank:
+        raise ValueError(f"does not divide the global buffer of {memory['size_bytes']} bytes")
+    memory["banks"] = memory["size_bytes"] // bank
+
+
 def _set_table(data: dict[str, Any], value: Any, base_dir: Path) -> None:
     local = base_dir / str(value)
     data["energy_table"] = str(local.resolve()) if local.is_file() else str(value)
@@ -118,6 +128,8 @@ HARDWARE_AXES: dict[str, HardwareAxis] = {
     "sram_kb": HardwareAxis("global buffer size in KB (1 KB = 1024 bytes)",
                             _set_global("size_bytes", lambda v: round(_number(v) * KB))),
     "sram_bytes": HardwareAxis("global buffer size in bytes", _set_global("size_bytes", _whole)),
+    "sram_bank_kb": HardwareAxis("global buffer bank size in KB: banks = size / bank size "
+                                 "(applied after the size axes)", _set_bank_size),
     "array": HardwareAxis("array shape ROWSxCOLS, e.g. 16x16", _set_shape),
     "array_rows": HardwareAxis("array PE rows", _set("array", "rows", _whole)),
     "array_cols": HardwareAxis("array PE columns", _set("array", "cols", _whole)),
@@ -132,6 +144,9 @@ HARDWARE_AXES: dict[str, HardwareAxis] = {
     "energy_table": HardwareAxis("bundled energy table name or table YAML file", _set_table),
 }
 """The named hardware axes. `hw` (the base preset) and dotted field paths come on top."""
+
+LATE_AXES: tuple[str, ...] = ("sram_bank_kb",)
+"""Axes that read another axis's result (the buffer size), so they are applied last."""
 
 HW_AXIS = "hw"
 """The axis that varies the base hardware (preset name or YAML file)."""
@@ -186,7 +201,9 @@ class _Builder:
         """The checked spec for axis values (InputError carries the schema's field)."""
         base = self.base(str(values.get(HW_AXIS, self.space.base)), f"hardware.axes.{HW_AXIS}")
         data = copy.deepcopy(base)
-        for name, value in values.items():
+        late = [name for name in values if name in LATE_AXES]
+        for name in [n for n in values if n not in LATE_AXES] + late:
+            value = values[name]
             if name != HW_AXIS:
                 try:
                     _edit_for(name)(data, value, self.base_dir)

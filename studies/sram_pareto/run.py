@@ -65,6 +65,9 @@ class ParetoConfig(_Strict):
     """Base hardware (preset or file)."""
     sram_kb: Any
     """Global-buffer sizes: a list or a `rctsim sweep` range mapping."""
+    sram_bank_kb: Annotated[int, Field(ge=1)] | None = None
+    """Bank size in KB: each size is built of size / bank banks (`rctsim sweep` axis
+    `sram_bank_kb`); None keeps the base preset's bank count (larger sizes, larger banks)."""
     iterations: Annotated[int, Field(ge=1)] = 1000
     """Iterations of every synthetic trace."""
     objectives: Annotated[list[str], Field(min_length=1)] = ["energy", "sram"]
@@ -94,8 +97,9 @@ def sweep_rows(cfg: ParetoConfig, folder: Path, traces: dict[str, tuple[str, str
                ) -> tuple[list[dict[str, Any]], Any]:
     """Every (size, trace) point through rctsim.sweep; rows and the plan's objectives."""
     config = parse_sweep_config("config.yaml", {
-        "name": "sram_pareto", "hardware": {"base": cfg.hardware,
-                                            "axes": {"sram_kb": cfg.sram_kb}},
+        "name": "sram_pareto", "hardware": {"base": cfg.hardware, "axes": {
+            "sram_kb": cfg.sram_kb,
+            **({"sram_bank_kb": [cfg.sram_bank_kb]} if cfg.sram_bank_kb else {})}},
         "policies": {"traces": list(traces)}, "objectives": cfg.objectives})
     plan = plan_sweep(config, source="config.yaml", base_dir=folder)
     executor = LocalExecutor(workers=1)
@@ -282,23 +286,51 @@ def window_words(windows: list[dict[str, Any]]) -> str:
 
 
 def front_words(rows: list[dict[str, Any]], cfg: ParetoConfig) -> str:
-    """Which points are on each model's front, and why energy grows with the buffer."""
+    """Which points are on each model's front, and what the energy does as the buffer grows
+    (read from the rows: the energy-optimal size and the parts that grow)."""
     words = []
     for model in cfg.models:
         front = [r for r in rows if r["model"] == model and r.get("on_front")]
         words.append(f"`{model}`: " + ", ".join(
             f"{r['policy']} at {size_label(r['sram_kb'])}" for r in front))
-    return (
-        "Pareto front over (" + ", ".join(cfg.objectives) + "): " + "; ".join(words) + ". "
-        "In this model a bigger buffer never pays for itself in energy at these sizes: every "
-        "global-buffer access (GEMM operand reads, partial sums, transients) costs more in a "
-        "larger SRAM (Horowitz's points end at 1 MB; beyond, the 32 KB-1 MB power law is "
-        "extrapolated, and banking is not credited, docs/hardware.md), and leakage grows with "
-        "capacity, while DRAM traffic is a smaller share. So the energy-optimal size is the "
-        "smallest for every policy, and what a spill costs is best read at equal size (the "
-        "window table) or as the extra SRAM QAT needs to avoid it. Latency barely moves: the "
-        "12x14 array at 200 MHz is compute-bound on these models and DRAM transfers overlap "
-        "compute.")
+    text = "Pareto front over (" + ", ".join(cfg.objectives) + "): " + "; ".join(words) + ". "
+    return text + energy_words(rows, cfg)
+
+
+def energy_optima(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per model x policy: the energy-optimal size and the energy at the smallest, optimal and
+    largest sizes, with the leakage share at the largest."""
+    out = []
+    for key in dict.fromkeys((r["model"], r["policy"]) for r in rows):
+        sel = sorted((r for r in rows if (r["model"], r["policy"]) == key
+                      and r["status"] == "ok"), key=lambda r: r["sram_kb"])
+        if not sel:
+            continue
+        best = min(sel, key=lambda r: float(r["energy_pj"]))
+        out.append({"model": key[0], "policy": key[1], "best_kb": best["sram_kb"],
+                    "smallest_kb": sel[0]["sram_kb"], "largest_kb": sel[-1]["sram_kb"],
+                    "best_over_smallest": float(best["energy_pj"]) / float(sel[0]["energy_pj"]),
+                    "largest_over_best": float(sel[-1]["energy_pj"]) / float(best["energy_pj"]),
+                    "leakage_share_largest": float(sel[-1]["leakage_energy_pj"])
+                    / float(sel[-1]["energy_pj"])})
+    return out
+
+
+def energy_words(rows: list[dict[str, Any]], cfg: ParetoConfig) -> str:
+    """The energy-optimal buffer per model and policy, as the rows give it."""
+    banks = (f"built of {cfg.sram_bank_kb} KB banks (an access touches one bank)"
+             if cfg.sram_bank_kb else "with the preset's bank count (banks grow with the size)")
+    parts = []
+    for o in energy_optima(rows):
+        where = ("the smallest size" if o["best_kb"] == o["smallest_kb"]
+                 else f"{size_label(o['best_kb'])} ({1 - o['best_over_smallest']:.1%} below the "
+                 "smallest size)")
+        parts.append(f"{o['model']} {o['policy']}: {where}; the largest size costs "
+                     f"{o['largest_over_best']:.2f}x that, {o['leakage_share_largest']:.0%} of it "
+                     "leakage")
+    return (f"Energy-optimal global buffer, {banks}: " + "; ".join(parts) + ". What a spill "
+            "costs is best read at equal size (the window table) or as the extra SRAM QAT needs "
+            "to avoid it.")
 
 
 def figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
