@@ -17,6 +17,7 @@ from fractions import Fraction
 from math import ceil
 
 from hwmodels.schema import FLOAT_FORMATS, ComputeUnitSpec, HardwareSpec
+from hwmodels.sram import bank_costs
 from hwmodels.systolic import GemmTiming, gemm_timing, operand_traffic
 from rctsim.errors import InputError
 
@@ -199,12 +200,33 @@ def unit_component(name: str, placement: str) -> str:
     return ARRAY if placement in (ARRAY, "pe") else f"unit:{name}"
 
 
+LOGIC_DENSITY_BANK = (16384, 64)
+"""(bytes, word bits) of the CACTI 45 nm bank whose leakage per area stands for the logic's."""
+
+
+def logic_leakage_uw_per_um2(hw: HardwareSpec) -> float:
+    """Leakage per µm² of the chip's logic: that of a 16 KB, 64-bit CACTI 45 nm bank of the
+    global buffer's cell type (the committed table), so logic and SRAM on one chip share one
+    process (assumption: no published leakage for these datapaths; docs/hardware.md)."""
+    bank = bank_costs(hw.global_buffer.cells, *LOGIC_DENSITY_BANK)
+    return bank.leakage_mw * 1e3 / (bank.area_mm2 * UM2_PER_MM2)  # mW/mm² -> µW/µm²
+
+
+def instance_leakage_uw(hw: HardwareSpec, unit: ComputeUnitSpec | None = None) -> float:
+    """Leakage in µW of one PE's integer datapath (`unit` None) or one instance of `unit`: the
+    written override, else its area x `logic_leakage_uw_per_um2`."""
+    written, area = ((hw.array.pe_leakage_uw, hw.array.pe_area_um2) if unit is None
+                     else (unit.leakage_uw, unit.area_um2))
+    return written if written is not None else area * logic_leakage_uw_per_um2(hw)
+
+
 def compute_leakage_w(hw: HardwareSpec) -> dict[str, float]:
     """Leakage in W of the array and each compute unit, by ledger component."""
-    out = {ARRAY: hw.array.rows * hw.array.cols * hw.array.pe_leakage_uw / UW_PER_W}
+    out = {ARRAY: hw.array.rows * hw.array.cols * instance_leakage_uw(hw) / UW_PER_W}
     for unit in hw.compute_units:
         key = f"unit:{unit.name}"
-        out[key] = out.get(key, 0.0) + _instances(hw, unit) * unit.leakage_uw / UW_PER_W
+        out[key] = out.get(key, 0.0) + (_instances(hw, unit) * instance_leakage_uw(hw, unit)
+                                        / UW_PER_W)
     return out
 
 

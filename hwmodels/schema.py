@@ -46,8 +46,9 @@ class ArraySpec(_Strict):
     """Area of one PE's integer MAC datapath in µm² at the process node `area_source` names
     (the array's area is rows x cols x this; the PE's memories are described under
     `memories`)."""
-    pe_leakage_uw: Annotated[float, Field(ge=0)]
-    """Leakage of one PE's integer datapath in µW."""
+    pe_leakage_uw: Annotated[float, Field(ge=0)] | None = None
+    """Override: leakage of one PE's integer datapath in µW; None derives it as `pe_area_um2` x
+    the logic leakage density of the chip's process (docs/hardware.md, "Compute leakage")."""
     area_source: Annotated[str, Field(min_length=1)]
     """Where `pe_area_um2` and `pe_leakage_uw` come from (publication, node, scaling rule)."""
     source: str
@@ -84,8 +85,9 @@ class ComputeUnitSpec(_Strict):
     """vector only: bytes per cycle the unit's operand path moves from/to the global buffer."""
     area_um2: Annotated[float, Field(gt=0)]
     """Area of one instance (one PE's datapath, or one lane) in µm² at the node `source` names."""
-    leakage_uw: Annotated[float, Field(ge=0)]
-    """Leakage of one instance in µW."""
+    leakage_uw: Annotated[float, Field(ge=0)] | None = None
+    """Override: leakage of one instance in µW; None derives it as `area_um2` x the logic
+    leakage density of the chip's process (docs/hardware.md, "Compute leakage")."""
     source: Annotated[str, Field(min_length=1)]
     """Where the organisation, cycles, area and leakage come from."""
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hwmodels.components import build_cost_models
-from hwmodels.compute import UnitChoice, elementwise_unit
+from hwmodels.compute import UnitChoice, compute_leakage_w, elementwise_unit
 from hwmodels.legacy import HardwareFormatWarning
 from hwmodels.load import list_presets, load_hardware
 from hwmodels.schema import HardwareSpec
@@ -192,14 +192,34 @@ def test_no_preset_offers_a_format_at_no_area(name):
 
 
 def test_compute_leakage_is_charged_over_the_run():
-    """Leakage rows of the array and the vector unit = instances x µW x seconds."""
+    """Leakage rows of the array and the vector unit = instances x area x density x seconds,
+    the density read here from the committed CACTI table: the 16 KB, 64-bit bank of edge_npu's
+    itrs-lstp cells, leakage over area (logic leaks per mm² as the chip's SRAM)."""
+    import csv
+
+    rows = csv.DictReader(line for line in open(
+        Path(__file__).parents[1] / "hwmodels" / "memory" / "cacti_45nm_sram.csv")
+        if not line.startswith("#"))
+    bank = next(r for r in rows if (r["cells"], r["size_bytes"], r["banks"], r["word_bits"])
+                == ("itrs-lstp", "16384", "1", "64"))
+    density = float(bank["leakage_mw"]) * 1e3 / (float(bank["area_mm2"]) * 1e6)  # µW/µm²
     hw = load_hardware("edge_npu")
+    assert hw.array.pe_leakage_uw is None  # derived, not written
     pr = simulate(hw, make_trace(mlp_layers()), baseline=None).policies["rct"]
     leak = {r.component: r.energy_pj for r in pr.rows if r.action == "leak"}
-    assert leak["array"] == pytest.approx(168 * hw.array.pe_leakage_uw * 1e-6 * pr.seconds * 1e12)
+    assert leak["array"] == pytest.approx(
+        168 * hw.array.pe_area_um2 * density * 1e-6 * pr.seconds * 1e12)
     unit = hw.compute_units[0]
     assert leak["unit:fp32_vector"] == pytest.approx(
-        unit.lanes * unit.leakage_uw * 1e-6 * pr.seconds * 1e12)
+        unit.lanes * unit.area_um2 * density * 1e-6 * pr.seconds * 1e12)
+
+
+def test_written_compute_leakage_is_an_override():
+    """datacenter writes its leakage per PE: that number is charged, not the derived one."""
+    hw = load_hardware("datacenter")
+    assert hw.array.pe_leakage_uw is not None
+    assert compute_leakage_w(hw)["array"] == pytest.approx(
+        hw.array.rows * hw.array.cols * hw.array.pe_leakage_uw * 1e-6)
 
 
 # ---------------------------------------------------------------- version-1 files

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from hwmodels.compute import instance_leakage_uw
 from hwmodels.load import (
     bundled_text,
     list_presets,
@@ -108,7 +109,8 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
             f"{array.rows}x{array.cols} {array.dataflow} @ "
             f"{_si(array.clock_hz, 'Hz')}, int bits {list(array.int_bits)} "
             f"(native {array.native_bits}, {array.precision_mode}), "
-            f"{array.pe_area_um2:.4g} µm² / {array.pe_leakage_uw:.4g} µW per PE",
+            f"{array.pe_area_um2:.4g} µm² / {instance_leakage_uw(spec):.4g} µW per PE"
+            + (" (leakage derived)" if array.pe_leakage_uw is None else ""),
             f"{array.source} Area: {array.area_source}",
         )
     ]
@@ -119,7 +121,8 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
             + (f", {u.lanes} lanes, {u.operand_bytes_per_cycle:.4g} B/cycle operand path"
                if u.placement == "vector" else " (in every PE)")
             + ", " + ", ".join(f"{f} {c} cycle(s)/op" for f, c in u.formats.items())
-            + f", {u.area_um2:.4g} µm² / {u.leakage_uw:.4g} µW per instance",
+            + f", {u.area_um2:.4g} µm² / {instance_leakage_uw(spec, u):.4g} µW per instance"
+            + (" (leakage derived)" if u.leakage_uw is None else ""),
             u.source,
         )
         for u in spec.compute_units
