@@ -110,6 +110,13 @@ def _lookup(pr: PolicyResult, path: tuple[str, ...]):
     return value
 
 
+def shown_savings(savings: dict[str, float]) -> dict[str, float]:
+    """The savings a person reads: `gemm_energy` (kept in the JSON for version 1) is the same
+    number as `gemm_arith_energy`, so it is shown once."""
+    return {k: v for k, v in savings.items()
+            if not (k == "gemm_energy" and "gemm_arith_energy" in savings)}
+
+
 def value_at(pr: PolicyResult, path: tuple[str, ...]) -> float | None:
     """The value at `path` (attribute, then keys) in a policy summary, None when the result
     lacks it; a part missing from one policy's dict is 0 when the dict exists."""
@@ -157,7 +164,8 @@ def summary_header(result: Result) -> list[str]:
              f"{t['layers']} layers"]
     lines = [f"Simulated  {what} ({', '.join(f for f in facts if f)}), "
              f"{t['iterations']:,} iterations of {t['policy']} training "
-             f"(trace {cut(t['name'])}, {t['phases']} phases of constant bits)"]
+             f"(trace {cut(t['name'])}, {t['phases']} phase{'' if t['phases'] == 1 else 's'} "
+             "of constant bits)"]
     label = cut(hw.get("label", hw["name"]))
     spec = hw.get("spec")
     line = hardware_line(HardwareSpec.model_validate(spec)) if spec else "(details not recorded)"
@@ -197,7 +205,7 @@ def summary_html(result: Result) -> str:
     if result.comparison:
         c = result.comparison
         items = ", ".join(f"{escape(SAVING_NAMES.get(k, k))} {percent(v)}"
-                          for k, v in c["savings"].items())
+                          for k, v in shown_savings(c["savings"]).items())
         savings = (f"<p><b>Savings of {escape(c['policy'])} against "
                    f"{escape(c['baseline'])}:</b> {items}</p>")
     return (f"<div class='rctsim-result'>{head}<table><thead><tr><th>metric</th>{cols}</tr>"

@@ -19,7 +19,14 @@ from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
 from rctsim.replay import SimOptions, simulate
 from rctsim.result import Result
-from rctsim.summary import SAVING_NAMES, SUMMARY, format_value, summary_header, value_at
+from rctsim.summary import (
+    SAVING_NAMES,
+    SUMMARY,
+    format_value,
+    shown_savings,
+    summary_header,
+    value_at,
+)
 from rctsim.sweep.table import to_csv
 from rctsim.units import count, duration, percent, quantity, si
 
@@ -140,7 +147,7 @@ def print_summary(result: Result, console: Console) -> None:
                           f"({shown(role)})")
         cmp.add_column("saving")
         cmp.add_column("value", justify="right")
-        for name, value in c["savings"].items():
+        for name, value in shown_savings(c["savings"]).items():
             cmp.add_row(SAVING_NAMES.get(name, name.replace("_", " ")), percent(value))
         console.print(cmp)
 
