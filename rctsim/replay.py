@@ -238,7 +238,7 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
     trace whose bits toggle every iteration costs as much as one with two phases.
     """
     total = Ledger()
-    op_cache: dict[tuple, OpCounts] = {}
+    op_cache: dict[tuple, list] = {}  # [counts, priced rows or None] by _count_cached's key
     cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0, "non_gemm": 0.0,
               **dict.fromkeys(STALL_CAUSES, 0.0)}
     op_cycles: dict[tuple[str, str], dict[str, float]] = {}
@@ -309,7 +309,7 @@ def _max_fp(a: Footprint, b: Footprint) -> Footprint:
 
 
 def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
-                    op_cache: dict[tuple, OpCounts], options: SimOptions,
+                    op_cache: dict[tuple, list], options: SimOptions,
                     start: int = 0, source: str = "<trace>"):
     per_param, state_bits = _opt_facts(tr, source)
     policy = tr.header.policy.name
@@ -326,15 +326,15 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
     schedule = step_schedule([layer_ops(i, la, f, qat_dgrad_weights=options.qat_dgrad_weights)
                               for i, (la, f) in enumerate(zip(tr.layers, formats, strict=True))])
     _check_accumulators(schedule, tr, start, source)
-    counts = []
+    entries = []
+    chip = _on_chip_by_layer(placement.on_chip)
     for op in schedule:
         try:
-            counts.append(_count_cached(op, ctx, op_cache))
+            entries.append(_count_cached(op, ctx, op_cache, chip))
         except InputError as err:
             raise _operand_error(err, op, tr, start, source) from None
-    ledger = Ledger()
-    for c in counts:
-        price_op(c, tr.layers[c.op.layer].name, machine.costs, ledger)
+    counts = [entry[0] for entry in entries]
+    ledger = _price_step(entries, tr, machine.costs)
     after = dram_producers(tr.layers, schedule, counts)
     work = [op_work(c, f"{tr.layers[c.op.layer].name}.{c.op.kind}", placement.workspace_bytes,
                     deps) for c, deps in zip(counts, after, strict=True)]
@@ -383,10 +383,33 @@ def op_work(c: OpCounts, label: str, workspace_bytes: float,
                   after=after)
 
 
-def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, OpCounts]) -> OpCounts:
-    p = ctx.placement
-    key = (op, p.workspace_bytes, ctx.homes.key(op.layer),
-           tuple(sorted(c for (i, c) in p.on_chip if i == op.layer)))
-    if key not in cache:
-        cache[key] = count_op(op, ctx)
-    return cache[key]
+def _on_chip_by_layer(on_chip) -> dict[int, tuple[str, ...]]:
+    """The placement's on-chip persistent tensors of each layer, sorted (part of an op's key)."""
+    out: dict[int, list[str]] = {}
+    for layer, tensor in on_chip:
+        out.setdefault(layer, []).append(tensor)
+    return {layer: tuple(sorted(tensors)) for layer, tensors in out.items()}
+
+
+def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, list],
+                  chip: dict[int, tuple[str, ...]]) -> list:
+    """[counts, priced rows (filled by _price_step) or None] of one op, counted once per key:
+    the op, the workspace, its layer's transient homes and on-chip persistent tensors."""
+    key = (op, ctx.placement.workspace_bytes, ctx.homes.key(op.layer), chip.get(op.layer, ()))
+    entry = cache.get(key)
+    if entry is None:
+        entry = cache[key] = [count_op(op, ctx), None]
+    return entry
+
+
+def _price_step(entries: list[list], tr: Trace, costs: CostModels) -> Ledger:
+    """One step's ledger: each distinct op is priced once (its rows kept in its cache entry,
+    the same rows price_op writes) and its rows are added to the step's in schedule order."""
+    ledger = Ledger()
+    for entry in entries:
+        if entry[1] is None:
+            c = entry[0]
+            entry[1] = Ledger()
+            price_op(c, tr.layers[c.op.layer].name, costs, entry[1])
+        ledger.extend(entry[1])
+    return ledger
