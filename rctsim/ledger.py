@@ -55,10 +55,14 @@ class Ledger:
 
     def extend(self, other: Ledger, times: float = 1.0) -> None:
         """Add every row of `other`, multiplied by `times` (iterations of a phase)."""
+        rows = self._rows
         for key, (q, e) in other._rows.items():
-            cell = self._rows[key]
-            cell[0] += q * times
-            cell[1] += e * times
+            cell = rows.get(key)
+            if cell is None:
+                rows[key] = [0.0 + q * times, 0.0 + e * times]
+            else:
+                cell[0] += q * times
+                cell[1] += e * times
         self._energy += other._energy * times
 
     def rows(self) -> list[Row]:
@@ -70,19 +74,29 @@ class Ledger:
         idx = 0 if field == "quantity" else 1
         if not where and idx == 1:
             return self._energy
-        tests = [(KEY_FIELDS.index(f), v) for f, v in where.items()]
+        tests = self._tests(where)
         return sum((cell[idx] for key, cell in self._rows.items()
-                   if all(_match(key[pos], v) for pos, v in tests)), 0.0)
+                   if all(key[pos] in allowed for pos, allowed in tests)), 0.0)
 
     def breakdown(self, by: str, field: str = "energy_pj", **where) -> dict[str, float]:
         """Sums grouped by one key field."""
         idx, pos = (0 if field == "quantity" else 1), KEY_FIELDS.index(by)
-        tests = [(KEY_FIELDS.index(f), v) for f, v in where.items()]
+        tests = self._tests(where)
         out: dict[str, float] = defaultdict(float)
         for key, cell in self._rows.items():
-            if all(_match(key[p], v) for p, v in tests):
+            if all(key[p] in allowed for p, allowed in tests):
                 out[key[pos]] += cell[idx]
         return dict(out)
+
+    def _tests(self, where: dict) -> list[tuple[int, frozenset[str]]]:
+        """Per filtered field: its position in the key and the values present in the rows
+        that match the filter (each distinct value is matched once, not once per row)."""
+        tests = []
+        for f, want in where.items():
+            pos = KEY_FIELDS.index(f)
+            present = {key[pos] for key in self._rows}
+            tests.append((pos, frozenset(v for v in present if _match(v, want))))
+        return tests
 
 
 def _match(value: str, want: str | tuple[str, ...]) -> bool:

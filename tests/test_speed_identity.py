@@ -36,17 +36,29 @@ def _reference_total(self: Ledger, field: str = "energy_pj", **where) -> float:
     return out
 
 
+def _reference_breakdown(self: Ledger, by: str, field: str = "energy_pj", **where):
+    """The plain definition: scan every row."""
+    idx, pos = (0 if field == "quantity" else 1), KEY_FIELDS.index(by)
+    out: dict[str, float] = {}
+    for key, cell in self._rows.items():
+        if all(_match(key[KEY_FIELDS.index(f)], v) for f, v in where.items()):
+            out[key[pos]] = out.get(key[pos], 0.0) + cell[idx]
+    return out
+
+
 def _reference_count(op, ctx, cache, chip):
     """No cache: every op of every phase counted afresh."""
     return [count_op(op, ctx), None]
 
 
-def _reference_price(entries, tr, costs) -> Ledger:
-    """Every op of the step priced afresh straight into the step's ledger."""
+def _reference_price(entries, tr, costs) -> float:
+    """Every op of the step priced afresh; the step's energy a scan of its own rows."""
     ledger = Ledger()
-    for c, _ in entries:
-        price_op(c, tr.layers[c.op.layer].name, costs, ledger)
-    return ledger
+    for entry in entries:
+        entry[1] = Ledger()
+        price_op(entry[0], tr.layers[entry[0].op.layer].name, costs, entry[1])
+        price_op(entry[0], tr.layers[entry[0].op.layer].name, costs, ledger)
+    return _reference_total(ledger)
 
 
 def _two_phases(tr: Trace) -> Trace:
@@ -95,6 +107,7 @@ def test_fast_replay_equals_the_straightforward_one(trace_path, monkeypatch):
             m.setattr(replay, "_count_cached", _reference_count)
             m.setattr(replay, "_price_step", _reference_price)
             m.setattr(Ledger, "total", _reference_total)
+            m.setattr(Ledger, "breakdown", _reference_breakdown)
             ref = _run(preset, tr)
         assert (fast is None) == (ref is None), preset
         if ref is None:
@@ -121,3 +134,24 @@ def test_running_total_is_the_sum_of_the_rows():
     plain = math.fsum(r.energy_pj for r in ledger.rows())
     assert ledger.total() == pytest.approx(plain, rel=REL)
     assert ledger.total(layer="l1") == _reference_total(ledger, layer="l1")
+
+
+def test_filtered_totals_equal_a_scan_of_the_rows():
+    rng = np.random.default_rng(5)
+    ledger = Ledger()
+    choice = {"layer": ["conv1", "conv2", "fc", "*"], "op": ["fwd", "dgrad", "wgrad", "*"],
+              "component": ["array", "vector", "sram:gb", "sram:pe", "dram"],
+              "action": ["mac", "read", "write", "leak"], "tensor": ["weights", "grads", "-"],
+              "bits": ["int8xint8", "fp32", "-"]}
+    for _ in range(500):
+        ledger.add(**{f: str(rng.choice(v)) for f, v in choice.items()},
+                   quantity=float(rng.random()), energy_pj=float(rng.random()))
+    filters = [{}, {"component": "sram:*"}, {"component": ("dram", "sram:*"), "op": "fwd"},
+               {"action": ("read", "write"), "bits": "-", "layer": "conv*"},
+               {"tensor": "nothing"}, {"op": ("fwd", "dgrad", "wgrad"), "action": "mac"}]
+    for where in filters:
+        for field in ("quantity", "energy_pj"):
+            want = _reference_total(ledger, field, **where)
+            assert ledger.total(field, **where) == pytest.approx(want, rel=REL)
+            assert ledger.breakdown("layer", field, **where) == \
+                   pytest.approx(_reference_breakdown(ledger, "layer", field, **where), rel=REL)
