@@ -8,6 +8,7 @@ cannot express (the energy table exists, `native_bits` is a supported width, ...
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -117,8 +118,16 @@ def _check_entries(source: str, table: EnergyTable) -> None:
 
 
 def load_energy_table(name_or_path: str | Path) -> EnergyTable:
-    """An energy table from a file path or a bundled table name."""
+    """An energy table from a file path or a bundled table name (read each time; parsed once
+    per process for each distinct text)."""
     source, text, _ = _read(name_or_path, "tables", "energy table")
+    return _parse_energy_table(source, text)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_energy_table(source: str, text: str) -> EnergyTable:
+    """The validated table of one file's text (a pure function of both: a hardware load and its
+    cost models read the same table; errors are raised each time, never cached)."""
     table: EnergyTable = validate_model(
         source, parse_mapping(source, text, EnergyTable), EnergyTable
     )

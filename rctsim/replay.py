@@ -238,7 +238,8 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
     trace whose bits toggle every iteration costs as much as one with two phases.
     """
     total = Ledger()
-    op_cache: dict[tuple, OpCounts] = {}
+    uses: dict[int, list] = {}  # id(cache entry) -> [entry, iterations it runs in, all phases]
+    op_cache: dict[tuple, list] = {}  # [counts, priced rows or None] by _count_cached's key
     cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0, "non_gemm": 0.0,
               **dict.fromkeys(STALL_CAUSES, 0.0)}
     op_cycles: dict[tuple[str, str], dict[str, float]] = {}
@@ -254,11 +255,16 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
     for d, phase_index in enumerate(first):
         if progress is not None:
             progress(f"{tr.header.policy.name} ({role})", d + 1, len(first))
-        step_ledger, timing, fp, ng_cycles, step_cycles = _simulate_phase(
+        entries, step_dynamic_pj, timing, fp, ng_cycles, step_cycles = _simulate_phase(
             machine, tr, tr.phase_bits[phase_index], op_cache, options,
             start=int(tr.phase_start[phase_index]), source=source or tr.header.model)
         times = int(iterations[d])
-        total.extend(step_ledger, times=times)
+        for entry in entries:
+            use = uses.get(id(entry))
+            if use is None:
+                uses[id(entry)] = [entry, times]
+            else:
+                use[1] += times
         cycles["non_gemm"] += ng_cycles * times
         cycles["compute"] += timing.compute_cycles * times
         cycles["stall"] += timing.stall_cycles * times
@@ -271,7 +277,9 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
                 acc[k] += v * times
         peak = fp if peak is None else _max_fp(peak, fp)
         timeline = timeline or timing.timeline
-        step_pj[d] = step_ledger.total() + leak_w * timing.total_cycles / clock * PJ_PER_J
+        step_pj[d] = step_dynamic_pj + leak_w * timing.total_cycles / clock * PJ_PER_J
+    for entry, times in uses.values():  # each distinct op's rows once, x all its iterations
+        total.extend(entry[1], times=times)
     seconds = cycles["total"] / clock
     price_leakage(seconds, machine.costs, total, compute_w)
     return summarise(ledger=total, policy=tr.header.policy.name, role=role, cycles=cycles,
@@ -309,7 +317,7 @@ def _max_fp(a: Footprint, b: Footprint) -> Footprint:
 
 
 def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
-                    op_cache: dict[tuple, OpCounts], options: SimOptions,
+                    op_cache: dict[tuple, list], options: SimOptions,
                     start: int = 0, source: str = "<trace>"):
     per_param, state_bits = _opt_facts(tr, source)
     policy = tr.header.policy.name
@@ -326,15 +334,15 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
     schedule = step_schedule([layer_ops(i, la, f, qat_dgrad_weights=options.qat_dgrad_weights)
                               for i, (la, f) in enumerate(zip(tr.layers, formats, strict=True))])
     _check_accumulators(schedule, tr, start, source)
-    counts = []
+    entries = []
+    chip = _on_chip_by_layer(placement.on_chip)
     for op in schedule:
         try:
-            counts.append(_count_cached(op, ctx, op_cache))
+            entries.append(_count_cached(op, ctx, op_cache, chip))
         except InputError as err:
             raise _operand_error(err, op, tr, start, source) from None
-    ledger = Ledger()
-    for c in counts:
-        price_op(c, tr.layers[c.op.layer].name, machine.costs, ledger)
+    counts = [entry[0] for entry in entries]
+    dynamic_pj = _price_step(entries, tr, machine.costs)
     after = dram_producers(tr.layers, schedule, counts)
     work = [op_work(c, f"{tr.layers[c.op.layer].name}.{c.op.kind}", placement.workspace_bytes,
                     deps) for c, deps in zip(counts, after, strict=True)]
@@ -350,8 +358,8 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
     gemm_and_update = [c for c in counts if c.op.kind not in NONGEMM_OPS]  # same transients
     ng_cycles = float(sum(c.compute_cycles if c.op.kind in NONGEMM_OPS
                           else c.nongemm_cycles(machine.spec) for c in counts))
-    return (ledger, timing, step_footprint(tr.layers, formats, placement, homes, gemm_and_update),
-            ng_cycles, step_cycles)
+    footprint = step_footprint(tr.layers, formats, placement, homes, gemm_and_update)
+    return entries, dynamic_pj, timing, footprint, ng_cycles, step_cycles
 
 
 def _stats_interval(tr: Trace) -> int:
@@ -383,10 +391,33 @@ def op_work(c: OpCounts, label: str, workspace_bytes: float,
                   after=after)
 
 
-def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, OpCounts]) -> OpCounts:
-    p = ctx.placement
-    key = (op, p.workspace_bytes, ctx.homes.key(op.layer),
-           tuple(sorted(c for (i, c) in p.on_chip if i == op.layer)))
-    if key not in cache:
-        cache[key] = count_op(op, ctx)
-    return cache[key]
+def _on_chip_by_layer(on_chip) -> dict[int, tuple[str, ...]]:
+    """The placement's on-chip persistent tensors of each layer, sorted (part of an op's key)."""
+    out: dict[int, list[str]] = {}
+    for layer, tensor in on_chip:
+        out.setdefault(layer, []).append(tensor)
+    return {layer: tuple(sorted(tensors)) for layer, tensors in out.items()}
+
+
+def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, list],
+                  chip: dict[int, tuple[str, ...]]) -> list:
+    """[counts, priced rows (filled by _price_step) or None] of one op, counted once per key:
+    the op, the workspace, its layer's transient homes and on-chip persistent tensors."""
+    key = (op, ctx.placement.workspace_bytes, ctx.homes.key(op.layer), chip.get(op.layer, ()))
+    entry = cache.get(key)
+    if entry is None:
+        entry = cache[key] = [count_op(op, ctx), None]
+    return entry
+
+
+def _price_step(entries: list[list], tr: Trace, costs: CostModels) -> float:
+    """Price a step's ops, each distinct op once (its rows, the ones price_op writes, kept in its
+    cache entry for simulate_policy to add once per run); the step's energy before leakage."""
+    pj = 0.0
+    for entry in entries:
+        if entry[1] is None:
+            c = entry[0]
+            entry[1] = Ledger()
+            price_op(c, tr.layers[c.op.layer].name, costs, entry[1])
+        pj += entry[1].total()
+    return pj

@@ -1,0 +1,157 @@
+"""The replay's speed-ups (op counts and priced rows cached per distinct op, the ledger's running
+energy total) give the same results, to 1e-12 relative, as the straightforward path: every op
+counted and priced afresh in every phase, every total a scan over all ledger rows.
+
+Every bundled trace x every bundled preset, cut to two phases (fast, not timed).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwmodels.load import list_presets
+from rctsim import replay
+from rctsim.counting import count_op
+from rctsim.errors import InputError
+from rctsim.ledger import KEY_FIELDS, Ledger, _match
+from rctsim.pricing import price_op
+from rctsim.trace import load_trace
+from rctsim.trace.model import Trace
+
+TRACES = sorted((Path(__file__).resolve().parents[1] / "workloads" / "traces").glob("*.trace"))
+REL = 1e-12
+
+
+def _reference_total(self: Ledger, field: str = "energy_pj", **where) -> float:
+    """The plain definition: scan every row."""
+    idx = 0 if field == "quantity" else 1
+    out = 0.0
+    for key, cell in self._rows.items():
+        if all(_match(key[KEY_FIELDS.index(f)], v) for f, v in where.items()):
+            out += cell[idx]
+    return out
+
+
+def _reference_breakdown(self: Ledger, by: str, field: str = "energy_pj", **where):
+    """The plain definition: scan every row."""
+    idx, pos = (0 if field == "quantity" else 1), KEY_FIELDS.index(by)
+    out: dict[str, float] = {}
+    for key, cell in self._rows.items():
+        if all(_match(key[KEY_FIELDS.index(f)], v) for f, v in where.items()):
+            out[key[pos]] = out.get(key[pos], 0.0) + cell[idx]
+    return out
+
+
+def _reference_count(op, ctx, cache, chip):
+    """No cache: every op of every phase counted afresh."""
+    return [count_op(op, ctx), None]
+
+
+def _reference_price(entries, tr, costs) -> float:
+    """Every op of the step priced afresh; the step's energy a scan of its own rows."""
+    ledger = Ledger()
+    for entry in entries:
+        entry[1] = Ledger()
+        price_op(entry[0], tr.layers[entry[0].op.layer].name, costs, entry[1])
+        price_op(entry[0], tr.layers[entry[0].op.layer].name, costs, ledger)
+    return _reference_total(ledger)
+
+
+def _two_phases(tr: Trace) -> Trace:
+    """The trace's first phase, then its last bits from the middle of the run on (the pair most
+    likely to differ in placement, so the op cache meets the same op under other homes)."""
+    if len(tr.phase_start) == 1:
+        return tr
+    return Trace.build(header=tr.header, layers=tr.layers,
+                       phase_start=np.array([0, tr.iterations // 2]),
+                       phase_bits=tr.phase_bits[[0, -1]])
+
+
+def _run(preset: str, tr: Trace):
+    """The result with the QAT baseline, or without one where the baseline does not run here
+    (None when the trace itself does not run on this preset)."""
+    for baseline in ("qat", None):
+        try:
+            return replay.simulate(preset, tr, baseline=baseline)
+        except InputError:
+            continue
+    return None
+
+
+def _assert_same(fast, ref, where: str) -> None:
+    if isinstance(ref, dict):
+        assert set(fast) == set(ref), where
+        for key in ref:
+            _assert_same(fast[key], ref[key], f"{where}.{key}")
+    elif isinstance(ref, list | tuple):
+        assert len(fast) == len(ref), where
+        for i, (a, b) in enumerate(zip(fast, ref, strict=True)):
+            _assert_same(a, b, f"{where}[{i}]")
+    elif isinstance(ref, float | int) and not isinstance(ref, bool):
+        assert math.isclose(fast, ref, rel_tol=REL, abs_tol=0.0), (where, fast, ref)
+    else:
+        assert fast == ref, where
+
+
+@pytest.mark.parametrize("trace_path", TRACES, ids=[p.stem for p in TRACES])
+def test_fast_replay_equals_the_straightforward_one(trace_path, monkeypatch):
+    tr = _two_phases(load_trace(trace_path))
+    ran = 0
+    for preset in list_presets():
+        fast = _run(preset, tr)
+        with monkeypatch.context() as m:
+            m.setattr(replay, "_count_cached", _reference_count)
+            m.setattr(replay, "_price_step", _reference_price)
+            m.setattr(Ledger, "total", _reference_total)
+            m.setattr(Ledger, "breakdown", _reference_breakdown)
+            ref = _run(preset, tr)
+        assert (fast is None) == (ref is None), preset
+        if ref is None:
+            continue
+        ran += 1
+        assert fast.baseline == ref.baseline
+        for label, pr in ref.policies.items():
+            got = fast.policies[label].to_dict()
+            _assert_same(got, pr.to_dict(), f"{trace_path.stem}/{preset}/{label}")
+            assert [(r.layer, r.op, r.component, r.action, r.tensor, r.bits)
+                    for r in fast.policies[label].rows] == \
+                   [(r.layer, r.op, r.component, r.action, r.tensor, r.bits) for r in pr.rows]
+    assert ran >= 1, "the trace runs on no preset"
+
+
+def test_running_total_is_the_sum_of_the_rows():
+    rng = np.random.default_rng(3)
+    ledger, other = Ledger(), Ledger()
+    for target in (ledger, other) * 200:
+        target.add(layer=f"l{rng.integers(5)}", op="fwd", component="dram", action="read",
+                   tensor="weights", bits="-", quantity=float(rng.random()),
+                   energy_pj=float(rng.random() * 10 ** rng.integers(0, 6)))
+    ledger.extend(other, times=37)
+    plain = math.fsum(r.energy_pj for r in ledger.rows())
+    assert ledger.total() == pytest.approx(plain, rel=REL)
+    assert ledger.total(layer="l1") == _reference_total(ledger, layer="l1")
+
+
+def test_filtered_totals_equal_a_scan_of_the_rows():
+    rng = np.random.default_rng(5)
+    ledger = Ledger()
+    choice = {"layer": ["conv1", "conv2", "fc", "*"], "op": ["fwd", "dgrad", "wgrad", "*"],
+              "component": ["array", "vector", "sram:gb", "sram:pe", "dram"],
+              "action": ["mac", "read", "write", "leak"], "tensor": ["weights", "grads", "-"],
+              "bits": ["int8xint8", "fp32", "-"]}
+    for _ in range(500):
+        ledger.add(**{f: str(rng.choice(v)) for f, v in choice.items()},
+                   quantity=float(rng.random()), energy_pj=float(rng.random()))
+    filters = [{}, {"component": "sram:*"}, {"component": ("dram", "sram:*"), "op": "fwd"},
+               {"action": ("read", "write"), "bits": "-", "layer": "conv*"},
+               {"tensor": "nothing"}, {"op": ("fwd", "dgrad", "wgrad"), "action": "mac"}]
+    for where in filters:
+        for field in ("quantity", "energy_pj"):
+            want = _reference_total(ledger, field, **where)
+            assert ledger.total(field, **where) == pytest.approx(want, rel=REL)
+            assert ledger.breakdown("layer", field, **where) == \
+                   pytest.approx(_reference_breakdown(ledger, "layer", field, **where), rel=REL)
