@@ -109,6 +109,8 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
     for one in baseline_list(baseline):
         label, base, role, info, spec = _resolve_baseline(one, tr)
         label = f"{label}_baseline" if label == own else label
+        if label in runs and role == "baseline (trace)":  # a real qat run beside `qat`
+            label = f"{label}_trace"
         if label in runs:
             raise InputError("command line", "--baseline", f"{label} is named twice",
                              "each baseline once")

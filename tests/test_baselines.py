@@ -226,3 +226,15 @@ def test_cli_bad_baseline_and_opt_state(argv, needle, capsys):
     code, text = _run(["run", *argv], capsys)
     assert code == 2 and needle in text
     assert len(text.strip().splitlines()) == 1
+
+
+def test_a_real_run_beside_its_counterfactual(tmp_path):
+    """`qat` (counterfactual) and a recorded qat run in one call: both kept, told apart."""
+    layers = mlp_layers()
+    trace = make_trace(layers, iterations=10)
+    real = make_trace(layers, policy="qat", iterations=10, bits=(8, 8, 32, 32))
+    result = simulate(hardware(), trace, baseline=["qat", real])
+    assert list(result.comparisons) == ["qat", "qat_trace"]
+    assert result.comparisons["qat_trace"]["baseline_role"] == "baseline (trace)"
+    with pytest.raises(InputError, match="named twice"):
+        simulate(hardware(), trace, baseline="qat,fp32,qat")
