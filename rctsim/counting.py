@@ -11,14 +11,14 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from hwmodels.compute import ARRAY, elementwise_unit, float_gemm_timing, gemm_unit, mac_format
+from hwmodels.compute import ARRAY, elementwise_unit, float_gemm_timing, gemm_unit
 from hwmodels.schema import HardwareSpec
 from rctsim import nongemm as ng
 from rctsim.errors import InputError
 from rctsim.mapping import GemmOperands, Mapping, choose_mapping
 from rctsim.ops import NONGEMM_OPS, Op, stored_input_elems, stored_weight_elems
 from rctsim.placement import Placement, TransientHomes
-from rctsim.storage import FP32, Fmt
+from rctsim.storage import FP32, Fmt, mac_float_format
 from rctsim.trace.model import LayerSpec
 
 UPDATE_MACS_PER_PARAM = 2
@@ -158,7 +158,7 @@ def _homes(op: Op, ctx: StepContext) -> tuple[bool, bool, bool]:
 
 def _count_gemm(op: Op, ctx: StepContext) -> OpCounts:
     layer = ctx.layers[op.layer]
-    fmt = mac_format(op.a.bits, op.a.is_float, op.b.bits, op.b.is_float)
+    fmt = mac_float_format(op.a, op.b)
     if fmt is None:
         timing = ctx.array.gemm(op.m, op.n, op.k, op.a.bits, op.b.bits, False)
         c = OpCounts(op=op)
@@ -262,7 +262,9 @@ def _count_update_quant(c: OpCounts, op: Op, ctx: StepContext) -> None:
         if not p.resident(i, tensor):
             c.dma("out", tensor, nbytes)
 
-    if op.b_tensor == "master_copy":  # QAT: quantise the updated master into the int copy
+    if op.b_tensor == "master_copy" and not op.out.is_float:  # QAT: quantise the updated
+        # master into the int copy (mixed precision's float working copy is rounded as it is
+        # written: no statistics pass, no straight-through mask)
         c.add_nongemm("fake_quant", ng.FAKE_QUANT * n + ng.FAKE_QUANT_TENSOR, FP32)
         read("master_copy", n * op.b.bytes)  # second pass: max|w| is known only after the first
         c.add_nongemm("ste_mask", ng.STE_SELECT * n, FP32)  # dW where the weight did not clip

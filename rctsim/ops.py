@@ -92,9 +92,11 @@ def layer_ops(index: int, layer: LayerSpec, fmt: LayerFormats, *,
     """
     ops: dict[str, Op] = {}
     b_class = "weights" if layer.has_weights else "activations"
-    qat_weights = fmt.master is not None and layer.has_weights
+    qat_weights = fmt.master is not None and fmt.quantisers and layer.has_weights
     b_back = "master_copy" if qat_weights and qat_dgrad_weights == "master" else b_class
-    b_store = fmt.weights if qat_weights and b_back == "weights" else None
+    b_copy = fmt.master if b_back == "master_copy" else fmt.weights
+    b_store = b_copy if qat_weights and (b_back == "weights" or b_copy != fmt.dgrad[1]) \
+        else None
     if layer.has_gemm:
         M, N, K = layer.m, layer.n, layer.k
         ops["fwd"] = Op(index, "fwd", M, N, K, fmt.fwd[0], fmt.fwd[1], fmt.acc,
@@ -105,7 +107,7 @@ def layer_ops(index: int, layer: LayerSpec, fmt: LayerFormats, *,
         ops["wgrad"] = Op(index, "wgrad", K, N, M, fmt.wgrad[0], fmt.wgrad[1], _acc(fmt, "wgrad"),
                           "activations", "gradients", "gradients", fmt.gradients,
                           a_store=x_store)
-    qat = fmt.master is not None
+    qat = fmt.quantisers
     act, grad = fmt.activations, fmt.gradients
     if layer.nongemm:  # A = B = C = activations; acc = the format the arithmetic runs at
         ops["ew_fwd"] = Op(index, "ew_fwd", 0, 0, 0, act, act, nongemm_arith(act, fmt.acc),
@@ -130,9 +132,10 @@ def nongemm_arith(tensor: Fmt, acc: Fmt) -> Fmt:
 
 
 def _acc(fmt: LayerFormats, kind: str) -> Fmt:
-    """Backward GEMMs in floating point accumulate in fp32; integer ones at the trace's acc."""
+    """Backward GEMMs in floating point accumulate in fp32 (fp16/bf16 multiply, fp32
+    accumulate, as in mixed-precision training); integer ones at the trace's acc."""
     a, _ = getattr(fmt, kind)
-    return a if a.is_float else fmt.acc
+    return Fmt(32, True, a.packing) if a.is_float else fmt.acc
 
 
 def step_schedule(ops_by_layer: list[dict[str, Op]]) -> list[Op]:

@@ -9,7 +9,7 @@ iteration by iteration).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,6 +22,7 @@ from hwmodels.compute import chip_area_mm2, compute_leakage_w
 from hwmodels.load import hardware_digest, load_hardware
 from hwmodels.registry import default_registry
 from hwmodels.schema import HardwareSpec
+from rctsim.baselines import Baseline, is_baseline_name, parse_baseline, split_baselines
 from rctsim.counting import OpCounts, StepContext, count_op
 from rctsim.dependencies import dram_producers
 from rctsim.engine import OpWork, chunk_count, simulate_step
@@ -33,7 +34,7 @@ from rctsim.ops import NONGEMM_OPS, Op, layer_ops, step_schedule
 from rctsim.placement import persistent_sizes, place, transient_homes
 from rctsim.pricing import PJ_PER_J, price_leakage, price_op
 from rctsim.result import PolicyResult, Result, summarise
-from rctsim.storage import BASELINE_BITS, layer_formats
+from rctsim.storage import layer_formats
 from rctsim.trace import load_trace, trace_digest
 from rctsim.trace.model import Trace
 
@@ -58,6 +59,9 @@ class SimOptions(BaseModel):
     qat_dgrad_weights: Literal["quantised", "master"] = "quantised"
     """Which weight copy QAT's fp32 dgrad reads: the quantised copy the forward pass used
     (dequantised into fp32 MACs; the straight-through estimator) or the fp32 master copy."""
+    opt_state: Literal["fp32", "bf16", "int16", "int8", "weights"] | None = None
+    """Optimiser-state format of every policy in the run (`--opt-state`); None: what each trace
+    records (`opt_state_bits`), else fp32 (docs/model.md, "Optimiser state")."""
 
 
 @dataclass
@@ -82,13 +86,15 @@ def build_machine(hw: HardwareSpec | str | Path) -> Machine:
 
 
 def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
-             baseline: str | Trace | Path | None = "qat",
+             baseline: str | Trace | Path | Sequence[str | Trace | Path] | None = "qat",
              options: SimOptions | None = None,
              progress: Callable[[str, int, int], None] | None = None) -> Result:
     """Simulate a trace on a hardware and compare it with a baseline.
 
-    `baseline`: `qat` or `fp32` (a counterfactual: the trace's layers at that policy's default
-    bits), a trace (a real run of another policy), or None. `progress(label, done, total)` is
+    `baseline`: a named baseline (`qat`, `qat-fp16`, `mixed-bf16`, `qat:dgrad_weights=master`,
+    ...: a counterfactual, the trace's layers at that policy's formats; rctsim.baselines), a
+    trace (a real run of another policy), a list of those or a comma-separated string of names
+    (one comparison each; `comparison` is the first), or None. `progress(label, done, total)` is
     called after each distinct phase (bit pattern) is simulated.
     """
     options = options or SimOptions()
@@ -98,29 +104,60 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
     own = tr.header.policy.name
     runs = {own: simulate_policy(machine, tr, role="trace", options=options, progress=progress,
                                  source=trace_name)}
-    label, baseline_info = None, None
-    if baseline is not None:
-        label, base, role, baseline_info = _resolve_baseline(baseline, tr)
+    labels: list[str] = []
+    infos: dict[str, dict | None] = {}
+    for one in baseline_list(baseline):
+        label, base, role, info, spec = _resolve_baseline(one, tr)
         label = f"{label}_baseline" if label == own else label
+        if label in runs and role == "baseline (trace)":  # a real qat run beside `qat`
+            label = f"{label}_trace"
+        if label in runs:
+            raise InputError("command line", "--baseline", f"{label} is named twice",
+                             "each baseline once")
         try:
-            runs[label] = simulate_policy(machine, base, role=role, options=options,
-                                          progress=progress, source=str(
-                                              baseline if not isinstance(baseline, Trace)
-                                              else base.header.model))
+            runs[label] = simulate_policy(
+                machine, base, role=role, options=options, progress=progress,
+                source=str(one if not isinstance(one, Trace) else base.header.model),
+                baseline=spec, label=label)
         except InputError as err:
             raise InputError(err.source, err.field, f"the {label} baseline: {err.problem}",
                              f"{err.allowed}; or another baseline (--baseline none)") from None
+        labels.append(label)
+        infos[label] = info
     return Result.build(hardware=machine.spec, hardware_sha256=hardware_digest(machine.spec),
                         trace=tr, trace_name=trace_name, trace_sha256=trace_digest(tr),
-                        policies=runs, trace_policy=own, baseline=label,
-                        baseline_trace=baseline_info, options=options.model_dump(),
-                        area_mm2=chip_area_mm2(machine.spec, dict(machine.costs.sram)))
+                        policies=runs, trace_policy=own, baseline=labels[0] if labels else None,
+                        baseline_trace=infos.get(labels[0]) if labels else None,
+                        options=options.model_dump(),
+                        area_mm2=chip_area_mm2(machine.spec, dict(machine.costs.sram)),
+                        baselines=labels, baseline_traces=infos)
+
+
+def baseline_list(baseline) -> list:
+    """Normalise `simulate`'s `baseline` to a list: None -> [], a string of comma-separated
+    baselines (rctsim.baselines.split_baselines) -> its items, a list -> itself."""
+    if baseline is None:
+        return []
+    if isinstance(baseline, str):
+        items = split_baselines(baseline)
+        if not items:
+            raise InputError("command line", "--baseline", "empty", "a baseline name or none")
+        return [None if i == "none" else i for i in items if i != "none"]
+    if isinstance(baseline, Trace | Path):
+        return [baseline]
+    items = list(baseline)
+    out = []
+    for i in items:
+        out.extend(baseline_list(i) if isinstance(i, str) else [i])
+    return out
 
 
 def _resolve_baseline(baseline: str | Trace | Path, tr: Trace):
-    """(label, trace to simulate, role, {name, sha256} of a real baseline trace or None)."""
-    if isinstance(baseline, str) and baseline in BASELINE_BITS:
-        return baseline, counterfactual(tr, baseline), "baseline (counterfactual)", None
+    """(label, trace to simulate, role, {name, sha256} of a real baseline trace or None,
+    the parsed Baseline of a counterfactual or None)."""
+    if isinstance(baseline, str) and (is_baseline_name(baseline) or _looks_like_name(baseline)):
+        spec = parse_baseline(baseline)
+        return (spec.label, counterfactual(tr, spec), "baseline (counterfactual)", None, spec)
     base = baseline if isinstance(baseline, Trace) else load_trace(baseline)
     if [(la.m, la.n, la.k) for la in base.layers] != [(la.m, la.n, la.k) for la in tr.layers]:
         raise InputError(str(baseline), "layers",
@@ -133,18 +170,29 @@ def _resolve_baseline(baseline: str | Trace | Path, tr: Trace):
                          f"a baseline trace of {tr.iterations} iterations, or qat / fp32")
     name = base.header.model if isinstance(baseline, Trace) else str(baseline)
     return (base.header.policy.name, base, "baseline (trace)",
-            {"name": name, "sha256": trace_digest(base)})
+            {"name": name, "sha256": trace_digest(base)}, None)
 
 
-def counterfactual(tr: Trace, policy: str) -> Trace:
-    """The same layers and iterations at `policy`'s default bits, in one phase."""
-    bits = np.tile(np.array(BASELINE_BITS[policy], dtype=np.uint8), (tr.n_layers, 1))
-    params = {"w_q": 8, "a_q": 8} if policy == "qat" else {}
+def _looks_like_name(text: str) -> bool:
+    """A baseline argument that is no path and no bundled trace: read as a (wrong) name."""
+    if "/" in text or "." in text or Path(text).exists():
+        return False
+    from rctsim.trace import list_bundled_traces
+    return text not in list_bundled_traces()
+
+
+def counterfactual(tr: Trace, policy: str | Baseline) -> Trace:
+    """The same layers and iterations at a baseline's bits, in one phase (its formats come from
+    the Baseline given to simulate_policy)."""
+    spec = parse_baseline(policy) if isinstance(policy, str) else policy
+    policy = spec.policy
+    bits = np.tile(np.array(spec.bits, dtype=np.uint8), (tr.n_layers, 1))
+    params = {"w_q": spec.w_q, "a_q": spec.a_q} if policy == "qat" else {}
     keep = {k: v for k, v in tr.header.policy.params.items()
             if k in ("optimizer", "momentum", "opt_state_per_param", "lr")}
     header = tr.header.model_copy(update={
         "policy": tr.header.policy.model_copy(update={"name": policy, "params": params | keep}),
-        "schedule_source": f"counterfactual: {policy} default bits on the layers of "
+        "schedule_source": f"counterfactual: {spec.label} on the layers of "
                            f"{tr.header.model}"})
     return Trace.build(header=header, layers=tr.layers, phase_start=np.array([0]),
                        phase_bits=bits[None])
@@ -231,12 +279,17 @@ def distinct_phases(tr: Trace) -> tuple[np.ndarray, np.ndarray]:
 
 def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptions,
                     progress: Callable[[str, int, int], None] | None = None,
-                    source: str | None = None) -> PolicyResult:
+                    source: str | None = None, baseline: Baseline | None = None,
+                    label: str | None = None) -> PolicyResult:
     """Simulate every distinct phase of a trace once; scale by its iterations over the run.
 
     Cost: one simulation per distinct bit pattern plus vectorised passes over the phases, so a
-    trace whose bits toggle every iteration costs as much as one with two phases.
+    trace whose bits toggle every iteration costs as much as one with two phases. `baseline`:
+    the counterfactual baseline whose formats apply (None: the trace's policy); `label`: the
+    name the result carries (default the trace's policy).
     """
+    if baseline is not None and baseline.dgrad_weights is not None:
+        options = options.model_copy(update={"qat_dgrad_weights": baseline.dgrad_weights})
     total = Ledger()
     uses: dict[int, list] = {}  # id(cache entry) -> [entry, iterations it runs in, all phases]
     op_cache: dict[tuple, list] = {}  # [counts, priced rows or None] by _count_cached's key
@@ -254,10 +307,11 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
     step_pj = np.empty(len(first))
     for d, phase_index in enumerate(first):
         if progress is not None:
-            progress(f"{tr.header.policy.name} ({role})", d + 1, len(first))
+            progress(f"{label or tr.header.policy.name} ({role})", d + 1, len(first))
         entries, step_dynamic_pj, timing, fp, ng_cycles, step_cycles = _simulate_phase(
             machine, tr, tr.phase_bits[phase_index], op_cache, options,
-            start=int(tr.phase_start[phase_index]), source=source or tr.header.model)
+            start=int(tr.phase_start[phase_index]), source=source or tr.header.model,
+            baseline=baseline)
         times = int(iterations[d])
         for entry in entries:
             use = uses.get(id(entry))
@@ -282,7 +336,8 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
         total.extend(entry[1], times=times)
     seconds = cycles["total"] / clock
     price_leakage(seconds, machine.costs, total, compute_w)
-    return summarise(ledger=total, policy=tr.header.policy.name, role=role, cycles=cycles,
+    return summarise(ledger=total, policy=label or tr.header.policy.name, role=role,
+                     cycles=cycles,
                      seconds=seconds, footprint=peak, iterations=tr.iterations,
                      phases=len(tr.phase_start), distinct_phases=len(first),
                      timeline=timeline,
@@ -318,11 +373,12 @@ def _max_fp(a: Footprint, b: Footprint) -> Footprint:
 
 def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
                     op_cache: dict[tuple, list], options: SimOptions,
-                    start: int = 0, source: str = "<trace>"):
+                    start: int = 0, source: str = "<trace>", baseline: Baseline | None = None):
     per_param, state_bits = _opt_facts(tr, source)
     policy = tr.header.policy.name
     formats = [layer_formats(policy, b, opt_state_bits=state_bits,
-                             packing=machine.spec.packing) for b in bits]
+                             packing=machine.spec.packing, opt_state=options.opt_state,
+                             baseline=baseline) for b in bits]
     gb = machine.spec.global_buffer
     placement = place(persistent_sizes(tr.layers, formats, per_param),
                       buffer_bytes=gb.size_bytes, workspace_fraction=options.workspace_fraction)

@@ -40,6 +40,7 @@ COMPARED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("gemm_arith_energy", ("energy_pj", "gemm_arith")),
     ("gemm_datapath_energy", ("energy_pj", "gemm_datapath")),
     ("param_memory", ("memory_bytes", "param_total")),
+    ("param_memory_with_optimizer", ("memory_bytes", "params_with_optimizer")),
     ("param_movement_energy", ("energy_pj", "param_movement")),
     ("dram_traffic", ("traffic_bytes", "dram_total")),
     ("total_energy", ("energy_pj", "total")),
@@ -139,7 +140,9 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
     fp = footprint
     memory = {
         "params": fp.params, "master_copy": fp.master_copy, "optimizer": fp.optimizer,
-        "param_total": fp.params + fp.master_copy, "activations_peak": fp.activations_peak,
+        "param_total": fp.params + fp.master_copy,
+        "params_with_optimizer": fp.params + fp.master_copy + fp.optimizer,
+        "activations_peak": fp.activations_peak,
         "gradients_peak": fp.gradients_peak, "workspace_peak": fp.workspace_peak,
         "peak_on_chip": fp.peak_on_chip, "peak_total": fp.peak_total,
     }
@@ -259,22 +262,31 @@ class Result:
     options: dict
     area_mm2: dict = field(default_factory=dict)
     """Chip area: {"total": mm², "parts": {part: mm²}} (hwmodels.compute.chip_area_mm2)."""
+    comparisons: dict = field(default_factory=dict)
+    """The trace's policy against each baseline, keyed by baseline label (`comparison` is the
+    first)."""
 
     @classmethod
     def build(cls, *, hardware: HardwareSpec, hardware_sha256: str, trace: Trace, trace_name: str,
               trace_sha256: str, policies: dict[str, PolicyResult], trace_policy: str,
               baseline: str | None, options: dict,
-              baseline_trace: dict | None = None, area_mm2: dict | None = None) -> Result:
-        """Assemble and compute the comparison."""
+              baseline_trace: dict | None = None, area_mm2: dict | None = None,
+              baselines: list[str] | None = None,
+              baseline_traces: dict[str, dict | None] | None = None) -> Result:
+        """Assemble and compute the comparison against each baseline (`baselines`, default
+        `[baseline]`; `baseline_traces` the real baseline traces' {name, sha256} by label)."""
         for label, summary in policies.items():
             _check_finite(summary, label, hardware.name)
-        comparison: dict = {}
-        if baseline is not None:
-            ours, base = policies[trace_policy], policies[baseline]
-            comparison = {"policy": trace_policy, "baseline": baseline, "baseline_role": base.role,
-                          "baseline_trace": baseline_trace,
-                          "savings": {name: saving(_get(ours, p), _get(base, p))
-                                      for name, p in COMPARED}}
+        labels = baselines if baselines is not None else ([baseline] if baseline else [])
+        infos = baseline_traces or {baseline: baseline_trace}
+        comparisons: dict = {}
+        for label in labels:
+            ours, base = policies[trace_policy], policies[label]
+            comparisons[label] = {
+                "policy": trace_policy, "baseline": label, "baseline_role": base.role,
+                "baseline_trace": infos.get(label),
+                "savings": {name: saving(_get(ours, p), _get(base, p)) for name, p in COMPARED}}
+        comparison = comparisons[labels[0]] if labels else {}
         return cls(
             hardware={"name": hardware.name, "sha256": hardware_sha256,
                       "label": hardware_label(hardware),
@@ -289,7 +301,8 @@ class Result:
                    "format_version": trace.header.format_version,
                    "nongemm_recorded": trace.nongemm_recorded},
             policies=policies, trace_policy=trace_policy, baseline=baseline,
-            comparison=comparison, options=options, area_mm2=area_mm2 or {})
+            comparison=comparison, options=options, area_mm2=area_mm2 or {},
+            comparisons=comparisons)
 
     def to_dict(self) -> dict:
         """The run JSON object."""
@@ -297,7 +310,7 @@ class Result:
                 "hardware": self.hardware, "area_mm2": self.area_mm2, "trace": self.trace,
                 "options": self.options,
                 "policies": {k: v.to_dict() for k, v in self.policies.items()},
-                "comparison": self.comparison}
+                "comparison": self.comparison, "comparisons": self.comparisons}
 
     def to_json(self, path: str | Path | None = None) -> str:
         """JSON text; written atomically to `path` when given."""

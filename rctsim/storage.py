@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rctsim.baselines import Baseline
 from rctsim.errors import InputError
 from rctsim.trace.model import POLICIES
 
@@ -52,6 +53,8 @@ class Fmt:
     is_float: bool = False
     packing: str = "packed"
     """How it is stored in memory (`PACKINGS`)."""
+    bfloat: bool = False
+    """A 16-bit float in bfloat16 layout (8 exponent bits) rather than IEEE binary16."""
 
     @property
     def bytes(self) -> float:
@@ -59,7 +62,9 @@ class Fmt:
         return stored_bytes(self.bits, self.packing)
 
     def label(self) -> str:
-        """`int8`, `fp32`, ..."""
+        """`int8`, `fp32`, `bf16`, ..."""
+        if self.bfloat:
+            return f"bf{self.bits}"
         return f"{'fp' if self.is_float else 'int'}{self.bits}"
 
 
@@ -90,24 +95,38 @@ class LayerFormats:
     """Optimiser state (momentum) elements."""
     update_arith: Fmt
     """Arithmetic the update runs in."""
+    quantisers: bool = False
+    """The forward pass quantises weights and activations (QAT): its backward applies the
+    quantisers' straight-through masks and dgrad may read the quantised copy."""
 
 
 def layer_formats(policy: str, bits, *, opt_state_bits: int | None = None,
-                  packing: str = "packed") -> LayerFormats:
+                  packing: str = "packed", opt_state: str | None = None,
+                  baseline: Baseline | None = None) -> LayerFormats:
     """Formats for one layer given the policy and its recorded `(w, a, g, acc)` bits.
 
     `opt_state_bits` is the optimiser state precision the trace declares (policy param
     `opt_state_bits`); when absent, fp32 for fp32/qat and the layer's gradient bits for rct/apt.
     `packing` is the hardware's storage packing (every format is stored under it).
+    `opt_state` (OPT_STATES), when given, overrides both. `baseline`, when given, decides the
+    formats instead of `policy` and `bits` (a counterfactual baseline, rctsim.baselines).
     """
+    if baseline is not None:
+        return baseline_formats(baseline, packing=packing, opt_state=opt_state,
+                                opt_state_bits=opt_state_bits)
     w, a, g, acc = (int(b) for b in bits)
     fp32 = Fmt(32, True, packing)
 
     def _int(b: int) -> Fmt:
         return Fmt(int(b), False, packing)
 
-    state = _state_format(opt_state_bits, default=fp32 if policy in ("fp32", "qat") else _int(g),
-                          packing=packing)
+    if opt_state is not None:
+        state = opt_state_format(opt_state, packing=packing,
+                                 weights=fp32 if policy in ("fp32", "qat") else _int(w))
+    else:
+        state = _state_format(opt_state_bits,
+                              default=fp32 if policy in ("fp32", "qat") else _int(g),
+                              packing=packing)
     if policy == "fp32":
         return LayerFormats(fwd=(fp32, fp32), dgrad=(fp32, fp32), wgrad=(fp32, fp32), acc=fp32,
                             weights=fp32, master=None, activations=fp32, gradients=fp32,
@@ -115,7 +134,8 @@ def layer_formats(policy: str, bits, *, opt_state_bits: int | None = None,
     if policy == "qat":
         return LayerFormats(fwd=(_int(a), _int(w)), dgrad=(fp32, fp32), wgrad=(fp32, fp32),
                             acc=_int(acc), weights=_int(w), master=fp32, activations=_int(a),
-                            gradients=fp32, optimizer=state, update_arith=fp32)
+                            gradients=fp32, optimizer=state, update_arith=fp32,
+                            quantisers=True)
     if policy in ("rct", "apt"):
         arith = fp32 if state.is_float else _int(max(w, state.bits))
         return LayerFormats(fwd=(_int(a), _int(w)), dgrad=(_int(g), _int(w)),
@@ -135,8 +155,73 @@ def _state_format(opt_state_bits: int | None, *, default: Fmt, packing: str = "p
                                                                     packing)
 
 
-BASELINE_BITS: dict[str, tuple[int, int, int, int]] = {
-    "qat": (8, 8, 32, 32),
-    "fp32": (32, 32, 32, 32),
-}
-"""Default (w, a, g, acc) bits of a counterfactual baseline (concepts §2: QAT default 8/8)."""
+OPT_STATES: tuple[str, ...] = ("fp32", "bf16", "int16", "int8", "weights")
+"""Optimiser-state formats a run may name (`--opt-state`): `weights` stores each state value in
+the format of the weight copy the update writes (the fp32 master where there is one)."""
+
+
+def opt_state_format(choice: str, *, weights: Fmt, packing: str = "packed") -> Fmt:
+    """The optimiser state's format for an OPT_STATES choice (InputError otherwise)."""
+    if choice == "fp32":
+        return Fmt(32, True, packing)
+    if choice == "bf16":
+        return Fmt(16, True, packing, bfloat=True)
+    if choice in ("int16", "int8"):
+        return Fmt(int(choice[3:]), False, packing)
+    if choice == "weights":
+        return weights
+    raise InputError("command line", "--opt-state", repr(choice), ", ".join(OPT_STATES))
+
+
+def float_fmt(name: str, packing: str = "packed") -> Fmt:
+    """`fp32`, `fp16` or `bf16` as a Fmt."""
+    return Fmt(32 if name == "fp32" else 16, True, packing, bfloat=name == "bf16")
+
+
+def baseline_formats(b: Baseline, *, packing: str = "packed", opt_state: str | None = None,
+                     opt_state_bits: int | None = None) -> LayerFormats:
+    """Formats of a counterfactual baseline (docs/policies.md, "Baselines").
+
+    Integer forward (QAT family): w_q x a_q-bit MACs into a 32-bit accumulator, the w_q-bit
+    copy beside the fp32 master. Float forward (fp32, mixed-*): every GEMM at that format, fp32
+    accumulation; mixed keeps the fp16/bf16 working copy beside the fp32 master. Backward: at
+    the float format with fp32 accumulation, or g_q-bit integer gradients with a 32-bit
+    accumulator. The update always runs in fp32 on the fp32 copy.
+    """
+    fp32 = Fmt(32, True, packing)
+
+    def _int(bits: int) -> Fmt:
+        return Fmt(bits, False, packing)
+
+    if b.forward == "int":
+        x, w, acc = _int(b.a_q), _int(b.w_q), _int(32)
+    else:
+        x = w = float_fmt(b.forward, packing)
+        acc = fp32
+    if b.backward == "int":
+        g = _int(b.g_q)
+        dgrad, wgrad = (g, w), (x, g)
+    else:
+        g = float_fmt(b.backward, packing)
+        dgrad, wgrad = (g, g), (g, g)
+    master = fp32 if b.master else None
+    target = master or w
+    if opt_state is not None:
+        state = opt_state_format(opt_state, packing=packing, weights=target)
+    else:
+        state = _state_format(opt_state_bits, default=fp32, packing=packing)
+    return LayerFormats(fwd=(x, w), dgrad=dgrad, wgrad=wgrad, acc=acc, weights=w, master=master,
+                        activations=x, gradients=g, optimizer=state, update_arith=fp32,
+                        quantisers=b.forward == "int")
+
+
+def mac_float_format(a: Fmt, b: Fmt) -> str | None:
+    """The float format a GEMM's MACs run at: its widest float operand (`bf16` for a 16-bit
+    bfloat16 operand), None for an integer GEMM."""
+    floats = [f for f in (a, b) if f.is_float]
+    if not floats:
+        return None
+    widest = max(f.bits for f in floats)
+    if widest == 16 and any(f.bfloat for f in floats if f.bits == 16):
+        return "bf16"
+    return f"fp{widest}"

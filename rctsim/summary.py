@@ -78,6 +78,7 @@ MEMORY = SUMMARY.add("Peak memory", ("memory_bytes", "peak_total"), "bytes", per
 MEMORY.add("on chip", ("memory_bytes", "peak_on_chip"))
 MEMORY.add("parameters (all copies)", ("memory_bytes", "param_total"))
 MEMORY.add("optimiser state", ("memory_bytes", "optimizer"))
+MEMORY.add("parameters with optimiser state", ("memory_bytes", "params_with_optimizer"))
 CYCLES = SUMMARY.add("Cycles", ("cycles", "total"), "count")
 CYCLES.add("compute", ("cycles", "compute"))
 STALL = CYCLES.add("stalled on memory", ("cycles", "stall"))
@@ -89,6 +90,7 @@ TIME = SUMMARY.add("Time", ("seconds",), "time")
 SAVING_NAMES = {
     "gemm_energy": "GEMM energy", "gemm_arith_energy": "GEMM energy (MAC arithmetic)",
     "gemm_datapath_energy": "GEMM energy (datapath)", "param_memory": "parameter memory",
+    "param_memory_with_optimizer": "parameter memory with optimiser state",
     "param_movement_energy": "parameter movement energy", "dram_traffic": "DRAM traffic",
     "total_energy": "total energy", "latency": "time",
 }
@@ -98,7 +100,16 @@ BASELINE_ASSUMPTION = {
     "qat": "QAT on the trace's layers at its default bits: 8-bit forward, fp32 backward GEMMs "
            "(the papers' assumption; a low-precision backward would save less), fp32 master "
            "copy beside the 8-bit one",
+    "qat-fp16": "QAT with an fp16 backward: 8-bit forward, fp16 x fp16 dgrad/wgrad with fp32 "
+                "accumulation, fp32 master copy beside the 8-bit one",
+    "qat-bf16": "QAT with a bf16 backward: 8-bit forward, bf16 x bf16 dgrad/wgrad with fp32 "
+                "accumulation, fp32 master copy beside the 8-bit one",
+    "qat-int8g": "QAT with 8-bit gradients: every GEMM int8 x int8 into 32 bits, fp32 master copy",
     "fp32": "fp32 training on the trace's layers: every GEMM and the one weight copy in fp32",
+    "mixed-fp16": "mixed-precision training: every GEMM fp16 x fp16 with fp32 accumulation, the "
+                  "fp16 working copy beside the fp32 master",
+    "mixed-bf16": "mixed-precision training: every GEMM bf16 x bf16 with fp32 accumulation, the "
+                  "bf16 working copy beside the fp32 master",
 }
 """What each counterfactual baseline assumes (docs/concepts.md, Baselines)."""
 
@@ -138,17 +149,18 @@ def format_value(value: float | None, kind: str) -> str:
     return quantity(value, "pJ" if kind == "energy" else "B")
 
 
-def baseline_note(result: Result) -> str | None:
-    """One line naming the baseline and what it assumes."""
-    c = result.comparison
+def baseline_note(result: Result, c: dict | None = None) -> str | None:
+    """One line naming a baseline (default the first) and what it assumes."""
+    c = c if c is not None else result.comparison
     if not c:
         return None
     if c["baseline_role"] == "baseline (trace)":
         trace = (c.get("baseline_trace") or {}).get("name", "another trace")
         return f"{c['baseline']}: a recorded {c['baseline']} run ({trace})"
-    note = BASELINE_ASSUMPTION.get(c["baseline"].removesuffix("_baseline"), "")
+    name = c["baseline"].removesuffix("_baseline")
+    note = BASELINE_ASSUMPTION.get(name.split(":", 1)[0], "")
     dgrad = result.options.get("qat_dgrad_weights")
-    if c["baseline"] == "qat" and dgrad:
+    if name == "qat" and dgrad:
         note += f"; dgrad reads the {dgrad} weights"
     return (f"{c['baseline']} (counterfactual: nothing retrained, the same iterations priced "
             f"under {c['baseline']}): {note}")
@@ -174,9 +186,10 @@ def summary_header(result: Result) -> list[str]:
     if area:
         parts = ", ".join(f"{k} {v:.3g}" for k, v in area["parts"].items())
         lines.append(f"Chip area  {area['total']:.4g} mm² ({parts})")
-    note = baseline_note(result)
-    if note:
-        lines.append(f"Baseline   {note}")
+    for c in (getattr(result, "comparisons", None) or {"": result.comparison}).values():
+        note = baseline_note(result, c)
+        if note:
+            lines.append(f"Baseline   {note}")
     if not t.get("nongemm_recorded", True):
         lines.append(f"Note       {NONGEMM_MISSING}")
     lines.append(f"Totals are over all {t['iterations']:,} iterations; 'per iteration' divides "
@@ -202,11 +215,12 @@ def summary_html(result: Result) -> str:
         body.append(f"<tr><td style='text-align:left;padding-left:{0.3 + 1.2 * depth}em'>"
                     f"{escape(line.label)}</td>{''.join(cells)}</tr>")
     savings = ""
-    if result.comparison:
-        c = result.comparison
+    for c in (getattr(result, "comparisons", None) or {"": result.comparison}).values():
+        if not c:
+            continue
         items = ", ".join(f"{escape(SAVING_NAMES.get(k, k))} {percent(v)}"
                           for k, v in shown_savings(c["savings"]).items())
-        savings = (f"<p><b>Savings of {escape(c['policy'])} against "
-                   f"{escape(c['baseline'])}:</b> {items}</p>")
+        savings += (f"<p><b>Savings of {escape(c['policy'])} against "
+                    f"{escape(c['baseline'])}:</b> {items}</p>")
     return (f"<div class='rctsim-result'>{head}<table><thead><tr><th>metric</th>{cols}</tr>"
             f"</thead><tbody>{''.join(body)}</tbody></table>{savings}</div>")

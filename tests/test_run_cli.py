@@ -56,6 +56,7 @@ def test_run_writes_json_and_csv(trace_file, tmp_path, capsys):
         assert pol["seconds"] > 0
     assert set(doc["comparison"]["savings"]) == {
         "gemm_energy", "gemm_arith_energy", "gemm_datapath_energy", "param_memory",
+        "param_memory_with_optimizer",
         "param_movement_energy", "dram_traffic", "total_energy", "latency"}
     area = doc["area_mm2"]
     assert set(area["parts"]) == {"array", "unit:fp32_vector", "sram:global_buffer",

@@ -119,6 +119,20 @@ def test_baseline_fills_the_savings(traces, tmp_path):
     assert row["saving_param_memory"] == direct.comparison["savings"]["param_memory"]
 
 
+def test_a_mixed_precision_baseline_fills_the_savings(traces, tmp_path):
+    """Any named baseline may fill the saving columns (here mixed-bf16)."""
+    data = {**GRID, "simulation": {"baseline": "mixed-bf16"},
+            "policies": {"traces": ["rct.trace"]}}
+    _, _, rows = _run(data, traces, tmp_path / "s.db")
+    direct = simulate(hardware(global_size=16 * 1024, dataflow="ws"),
+                      read_trace(traces / "rct.trace"), baseline="mixed-bf16",
+                      options=SimOptions(keep_timeline=False))
+    savings = direct.comparison["savings"]
+    assert rows[0]["saving_param_memory_with_optimizer"] == \
+        savings["param_memory_with_optimizer"]
+    assert rows[0]["saving_total_energy"] == savings["total_energy"]
+
+
 def test_rerun_skips_finished_points_and_adds_new_ones(traces, tmp_path):
     """A rerun computes nothing; a wider grid computes only the points not stored."""
     _, first, rows = _run(GRID, traces, tmp_path / "s.db")

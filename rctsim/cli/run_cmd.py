@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from rctsim.baselines import is_baseline_name, parse_baseline, split_baselines
 from rctsim.cli.app import app, check_outputs
 from rctsim.cli.output import FORMATS, STDOUT, console, is_stdout, write_output
 from rctsim.display import shown
@@ -19,6 +20,7 @@ from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
 from rctsim.replay import SimOptions, simulate
 from rctsim.result import Result
+from rctsim.storage import OPT_STATES
 from rctsim.summary import (
     SAVING_NAMES,
     SUMMARY,
@@ -43,8 +45,10 @@ def run(
     trace: Annotated[str, typer.Option("--trace", help="Bundled trace name or .trace file.")]
     = DEFAULT_TRACE,
     baseline: Annotated[str, typer.Option(
-        "--baseline", help="qat | fp32 (counterfactual on the same layers), none, or a .trace "
-        "file / bundled name of a real run of another policy.")] = "qat",
+        "--baseline", help="Comma-separated baselines: qat, qat-fp16, qat-bf16, qat-int8g, fp32, "
+        "mixed-fp16, mixed-bf16 (counterfactuals on the same layers; name:key=value for "
+        "variants, e.g. qat:dgrad_weights=master), a .trace file / bundled name of a real run "
+        "of another policy, or none.")] = "qat",
     json_out: Annotated[Path | None, typer.Option(
         "--json", help="Write the run JSON to this file; - or nothing: standard output.")]
     = None,
@@ -60,6 +64,10 @@ def run(
     qat_dgrad_weights: Annotated[str, typer.Option(
         help="Weights QAT's fp32 dgrad reads: quantised (dequantised w_q copy) or master.")]
     = "quantised",
+    opt_state: Annotated[str | None, typer.Option(
+        "--opt-state", help="Optimiser-state format of every policy: fp32, bf16, int16, int8 or "
+        "weights (the format of the copy updated); default: what each trace records, else "
+        "fp32.")] = None,
 ) -> None:
     """Replay a training trace on an accelerator; compare its policy with a baseline."""
     if fmt not in FORMATS:
@@ -67,25 +75,33 @@ def run(
     outputs = [(json_out, "--json"), (csv_out, "--csv"), (html_out, "--html")]
     if fmt != "table":
         outputs.append((Path(STDOUT), f"--format {fmt}"))
-    check_outputs(outputs, inputs=(trace, hw, baseline))
+    check_outputs(outputs, inputs=(trace, hw, *baseline.split(",")))
     if not 0 < workspace_fraction < 1:
         raise InputError("command line", "--workspace-fraction", f"{workspace_fraction}",
                          "a number strictly between 0 and 1")
     if qat_dgrad_weights not in ("quantised", "master"):
         raise InputError("command line", "--qat-dgrad-weights", repr(qat_dgrad_weights),
                          "quantised, master")
-    base = None if baseline == "none" else baseline
+    if opt_state is not None and opt_state not in OPT_STATES:
+        raise InputError("command line", "--opt-state", repr(opt_state), ", ".join(OPT_STATES))
+    bases = split_baselines(baseline)
+    for item in bases:
+        if is_baseline_name(item):
+            parse_baseline(item)  # a wrong parameter fails before anything runs
+    base = None if bases in ([], ["none"]) else (bases[0] if len(bases) == 1 else bases)
     with phase_progress() as progress:
         result = simulate(hw, trace, baseline=base, progress=progress,
                           options=SimOptions(workspace_fraction=workspace_fraction,
-                                             qat_dgrad_weights=qat_dgrad_weights))
+                                             qat_dgrad_weights=qat_dgrad_weights,
+                                             opt_state=opt_state))
     if json_out:
         write_output(json_out, result.to_json())
     if csv_out:
         write_output(csv_out, result.to_csv())
     if html_out:
         from rctsim.report import build_run_report
-        write_output(html_out, build_run_report(result, trace=trace, baseline_trace=base,
+        first = base[0] if isinstance(base, list) else base
+        write_output(html_out, build_run_report(result, trace=trace, baseline_trace=first,
                                                 hardware=hw))
     if fmt == "json":
         write_output(STDOUT, result.to_json())
@@ -140,15 +156,19 @@ def print_summary(result: Result, console: Console) -> None:
         console.print(line, style="bold" if i == 0 else None, highlight=False, soft_wrap=True,
                       markup=False)
     console.print(summary_table(result))
-    if result.comparison:
-        c = result.comparison
-        role = c["baseline_role"].removeprefix("baseline ").strip("()")
-        cmp = Table(title=f"Savings of {shown(c['policy'])} against {shown(c['baseline'])} "
-                          f"({shown(role)})")
+    comparisons = list((result.comparisons or {"": result.comparison}).values())
+    comparisons = [c for c in comparisons if c]
+    if comparisons:
+        policy = comparisons[0]["policy"]
+        against = ", ".join(shown(c["baseline"]) for c in comparisons)
+        cmp = Table(title=f"Savings of {shown(policy)} against {against}")
         cmp.add_column("saving")
-        cmp.add_column("value", justify="right")
-        for name, value in shown_savings(c["savings"]).items():
-            cmp.add_row(SAVING_NAMES.get(name, name.replace("_", " ")), percent(value))
+        for c in comparisons:
+            role = c["baseline_role"].removeprefix("baseline ").strip("()")
+            cmp.add_column(f"vs {shown(c['baseline'])} ({shown(role)})", justify="right")
+        for name in shown_savings(comparisons[0]["savings"]):
+            cmp.add_row(SAVING_NAMES.get(name, name.replace("_", " ")),
+                        *(percent(c["savings"][name]) for c in comparisons))
         console.print(cmp)
 
 

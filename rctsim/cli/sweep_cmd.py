@@ -59,7 +59,9 @@ def sweep(
     objective: Annotated[list[str] | None, typer.Option(
         help="Pareto objective NAME[:min|max] (repeatable): energy, latency, param_memory, "
         "peak_memory, accuracy, sram, area, or a metric column.")] = None,
-    baseline: Annotated[str | None, typer.Option(help="none | qat | fp32.")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        help="none, or one baseline: qat, qat-fp16, qat-bf16, qat-int8g, fp32, mixed-fp16, "
+        "mixed-bf16.")] = None,
     workers: Annotated[int | None, typer.Option(help="Local processes (default: every core).")]
     = None,
     dask: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT.")] = None,

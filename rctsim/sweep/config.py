@@ -65,8 +65,10 @@ class PolicySpace(_Strict):
 class SimulationSpace(_Strict):
     """How each point is simulated (`rctsim run` options)."""
 
-    baseline: Literal["none", "qat", "fp32"] = "none"
-    """Counterfactual baseline simulated beside each point (fills the `saving_*` columns)."""
+    baseline: Literal["none", "qat", "qat-fp16", "qat-bf16", "qat-int8g", "fp32", "mixed-fp16",
+                      "mixed-bf16"] = "none"
+    """Counterfactual baseline simulated beside each point (fills the `saving_*` columns;
+    docs/policies.md, "Baselines")."""
     workspace_fraction: float = Field(0.25, gt=0, lt=1)
     """Share of the global buffer kept for tiles and transients (docs/model.md §3)."""
 

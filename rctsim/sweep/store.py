@@ -24,8 +24,8 @@ from rctsim.errors import InputError
 from rctsim.fileread import is_regular_file
 from rctsim.sweep.metrics import METRIC_COLUMNS
 
-STORE_SCHEMA_VERSION = 2
-"""Version of the `points` table layout."""
+STORE_SCHEMA_VERSION = 3
+"""Version of the `points` table layout. 3: `saving_param_memory_with_optimizer`."""
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("key", "TEXT PRIMARY KEY"), ("status", "TEXT NOT NULL"), ("error", "TEXT"),
