@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from rctsim.cli.app import check_outputs
-from rctsim.cli.synth_cmd import DEFAULT_BATCH_SIZE, DEFAULT_ITERATIONS, schedule_choice
+from rctsim.cli.synth_cmd import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_ITERATIONS,
+    BitsOption,
+    Fp32Option,
+    QatOption,
+    ScheduleFromOption,
+    schedule_choice,
+)
 from rctsim.cli.trace_cmd import trace_app
 from rctsim.errors import InputError
 from rctsim.synth import schedule_trace
@@ -30,12 +38,10 @@ def import_model(
     ] = None,
     iterations: Annotated[int | None, typer.Option(
         help=f"Training iterations (default {DEFAULT_ITERATIONS}).")] = None,
-    bits: Annotated[str | None, typer.Option(
-        help="Fixed bits for every layer, e.g. w=16,a=8,g=8[,acc=32] (policy rct).")] = None,
-    qat: Annotated[bool, typer.Option("--qat", help="QAT: w=8,a=8,g=32,acc=32.")] = False,
-    fp32: Annotated[bool, typer.Option("--fp32", help="Everything fp32.")] = False,
-    schedule_from: Annotated[str | None, typer.Option(
-        help="Carry a trace's per-layer schedule over (file or bundled name).")] = None,
+    bits: BitsOption = None,
+    qat: QatOption = False,
+    fp32: Fp32Option = False,
+    schedule_from: ScheduleFromOption = None,
     seed: Annotated[int, typer.Option(help="Seed recorded in the header.")] = 0,
     dim: Annotated[list[str] | None, typer.Option(
         help="ONNX: size of a symbolic dimension, NAME=SIZE (repeatable).")] = None,

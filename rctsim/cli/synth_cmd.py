@@ -25,6 +25,14 @@ DEFAULT_ITERATIONS = 1000
 SCHEDULE_FLAGS = "--bits SPEC, --qat, --fp32 or --schedule-from TRACE"
 """The mutually exclusive schedule options, for error messages."""
 
+BitsOption = Annotated[str | None, typer.Option(
+    help="Fixed bits for every layer, e.g. w=16,a=8,g=8[,acc=32] (policy rct).")]
+QatOption = Annotated[bool, typer.Option("--qat", help="QAT: w=8,a=8,g=32,acc=32.")]
+Fp32Option = Annotated[bool, typer.Option("--fp32", help="Everything fp32.")]
+ScheduleFromOption = Annotated[str | None, typer.Option(
+    help="Carry a trace's per-layer schedule over (file or bundled name).")]
+"""The schedule options `trace synth` and `trace import` share (one of them at a time)."""
+
 
 @trace_app.command("synth")
 def synth(
@@ -32,12 +40,10 @@ def synth(
     out: Annotated[Path | None, typer.Option(help="Trace file to write.")] = None,
     batch_size: Annotated[int, typer.Option(help="Mini-batch size.")] = DEFAULT_BATCH_SIZE,
     iterations: Annotated[int, typer.Option(help="Training iterations.")] = DEFAULT_ITERATIONS,
-    bits: Annotated[str | None, typer.Option(
-        help="Fixed bits for every layer, e.g. w=16,a=8,g=8[,acc=32] (policy rct).")] = None,
-    qat: Annotated[bool, typer.Option("--qat", help="QAT: w=8,a=8,g=32,acc=32.")] = False,
-    fp32: Annotated[bool, typer.Option("--fp32", help="Everything fp32.")] = False,
-    schedule_from: Annotated[str | None, typer.Option(
-        help="Carry a trace's per-layer schedule over (file or bundled name).")] = None,
+    bits: BitsOption = None,
+    qat: QatOption = False,
+    fp32: Fp32Option = False,
+    schedule_from: ScheduleFromOption = None,
     input_size: Annotated[int | None, typer.Option(
         help="Image side (resnet18/mobilenetv2 224, resnet18_cifar 32) or MLP inputs.")] = None,
     seq_len: Annotated[int | None, typer.Option(help="Tokens (bert_tiny, lstm_lm).")] = None,
