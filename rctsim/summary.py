@@ -197,6 +197,21 @@ def summary_header(result: Result) -> list[str]:
     return lines
 
 
+def summary_rows(result: Result) -> list[tuple[int, str, list[tuple[str, str]]]]:
+    """(depth, label, per policy (total, per iteration)) of every summary row, as text; the
+    per-iteration cell is empty where it means nothing (peaks)."""
+    rows = []
+    for depth, line in SUMMARY.walk(results=tuple(result.policies.values())):
+        cells = []
+        for pr in result.policies.values():
+            value = value_at(pr, line.path)
+            each = value / pr.iterations if value is not None and line.per_iteration else None
+            cells.append((format_value(value, line.kind),
+                          format_value(each, line.kind) if line.per_iteration else ""))
+        rows.append((depth, line.label, cells))
+    return rows
+
+
 def summary_html(result: Result) -> str:
     """The summary as an HTML fragment (a notebook's view of a Result)."""
     head = "".join(f"<p style='margin:2px 0'>{escape(line)}</p>"
@@ -204,16 +219,12 @@ def summary_html(result: Result) -> str:
     cols = "".join(f"<th>{escape(label)} ({escape(pr.role)})</th><th>per iteration</th>"
                    for label, pr in result.policies.items())
     body = []
-    for depth, line in SUMMARY.walk(results=tuple(result.policies.values())):
-        cells = []
-        for pr in result.policies.values():
-            value = value_at(pr, line.path)
-            each = value / pr.iterations if value is not None and line.per_iteration else None
-            cells.append(f"<td style='text-align:right'>{format_value(value, line.kind)}</td>")
-            cells.append("<td style='text-align:right;color:#666'>"
-                         f"{format_value(each, line.kind) if line.per_iteration else ''}</td>")
+    for depth, label, cells in summary_rows(result):
+        tds = "".join(f"<td style='text-align:right'>{total}</td>"
+                      f"<td style='text-align:right;color:#666'>{each}</td>"
+                      for total, each in cells)
         body.append(f"<tr><td style='text-align:left;padding-left:{0.3 + 1.2 * depth}em'>"
-                    f"{escape(line.label)}</td>{''.join(cells)}</tr>")
+                    f"{escape(label)}</td>{tds}</tr>")
     savings = ""
     for c in (getattr(result, "comparisons", None) or {"": result.comparison}).values():
         if not c:

@@ -21,14 +21,7 @@ from rctsim.gemm import gemm_report
 from rctsim.replay import SimOptions, simulate
 from rctsim.result import Result
 from rctsim.storage import OPT_STATES
-from rctsim.summary import (
-    SAVING_NAMES,
-    SUMMARY,
-    format_value,
-    shown_savings,
-    summary_header,
-    value_at,
-)
+from rctsim.summary import SAVING_NAMES, shown_savings, summary_header, summary_rows
 from rctsim.sweep.table import to_csv
 from rctsim.units import count, duration, percent, quantity, si
 
@@ -139,14 +132,8 @@ def summary_table(result: Result) -> Table:
         role = pr.role.removeprefix("baseline ").strip("()")
         table.add_column(f"{shown(label)} ({shown(role)})", justify="right")
         table.add_column("per iteration", justify="right", style="dim")
-    for depth, line in SUMMARY.walk(results=tuple(result.policies.values())):
-        cells = []
-        for pr in result.policies.values():
-            value = value_at(pr, line.path)
-            cells.append(format_value(value, line.kind))
-            each = value / pr.iterations if value is not None and line.per_iteration else None
-            cells.append(format_value(each, line.kind) if line.per_iteration else "")
-        table.add_row("  " * depth + shown(line.label), *cells)
+    for depth, label, cells in summary_rows(result):
+        table.add_row("  " * depth + shown(label), *(text for cell in cells for text in cell))
     return table
 
 
