@@ -44,6 +44,8 @@ class OpCounts:
     `stochastic_rounding`, `random_bits`, `grad_stats`) and the format they run at."""
     random_bits: float = 0.0
     """Random bits drawn (stochastic rounding of the update)."""
+    nongemm_compute_cycles: int = 0
+    """The part of `compute_cycles` spent on the non-GEMM ops (set when they are counted)."""
     sram_read: Counter = field(default_factory=Counter)
     """Bytes read from the global buffer, by tensor class."""
     sram_write: Counter = field(default_factory=Counter)
@@ -240,7 +242,8 @@ def _count_update(op: Op, ctx: StepContext) -> OpCounts:
         if not p.resident(i, tensor):
             c.dma("out", tensor, nbytes)
     _count_update_quant(c, op, ctx)
-    c.compute_cycles += c.nongemm_cycles(ctx.hw, _where(op, ctx))
+    c.nongemm_compute_cycles = c.nongemm_cycles(ctx.hw, _where(op, ctx))
+    c.compute_cycles += c.nongemm_compute_cycles
     return c
 
 
@@ -316,5 +319,6 @@ def _count_nongemm(op: Op, ctx: StepContext) -> OpCounts:
             c.sram_write[tensor] += nbytes
             if off_chip:
                 c.dma("out", tensor, nbytes)
-    c.compute_cycles = c.nongemm_cycles(ctx.hw, _where(op, ctx))
+    c.nongemm_compute_cycles = c.nongemm_cycles(ctx.hw, _where(op, ctx))
+    c.compute_cycles = c.nongemm_compute_cycles
     return c

@@ -412,8 +412,7 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
         for k, v in values.items():
             acc[k] += v
     gemm_and_update = [c for c in counts if c.op.kind not in NONGEMM_OPS]  # same transients
-    ng_cycles = float(sum(c.compute_cycles if c.op.kind in NONGEMM_OPS
-                          else c.nongemm_cycles(machine.spec) for c in counts))
+    ng_cycles = float(sum(c.nongemm_compute_cycles for c in counts))
     footprint = step_footprint(tr.layers, formats, placement, homes, gemm_and_update)
     return entries, dynamic_pj, timing, footprint, ng_cycles, step_cycles
 
