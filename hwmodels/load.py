@@ -22,7 +22,7 @@ from hwmodels.registry import DEFAULT_COMPONENTS, SLOTS, default_registry
 from hwmodels.schema import SRAM_OVERRIDES, EnergyEntry, EnergyTable, HardwareSpec
 from hwmodels.sram import ALLOWED_BANKS, OutsideTable, banked_sram
 from hwmodels.validation import parse_mapping, validate_model
-from rctsim.errors import InputError
+from rctsim.errors import InputError, did_you_mean
 from rctsim.fileread import is_regular_file, read_text_limited
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -72,7 +72,8 @@ def _read(name_or_path: str | Path, folder: str, what: str) -> tuple[str, str, P
     raise InputError(
         str(name_or_path),
         what,
-        f"no such file and no bundled {what} of that name",
+        f"no such file and no bundled {what} of that name"
+        + did_you_mean(Path(str(name_or_path)).stem, sorted(bundled)),
         ", ".join(sorted(bundled)),
     )
 

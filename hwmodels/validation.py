@@ -6,7 +6,6 @@ is allowed, taken from the pydantic error (literal choices, bounds, the model's 
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -14,7 +13,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from rctsim.errors import MAX_NAME_CHARS, MAX_TEXT_CHARS, InputError
+from rctsim.errors import MAX_NAME_CHARS, MAX_TEXT_CHARS, InputError, did_you_mean
 
 TOP_LEVEL = "(top level)"
 """Field name used for errors about the document as a whole."""
@@ -121,12 +120,6 @@ def yaml11_float(text: str) -> str:
     if exponent[:1] not in "+-":
         exponent = "+" + exponent
     return f"{mantissa}e{exponent}"
-
-
-def did_you_mean(word: str, choices: list[str]) -> str:
-    """` (did you mean 'rows'?)` for the closest known key (difflib), else an empty string."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 ERROR_ORDER = ("extra_forbidden",)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 MAX_NAME_CHARS = 256
 """Longest name (model, layer, hardware, sweep, axis, trace reference) the formats accept."""
 
@@ -18,6 +20,12 @@ def clip(text: str, limit: int = MAX_PART_CHARS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """` (did you mean 'rows'?)` for the closest known choice (difflib), else an empty string."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 class InputError(Exception):

@@ -109,6 +109,15 @@ def test_unknown_name_lists_presets() -> None:
     with pytest.raises(InputError) as info:
         load_hardware("no_such_npu")
     assert "edge_npu" in str(info.value) and "bitfusion" in str(info.value)
+    assert "did you mean" not in str(info.value)
+
+
+def test_misspelt_name_suggests_the_preset() -> None:
+    """A near miss (a letter dropped, a `.yaml` added) names the closest preset."""
+    for typo in ("edge_np", "edgenpu.yaml"):
+        with pytest.raises(InputError) as info:
+            load_hardware(typo)
+        assert "(did you mean 'edge_npu'?)" in str(info.value)
 
 
 def test_yaml_syntax_error(tmp_path: Path) -> None:

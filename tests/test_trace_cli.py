@@ -146,6 +146,8 @@ def test_unknown_trace_lists_bundled_names(bundled, capsys) -> None:
     assert code == 2 and out == ""
     assert err == ("rctsim: error: resnet: trace: no such file and no bundled trace of that "
                    "name (allowed: an existing trace file or a bundled name: tiny_rct)\n")
+    code, out, err = run_cli(["trace", "info", "tiny_rtc"], capsys)
+    assert code == 2 and "bundled trace of that name (did you mean 'tiny_rct'?)" in err
 
 
 # ----------------------------------------------------------------------------------- bad files

@@ -6,7 +6,7 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-from rctsim.errors import MAX_NAME_CHARS, InputError
+from rctsim.errors import MAX_NAME_CHARS, InputError, did_you_mean
 from rctsim.fileread import is_regular_file
 from rctsim.trace.io import read_trace
 from rctsim.trace.model import Trace
@@ -45,7 +45,8 @@ def resolve_trace(name_or_path: str | Path) -> Path:
     name = str(name_or_path).removesuffix(TRACE_SUFFIX)
     if name in names:
         return bundled_trace_dir() / f"{name}{TRACE_SUFFIX}"
-    raise InputError(str(name_or_path), "trace", "no such file and no bundled trace of that name",
+    raise InputError(str(name_or_path), "trace",
+                     "no such file and no bundled trace of that name" + did_you_mean(name, names),
                      f"an existing trace file or a bundled name: {', '.join(names) or '(none)'}")
 
 
