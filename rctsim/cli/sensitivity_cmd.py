@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from rctsim.cli.app import app, check_outputs
@@ -51,18 +52,20 @@ def sensitivity_cmd(
     chosen = parse_assumption_args(assumption) if assumption else None
     err = console(stderr=True)
     start = time.perf_counter()
+    bar = Progress(TextColumn("sensitivity"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("settings {task.description}"), TimeRemainingColumn(),
+                   console=err, transient=True, disable=not err.is_terminal)
+    task = bar.add_task("", total=None)
 
     def progress(label: str, done: int, total: int) -> None:
-        if err.is_terminal:
-            err.print(f"\r[{done}/{total}] {label}".ljust(60), end="")
-        elif done == total or done % 10 == 0:
+        bar.update(task, completed=done, total=total, description=label)
+        if not err.is_terminal and (done == total or done % 10 == 0):
             print(f"sensitivity: {done}/{total} settings ({label})", file=sys.stderr)
 
-    sens = sensitivity(hw, trace, baseline, chosen,
-                       options=SimOptions(workspace_fraction=workspace_fraction),
-                       progress=progress)
-    if err.is_terminal:
-        err.print()
+    with bar:
+        sens = sensitivity(hw, trace, baseline, chosen,
+                           options=SimOptions(workspace_fraction=workspace_fraction),
+                           progress=progress)
     if json_out:
         write_output(json_out, to_json(sens))
     if csv_out:
