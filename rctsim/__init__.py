@@ -4,6 +4,8 @@ The public API, for notebooks, scripts and studies:
 
 - `simulate(hw, trace, baseline="qat") -> Result`, with `SimOptions`; `Result.to_dataframe()`,
   `Result.to_json()`; `saving(ours, base)`;
+- `sensitivity(hw, trace, baseline="qat", assumptions=None) -> dict`: every saving as each
+  modelling assumption varies (docs/sensitivity.md);
 - inputs: `load_hardware`, `HardwareSpec`, `load_trace`, `write_trace`, `Trace`, `synth_trace`,
   `TrainConfig` (for `rctsim.train.train`, the bundled trainer); `InputError` for bad input;
 - `rctsim.sweep` (`run`, `load`), `rctsim.figures` (plotly figures), `rctsim.study` (helpers
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from rctsim.errors import InputError
     from rctsim.replay import SimOptions, simulate
     from rctsim.result import PolicyResult, Result, saving
+    from rctsim.sensitivity_run import sensitivity
     from rctsim.synth import synth_trace
     from rctsim.trace import load_trace, trace_digest, write_trace
     from rctsim.trace.model import Trace
@@ -35,14 +38,14 @@ _LAZY = {
     "load_trace": "rctsim.trace", "write_trace": "rctsim.trace", "trace_digest": "rctsim.trace",
     "Trace": "rctsim.trace.model",
     "synth_trace": "rctsim.synth", "TrainConfig": "rctsim.train",
-    "InputError": "rctsim.errors",
+    "InputError": "rctsim.errors", "sensitivity": "rctsim.sensitivity_run",
 }
 """Public names and the module each is imported from on first use."""
 
 __all__ = [
     "HardwareSpec", "InputError", "PolicyResult", "Result", "SimOptions", "Trace",
-    "TrainConfig", "__version__", "load_hardware", "load_trace", "saving", "simulate",
-    "synth_trace", "trace_digest", "write_trace",
+    "TrainConfig", "__version__", "load_hardware", "load_trace", "saving", "sensitivity",
+    "simulate", "synth_trace", "trace_digest", "write_trace",
 ]
 
 

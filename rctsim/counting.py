@@ -218,9 +218,12 @@ def _count_update(op: Op, ctx: StepContext) -> OpCounts:
     """Element-wise update: read dW, read/write the updated copy and the optimiser state."""
     p, i, n = ctx.placement, op.layer, op.elems
     f = op.acc
+    what = f"layers[{i}] ({ctx.layers[i].name}).update"
+    if f.is_float and not op.b.is_float:  # integer weights, float optimiser state
+        what += (f" (its optimiser state is {f.label()}: an integer state, --opt-state int16 "
+                 "or a trace recording opt_state_bits below 32, keeps it integer)")
     unit = elementwise_unit(ctx.hw, f"fp{f.bits}" if f.is_float else f"int{f.bits}",
-                            source=ctx.source,
-                            what=f"layers[{i}] ({ctx.layers[i].name}).update")
+                            source=ctx.source, what=what)
     c = OpCounts(op=op, update_macs=UPDATE_MACS_PER_PARAM * n, unit=unit.name)
     c.compute_cycles = -(-c.update_macs // unit.lanes)
     dw_bytes = n * op.a.bytes

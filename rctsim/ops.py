@@ -83,12 +83,14 @@ class Op:
 
 
 def layer_ops(index: int, layer: LayerSpec, fmt: LayerFormats, *,
-              qat_dgrad_weights: str = "quantised") -> dict[str, Op]:
+              qat_dgrad_weights: str = "quantised", dgrad: bool = True) -> dict[str, Op]:
     """The ops of one layer by kind (no GEMMs without a GEMM, no update without weights).
 
     `qat_dgrad_weights`: which copy QAT's fp32 dgrad reads, `quantised` (the w_q-bit copy,
     dequantised on the way into the MACs: the weights the forward pass used, as in a
-    straight-through estimator) or `master` (the fp32 master copy).
+    straight-through estimator) or `master` (the fp32 master copy). `dgrad=False` leaves out
+    the input-gradient GEMM (the first layer's, whose input is the data: SimOptions.
+    first_layer_dgrad).
     """
     ops: dict[str, Op] = {}
     b_class = "weights" if layer.has_weights else "activations"
@@ -101,8 +103,10 @@ def layer_ops(index: int, layer: LayerSpec, fmt: LayerFormats, *,
         M, N, K = layer.m, layer.n, layer.k
         ops["fwd"] = Op(index, "fwd", M, N, K, fmt.fwd[0], fmt.fwd[1], fmt.acc,
                         "activations", b_class, "outputs", fmt.activations)
-        ops["dgrad"] = Op(index, "dgrad", M, K, N, fmt.dgrad[0], fmt.dgrad[1], _acc(fmt, "dgrad"),
-                          "gradients", b_back, "gradients", fmt.gradients, b_store=b_store)
+        if dgrad:
+            ops["dgrad"] = Op(index, "dgrad", M, K, N, fmt.dgrad[0], fmt.dgrad[1],
+                              _acc(fmt, "dgrad"), "gradients", b_back, "gradients",
+                              fmt.gradients, b_store=b_store)
         x_store = fmt.activations if fmt.activations != fmt.wgrad[0] else None
         ops["wgrad"] = Op(index, "wgrad", K, N, M, fmt.wgrad[0], fmt.wgrad[1], _acc(fmt, "wgrad"),
                           "activations", "gradients", "gradients", fmt.gradients,

@@ -62,6 +62,10 @@ class SimOptions(BaseModel):
     opt_state: Literal["fp32", "bf16", "int16", "int8", "weights"] | None = None
     """Optimiser-state format of every policy in the run (`--opt-state`); None: what each trace
     records (`opt_state_bits`), else fp32 (docs/model.md, "Optimiser state")."""
+    first_layer_dgrad: bool = True
+    """Count the dgrad GEMM of the first layer (table order) when it has one: the gradient of
+    the input data, which no layer uses. Counted by default, as the papers' 3 x forward MAC
+    counts do (docs/model.md §1); False drops that op."""
 
 
 @dataclass
@@ -387,7 +391,8 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
                       rows=machine.spec.array.rows, cols=machine.spec.array.cols,
                       source=machine.source, hw=machine.spec,
                       stats_interval=_stats_interval(tr))
-    schedule = step_schedule([layer_ops(i, la, f, qat_dgrad_weights=options.qat_dgrad_weights)
+    schedule = step_schedule([layer_ops(i, la, f, qat_dgrad_weights=options.qat_dgrad_weights,
+                                        dgrad=options.first_layer_dgrad or i > 0)
                               for i, (la, f) in enumerate(zip(tr.layers, formats, strict=True))])
     _check_accumulators(schedule, tr, start, source)
     entries = []

@@ -106,10 +106,11 @@ def layer_formats(policy: str, bits, *, opt_state_bits: int | None = None,
     """Formats for one layer given the policy and its recorded `(w, a, g, acc)` bits.
 
     `opt_state_bits` is the optimiser state precision the trace declares (policy param
-    `opt_state_bits`); when absent, fp32 for fp32/qat and the layer's gradient bits for rct/apt.
-    `packing` is the hardware's storage packing (every format is stored under it).
-    `opt_state` (OPT_STATES), when given, overrides both. `baseline`, when given, decides the
-    formats instead of `policy` and `bits` (a counterfactual baseline, rctsim.baselines).
+    `opt_state_bits`); when absent, DEFAULT_OPT_STATE for every policy (docs/model.md,
+    "Optimiser state"). `packing` is the hardware's storage packing (every format is stored
+    under it). `opt_state` (OPT_STATES), when given, overrides both. `baseline`, when given,
+    decides the formats instead of `policy` and `bits` (a counterfactual baseline,
+    rctsim.baselines).
     """
     if baseline is not None:
         return baseline_formats(baseline, packing=packing, opt_state=opt_state,
@@ -124,8 +125,7 @@ def layer_formats(policy: str, bits, *, opt_state_bits: int | None = None,
         state = opt_state_format(opt_state, packing=packing,
                                  weights=fp32 if policy in ("fp32", "qat") else _int(w))
     else:
-        state = _state_format(opt_state_bits,
-                              default=fp32 if policy in ("fp32", "qat") else _int(g),
+        state = _state_format(opt_state_bits, default=default_state_format(packing),
                               packing=packing)
     if policy == "fp32":
         return LayerFormats(fwd=(fp32, fp32), dgrad=(fp32, fp32), wgrad=(fp32, fp32), acc=fp32,
@@ -153,6 +153,18 @@ def _state_format(opt_state_bits: int | None, *, default: Fmt, packing: str = "p
         return default
     return Fmt(32, True, packing) if opt_state_bits >= 32 else Fmt(int(opt_state_bits), False,
                                                                     packing)
+
+
+DEFAULT_OPT_STATE = "fp32"
+"""Optimiser-state format of every policy whose trace records none (counterfactual baselines
+included): fp32, the state PyTorch's optimisers keep for fp32 parameters and that
+mixed-precision training keeps beside its fp32 master (Micikevicius et al., ICLR 2018).
+docs/model.md, "Optimiser state", says why and what it means for integer-only hardware."""
+
+
+def default_state_format(packing: str = "packed") -> Fmt:
+    """DEFAULT_OPT_STATE as a Fmt under a packing."""
+    return opt_state_format(DEFAULT_OPT_STATE, weights=Fmt(32, True, packing), packing=packing)
 
 
 OPT_STATES: tuple[str, ...] = ("fp32", "bf16", "int16", "int8", "weights")
@@ -209,7 +221,8 @@ def baseline_formats(b: Baseline, *, packing: str = "packed", opt_state: str | N
     if opt_state is not None:
         state = opt_state_format(opt_state, packing=packing, weights=target)
     else:
-        state = _state_format(opt_state_bits, default=fp32, packing=packing)
+        state = _state_format(opt_state_bits, default=default_state_format(packing),
+                              packing=packing)
     return LayerFormats(fwd=(x, w), dgrad=dgrad, wgrad=wgrad, acc=acc, weights=w, master=master,
                         activations=x, gradients=g, optimizer=state, update_arith=fp32,
                         quantisers=b.forward == "int")

@@ -31,25 +31,41 @@ QAT_BITS = {"w": 8, "a": 8, "g": 32, "acc": 32}
 NAMED_SCHEDULES = ("qat", "fp32")
 """Schedules given by name; anything else in a string is a bits spec."""
 
+SYNTH_OPT_STATE_BITS = {"rct": 16, "apt": 16, "qat": 32, "fp32": 32}
+"""Optimiser-state bits a synthesised or imported trace records when the schedule does not say
+(`--opt-state-bits` chooses): the bundled trainer's defaults for each policy (docs/policies.md;
+rctsim.train.policies), so the trace states what a run of that policy there would use and an
+RCT trace's update stays integer (fixed-point 16-bit momentum: docs/model.md, "Optimiser
+state")."""
+
+OPT_STATE_BITS_RANGE = (1, 32)
+"""Allowed `opt_state_bits` (32: fp32; narrower: fixed point of that width)."""
+
 
 def synth_trace(model: str, *, batch_size: int, iterations: int, schedule: str | Trace,
-                seed: int = 0, source_name: str | None = None, **model_opts: object) -> Trace:
-    """A trace of shape model `model` under `schedule` (bits spec, `qat`, `fp32` or a Trace)."""
+                seed: int = 0, source_name: str | None = None,
+                opt_state_bits: int | None = None, **model_opts: object) -> Trace:
+    """A trace of shape model `model` under `schedule` (bits spec, `qat`, `fp32` or a Trace);
+    `opt_state_bits` as schedule_trace."""
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise InputError("synth", "iterations", f"{iterations!r}", "an integer >= 1")
     layers = shape_model(model, batch_size, **model_opts)
     notes = {"model_options": _format_opts(model_opts) or "defaults"}
     return schedule_trace(layers, model=model, batch_size=batch_size, iterations=iterations,
-                          schedule=schedule, seed=seed, source_name=source_name, notes=notes)
+                          schedule=schedule, seed=seed, source_name=source_name, notes=notes,
+                          opt_state_bits=opt_state_bits)
 
 
 def schedule_trace(layers: list[LayerSpec], *, model: str, batch_size: int, iterations: int,
                    schedule: str | Trace, seed: int = 0, source_name: str | None = None,
                    notes: dict[str, str] | None = None,
-                   producer: str = "rctsim.synth") -> Trace:
+                   producer: str = "rctsim.synth",
+                   opt_state_bits: int | None = None) -> Trace:
     """A trace of the layer table `layers` under `schedule` (bits spec, `qat`, `fp32`, a Trace).
 
-    Shared by `trace synth` (shape models) and `trace import` (ONNX graphs, layer tables).
+    Shared by `trace synth` (shape models) and `trace import` (ONNX graphs, layer tables). The
+    policy parameters record `opt_state_bits`: the one given, else what a schedule trace
+    records, else SYNTH_OPT_STATE_BITS of the policy (the note `opt_state_bits` says which).
     """
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise InputError(producer, "iterations", f"{iterations!r}", "an integer >= 1")
@@ -63,12 +79,32 @@ def schedule_trace(layers: list[LayerSpec], *, model: str, batch_size: int, iter
         policy, row = _fixed(schedule)
         phase_start, phase_bits = np.zeros(1, np.int64), np.tile(row, (1, len(layers), 1))
         notes["schedule"] = f"fixed: {format_bits(row)} for every layer and iteration"
+    policy, notes["opt_state_bits"] = _with_opt_state(policy, opt_state_bits, producer)
     header = TraceHeader(producer=producer, producer_version=__version__, model=model,
                          dataset="none", policy=policy, batch_size=batch_size, seed=seed,
                          iterations=iterations, schedule_source=schedule_source, notes=notes)
     return Trace.build(header=header, layers=layers, phase_start=phase_start,
                        phase_bits=phase_bits,
                        source=f"{producer.removeprefix('rctsim.')} {model}")
+
+
+def _with_opt_state(policy: PolicySpec, bits: int | None,
+                    producer: str) -> tuple[PolicySpec, str]:
+    """The policy with `opt_state_bits` recorded, and a note saying where the value came from."""
+    low, high = OPT_STATE_BITS_RANGE
+    if bits is not None:
+        if isinstance(bits, bool) or not isinstance(bits, int) or not low <= bits <= high:
+            raise InputError(producer, "--opt-state-bits", f"{bits!r}",
+                             f"an integer {low}..{high} (32: fp32, narrower: fixed point)")
+        note = f"{bits}: chosen (--opt-state-bits)"
+    elif "opt_state_bits" in policy.params:
+        return policy, f"{policy.params['opt_state_bits']}: as the schedule's source records"
+    else:
+        bits = SYNTH_OPT_STATE_BITS.get(policy.name, 32)
+        note = (f"{bits}: the bundled trainer's default for {policy.name} "
+                "(--opt-state-bits to choose)")
+    params = {**policy.params, "opt_state_bits": bits}
+    return policy.model_copy(update={"params": params}), note
 
 
 def parse_bits(spec: str) -> np.ndarray:

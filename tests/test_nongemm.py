@@ -140,7 +140,7 @@ def test_energy_and_cycles_are_the_closed_form():
     and cycles equal ops x table energies and ceil(ops / lanes) per op (168 PE lanes; 42 at
     int32)."""
     trace = synth_trace("mlp", batch_size=4, iterations=3, schedule="w=4,a=8,g=8",
-                        input_size=16, hidden=(8,), num_classes=4)
+                        input_size=16, hidden=(8,), num_classes=4, opt_state_bits=8)
     result = simulate("edge_npu", trace, baseline=None)
     rct = result.policies["rct"]
     lanes = 12 * 14
@@ -227,7 +227,7 @@ def test_work_no_unit_does_is_refused_naming_the_op():
 def test_csv_has_one_row_per_kind():
     """The CSV carries the non-GEMM rows: component vector, action = the kind."""
     trace = synth_trace("mlp", batch_size=4, iterations=1, schedule="w=8,a=8,g=8",
-                        input_size=16, hidden=(8,), num_classes=4)
+                        input_size=16, hidden=(8,), num_classes=4, opt_state_bits=8)
     text = simulate("edge_npu", trace, baseline=None).to_csv()
     assert "rct,fc1,ew_fwd,vector,relu,-,int32,32.0," in text
     assert "rct,fc2,ew_bwd,vector,loss,-,int32,20.0," in text

@@ -41,7 +41,7 @@ def test_footprint_and_input_traffic_follow_the_packing(packing):
     """Everything on chip: parameters, optimiser state (g bits) and kept activations take
     elements x bytes(bits); the only DRAM traffic is each iteration's batch, M*K x bytes(a)."""
     layers = mlp_layers()
-    trace = make_trace(layers, iterations=7, bits=(W, A, G, 32))
+    trace = make_trace(layers, iterations=7, bits=(W, A, G, 32), params={"opt_state_bits": G})
     pr = simulate(_packed_hw(packing, global_size=64 << 20), trace,
                   baseline=None).policies["rct"]
     params = sum(la.params for la in layers)

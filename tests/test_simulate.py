@@ -148,7 +148,8 @@ def test_bits_the_hardware_lacks_are_refused():
     with pytest.raises(InputError, match="array.int_bits"):
         simulate(hardware(), make_trace(layers, bits=(24, 8, 8, 32)), baseline=None)
     with pytest.raises(InputError, match="compute_units") as err:
-        simulate(hardware(fp32=False), make_trace(layers), baseline="fp32")
+        simulate(hardware(fp32=False), make_trace(layers, params={"opt_state_bits": 16}),
+                 baseline="fp32")
     assert "fp32 MACs and no unit computes fp32" in err.value.problem  # the op and its format
     assert "fwd" in err.value.problem and "array (int2..16)" in err.value.allowed
 

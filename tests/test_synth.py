@@ -66,7 +66,8 @@ def test_fixed_schedules(schedule: str, row: list[int], policy: str) -> None:
 def test_qat_policy_params() -> None:
     """QAT schedule: policy qat with w_q = a_q = 8 (docs/concepts.md §2 defaults)."""
     trace = synth_trace("mlp", batch_size=1, iterations=1, schedule="qat")
-    assert trace.header.policy == PolicySpec(name="qat", params={"w_q": 8, "a_q": 8})
+    assert trace.header.policy == PolicySpec(name="qat", params={"w_q": 8, "a_q": 8,
+                                                                 "opt_state_bits": 32})
 
 
 @pytest.mark.parametrize("spec", ["w=16,a=8", "w=0,a=8,g=8", "w=8,a=8,g=33", "w=8,a=8,g=8,x=1",
@@ -115,7 +116,9 @@ def test_schedule_from_trace_matches_oracle(model: str, target_iterations: int) 
         for n, layer in enumerate(tgt_anchors):
             assert (got[layer] == want[src_anchors[_nearest_by_depth(n, t, s)]]).all()
     assert trace.header.schedule_source == "tiny.trace"
-    assert trace.header.policy == source.header.policy
+    assert trace.header.policy.name == source.header.policy.name
+    # the source records no optimiser state: the trace records the trainer's default for rct
+    assert trace.header.policy.params == {**source.header.policy.params, "opt_state_bits": 16}
     assert trace.header.notes["layer_map"].count("<-") == t
 
 

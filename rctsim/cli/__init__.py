@@ -16,6 +16,7 @@ from rctsim.cli import (  # noqa: F401  (registers)
     import_cmd,
     report_cmd,
     run_cmd,
+    sensitivity_cmd,
     sweep_cmd,
     synth_cmd,
     trace_cmd,

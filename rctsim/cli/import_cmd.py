@@ -13,6 +13,7 @@ from rctsim.cli.synth_cmd import (
     DEFAULT_ITERATIONS,
     BitsOption,
     Fp32Option,
+    OptStateBitsOption,
     QatOption,
     ScheduleFromOption,
     schedule_choice,
@@ -42,6 +43,7 @@ def import_model(
     qat: QatOption = False,
     fp32: Fp32Option = False,
     schedule_from: ScheduleFromOption = None,
+    opt_state_bits: OptStateBitsOption = None,
     seed: Annotated[int, typer.Option(help="Seed recorded in the header.")] = 0,
     dim: Annotated[list[str] | None, typer.Option(
         help="ONNX: size of a symbolic dimension, NAME=SIZE (repeatable).")] = None,
@@ -61,10 +63,12 @@ def import_model(
     if suffix == ".onnx":
         trace, skipped = _from_onnx(source, batch_size=batch_size or DEFAULT_BATCH_SIZE,
                                     iterations=iterations or DEFAULT_ITERATIONS, seed=seed,
-                                    dims=_dims(dim or []), skip=skip_unsupported, flags=flags)
+                                    dims=_dims(dim or []), skip=skip_unsupported, flags=flags,
+                                    opt_state_bits=opt_state_bits)
     else:
         trace, skipped = _from_table(source, batch_size=batch_size, iterations=iterations,
-                                     seed=seed, flags=flags), ""
+                                     seed=seed, flags=flags,
+                                     opt_state_bits=opt_state_bits), ""
     write_trace(trace, out)
     params = sum(layer.params for layer in trace.layers)
     macs = sum(layer.macs for layer in trace.layers)
@@ -95,7 +99,8 @@ def export(
 
 
 def _from_onnx(source: Path, *, batch_size: int, iterations: int, seed: int,
-               dims: dict[str, int], skip: bool, flags: dict) -> tuple[Trace, str]:
+               dims: dict[str, int], skip: bool, flags: dict,
+               opt_state_bits: int | None = None) -> tuple[Trace, str]:
     from rctsim.onnx_import import format_counts, import_onnx
 
     schedule, source_name = schedule_choice(**flags, command="trace import")
@@ -103,19 +108,20 @@ def _from_onnx(source: Path, *, batch_size: int, iterations: int, seed: int,
     trace = schedule_trace(imported.layers, model=imported.model, batch_size=batch_size,
                            iterations=iterations, schedule=schedule, seed=seed,
                            source_name=source_name, notes=imported.notes,
-                           producer="rctsim.import")
+                           producer="rctsim.import", opt_state_bits=opt_state_bits)
     return trace, format_counts(imported.skipped)
 
 
 def _from_table(source: Path, *, batch_size: int | None, iterations: int | None, seed: int,
-                flags: dict) -> Trace:
+                flags: dict, opt_state_bits: int | None = None) -> Trace:
     table = read_table(source)
     given = [f"--{k.replace('_', '-')}" for k, v in flags.items() if v]
     header = {**default_header(model=source.stem, batch_size=batch_size, seed=seed),
               **table.header}
     if table.has_bits:
-        if given or iterations is not None:
-            extra = given[0] if given else "--iterations"
+        if given or iterations is not None or opt_state_bits is not None:
+            extra = given[0] if given else ("--iterations" if iterations is not None
+                                            else "--opt-state-bits")
             raise InputError(str(source), extra, "the table carries its own bits and phases",
                              "no schedule options and no --iterations for such a table")
         if "policy" not in header:
@@ -134,7 +140,7 @@ def _from_table(source: Path, *, batch_size: int | None, iterations: int | None,
     return schedule_trace(table.layers, model=header["model"], batch_size=header["batch_size"],
                           iterations=iterations or DEFAULT_ITERATIONS, schedule=schedule,
                           seed=header["seed"], source_name=source_name, notes=notes,
-                          producer="rctsim.import")
+                          producer="rctsim.import", opt_state_bits=opt_state_bits)
 
 
 def _dims(items: list[str]) -> dict[str, int]:

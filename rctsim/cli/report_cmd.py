@@ -39,9 +39,19 @@ def report(
     objective: Annotated[list[str] | None, typer.Option(
         help="Sweep: Pareto objective NAME[:min|max] (repeatable); default energy and "
         "latency.")] = None,
+    sensitivity: Annotated[Path | None, typer.Option(
+        "--sensitivity", help="Run: a sensitivity JSON (rctsim sensitivity --json) whose "
+        "tornado charts are appended to the report.")] = None,
 ) -> None:
     """Write a self-contained interactive HTML report of a saved run or sweep."""
-    check_outputs([(out, "--out")], inputs=(result, trace, baseline_trace, hw))
+    check_outputs([(out, "--out")], inputs=(result, trace, baseline_trace, hw, sensitivity))
+    if sensitivity is not None:
+        from rctsim.report.tornado import write_run_report_with_tornado
+
+        write_run_report_with_tornado(result, out, sensitivity, trace=trace,
+                                      baseline_trace=baseline_trace, hw=hw)
+        typer.echo(f"wrote {out}")
+        return
     if not result.is_file():
         raise InputError(str(result), "RESULT", "no such file",
                          "a run JSON (rctsim run --json) or a sweep store (.db)")

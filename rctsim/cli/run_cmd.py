@@ -61,6 +61,9 @@ def run(
         "--opt-state", help="Optimiser-state format of every policy: fp32, bf16, int16, int8 or "
         "weights (the format of the copy updated); default: what each trace records, else "
         "fp32.")] = None,
+    first_layer_dgrad: Annotated[bool, typer.Option(
+        "--first-layer-dgrad/--no-first-layer-dgrad", help="Count the first layer's dgrad "
+        "(the gradient of the input data, which nothing uses); counted by default.")] = True,
 ) -> None:
     """Replay a training trace on an accelerator; compare its policy with a baseline."""
     if fmt not in FORMATS:
@@ -86,7 +89,8 @@ def run(
         result = simulate(hw, trace, baseline=base, progress=progress,
                           options=SimOptions(workspace_fraction=workspace_fraction,
                                              qat_dgrad_weights=qat_dgrad_weights,
-                                             opt_state=opt_state))
+                                             opt_state=opt_state,
+                                             first_layer_dgrad=first_layer_dgrad))
     if json_out:
         write_output(json_out, result.to_json())
     if csv_out:

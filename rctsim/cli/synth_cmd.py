@@ -32,6 +32,10 @@ Fp32Option = Annotated[bool, typer.Option("--fp32", help="Everything fp32.")]
 ScheduleFromOption = Annotated[str | None, typer.Option(
     help="Carry a trace's per-layer schedule over (file or bundled name).")]
 """The schedule options `trace synth` and `trace import` share (one of them at a time)."""
+OptStateBitsOption = Annotated[int | None, typer.Option(
+    help="Optimiser-state bits to record (32: fp32, narrower: fixed point); default the "
+    "bundled trainer's for the policy (rct/apt 16, qat/fp32 32) or what --schedule-from "
+    "records.")]
 
 
 @trace_app.command("synth")
@@ -44,6 +48,7 @@ def synth(
     qat: QatOption = False,
     fp32: Fp32Option = False,
     schedule_from: ScheduleFromOption = None,
+    opt_state_bits: OptStateBitsOption = None,
     input_size: Annotated[int | None, typer.Option(
         help="Image side (resnet18/mobilenetv2 224, resnet18_cifar 32) or MLP inputs.")] = None,
     seq_len: Annotated[int | None, typer.Option(help="Tokens (bert_tiny, lstm_lm).")] = None,
@@ -64,7 +69,8 @@ def synth(
     opts = {k: v for k, v in (("input_size", input_size), ("seq_len", seq_len),
                               ("num_classes", num_classes)) if v is not None}
     trace = synth_trace(model, batch_size=batch_size, iterations=iterations, schedule=schedule,
-                        seed=seed, source_name=source_name, **opts)
+                        seed=seed, source_name=source_name, opt_state_bits=opt_state_bits,
+                        **opts)
     write_trace(trace, out)
     params = sum(layer.params for layer in trace.layers)
     macs = sum(layer.macs for layer in trace.layers)
