@@ -207,3 +207,15 @@ def test_no_baseline_leaves_the_view_out(run, many):
     figures = page_manifest(build_run_report(alone, trace=many.trace))["figures"]
     assert "fig-baselines" not in figures and "fig-iteration-saving" not in figures
     assert "fig-iteration-components" in figures
+
+
+def test_saving_segments_cut_at_both_series_edges():
+    """A baseline with other phase edges and a shorter run (a real baseline trace): one segment
+    per interval between the two series' edges, none beyond either run (hand count)."""
+    from rctsim.report.baseline_figures import saving_segments
+
+    ours = [{"start": 0, "stop": 10, "energy_pj_per_iteration": 5.0},
+            {"start": 10, "stop": 30, "energy_pj_per_iteration": 4.0}]
+    base = [{"start": 0, "stop": 5, "energy_pj_per_iteration": 10.0},
+            {"start": 5, "stop": 25, "energy_pj_per_iteration": 8.0}]
+    assert saving_segments(ours, base) == [(0, 5, 0.5), (5, 10, 1 - 5 / 8), (10, 25, 0.5)]

@@ -8,6 +8,7 @@ existed, holds one `comparison`: the view then shows that one baseline.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from html import escape
 
@@ -144,7 +145,7 @@ def baselines_table_html(run: dict) -> str:
     bases = baseline_labels(run)
     metrics = present_metrics(run, [ours, *bases])
     head = "".join(f'<th colspan="2">{escape(b)} '
-                   f'<span class="role">({escape(run["policies"][b]["role"])})</span></th>'
+                   f'<span class="role">({escape(_role(run["policies"][b]["role"]))})</span></th>'
                    for b in bases)
     sub = "".join("<th>value</th><th>saving</th>" for _ in bases)
     body = []
@@ -167,18 +168,25 @@ def baselines_table_html(run: dict) -> str:
             f"<tbody>{''.join(body)}</tbody></table>")
 
 
+def _role(role: str) -> str:
+    """`baseline (counterfactual)` -> `counterfactual`, `baseline (trace)` -> `trace`."""
+    return role.removeprefix("baseline (").removesuffix(")") if role.startswith(
+        "baseline (") else role
+
+
 def _saving_words(value: float | None) -> str:
     if value is None:
         return "n/a"
     return f"{percent(value)} less" if value >= 0 else f"{percent(-value)} more"
 
 
-def _rate_at(phases: list[dict], iteration: int) -> float | None:
-    """Energy per iteration (pJ) of the phase holding `iteration`, None outside the run."""
-    for p in phases:
-        if p["start"] <= iteration < p["stop"]:
-            return float(p["energy_pj_per_iteration"])
-    return None
+def _rate_at(phases: list[dict], starts: list[int], iteration: int) -> float | None:
+    """Energy per iteration (pJ) of the phase holding `iteration` (`starts`: the phases'
+    starts, ascending), None outside the run."""
+    i = bisect_right(starts, iteration) - 1
+    if i < 0 or iteration >= phases[i]["stop"]:
+        return None
+    return float(phases[i]["energy_pj_per_iteration"])
 
 
 def saving_segments(ours: list[dict], base: list[dict]) -> list[tuple[int, int, float]]:
@@ -186,9 +194,10 @@ def saving_segments(ours: list[dict], base: list[dict]) -> list[tuple[int, int, 
     interval between the two series' phase edges; segments where the baseline's rate is 0 are
     left out."""
     edges = sorted({p[k] for p in (*ours, *base) for k in ("start", "stop")})
+    ours_starts, base_starts = [p["start"] for p in ours], [p["start"] for p in base]
     out = []
     for a, b in zip(edges, edges[1:], strict=False):
-        mine, theirs = _rate_at(ours, a), _rate_at(base, a)
+        mine, theirs = _rate_at(ours, ours_starts, a), _rate_at(base, base_starts, a)
         if mine is None or theirs is None or theirs == 0:
             continue
         out.append((a, b, 1.0 - mine / theirs))

@@ -48,6 +48,7 @@ figcaption{font-size:.85rem;color:#555;padding:2px 8px 6px}
 table.baselines{border-collapse:collapse;font-size:.85rem;margin:6px 8px;background:#fff}
 table.baselines th,table.baselines td{padding:3px 10px;border-bottom:1px solid #eee;
 text-align:right}
+table.baselines td{white-space:nowrap}
 table.baselines tbody th{text-align:left;font-weight:600;color:#444}
 table.baselines .role{font-weight:400;color:#777}
 table.baselines .better{color:#137333}table.baselines .worse{color:#b3261e}
