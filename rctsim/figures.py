@@ -15,20 +15,23 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from rctsim.report import run_figures, sweep_figures, trace_figures
+from rctsim.report import baseline_figures, run_figures, sweep_figures, trace_figures
 from rctsim.result import Result
 from rctsim.trace.model import Trace
 
 __all__ = [
+    "baselines",
     "bits_heatmap",
     "energy_breakdown",
     "energy_by_layer",
+    "energy_by_component_per_iteration",
     "energy_over_training",
     "energy_sram",
     "layer_components",
     "layer_utilisation",
     "memory_footprint",
     "pareto",
+    "saving_over_training",
     "parallel_points",
     "step_timeline",
 ]
@@ -52,6 +55,22 @@ def energy_breakdown(result: Result | dict) -> go.Figure:
 def energy_over_training(result: Result | dict) -> go.Figure:
     """Energy of one iteration at each point of training (each phase of constant bits)."""
     return run_figures.energy_per_iteration_figure(_run(result))
+
+
+def baselines(result: Result | dict) -> go.Figure:
+    """The trace's policy against each baseline, one panel per headline metric."""
+    return baseline_figures.baselines_figure(_run(result))
+
+
+def saving_over_training(result: Result | dict) -> go.Figure:
+    """The trace's policy's saving of energy per iteration against each baseline over
+    training."""
+    return baseline_figures.iteration_saving_figure(_run(result))
+
+
+def energy_by_component_per_iteration(result: Result | dict) -> go.Figure:
+    """Mean energy of one iteration by component, per policy."""
+    return baseline_figures.iteration_components_figure(_run(result))
 
 
 def layer_components(result: Result | dict) -> go.Figure:

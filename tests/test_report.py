@@ -502,12 +502,13 @@ def test_one_colour_per_meaning_on_the_run_page(specs):
     """Policies have their own colours in every figure; no category bar uses one of them."""
     from rctsim.report.style import POLICY_COLOUR, POLICY_COLOURS
 
-    for fig in ("fig-energy-layer", "fig-memory", "fig-energy-iteration"):
+    for fig in ("fig-energy-layer", "fig-memory", "fig-energy-iteration", "fig-baselines"):
         for trace in specs[fig]["data"]:
             if trace["name"] in POLICY_COLOUR:
                 colour = trace.get("marker", {}).get("color") or trace["line"]["color"]
                 assert colour == POLICY_COLOUR[trace["name"]]
-    for fig in ("fig-energy-breakdown", "fig-layer-components", "fig-timeline"):
+    for fig in ("fig-energy-breakdown", "fig-layer-components", "fig-timeline",
+                "fig-iteration-components"):
         colours = {t["marker"]["color"] for t in specs[fig]["data"]}
         assert colours and not colours & set(POLICY_COLOURS), fig
     # the same op has the same colour in the breakdown and the timeline
@@ -515,6 +516,12 @@ def test_one_colour_per_meaning_on_the_run_page(specs):
                  if t["meta"] == "op"}
     for trace in specs["fig-timeline"]["data"]:
         assert trace["marker"]["color"] == op_colour[trace["name"]]
+    # a component has the same colour per layer and per iteration
+    comp_colour = {t["customdata"][0]: t["marker"]["color"]
+                   for t in specs["fig-layer-components"]["data"]}
+    for trace in specs["fig-iteration-components"]["data"]:
+        key = trace["customdata"][0]
+        assert comp_colour.get(key, trace["marker"]["color"]) == trace["marker"]["color"]
 
 
 def test_run_figures_use_readable_names(specs):

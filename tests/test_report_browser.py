@@ -206,6 +206,20 @@ def test_run_report_renders_every_figure(browser, files):
         assert list(_open_rendered(browser, page)) == list(RUN_FIGURES)
 
 
+def test_run_report_with_three_baselines_renders(browser, tmp_path):
+    """A run against three baselines loads without console errors, draws every figure, and
+    the several-baselines panels hold the four policies."""
+    from rctsim.report import RUN_FIGURES
+    from tests.test_report_baselines import BASELINES, make_baseline_report
+
+    many = make_baseline_report(tmp_path)
+    assert list(_open_rendered(browser, many.run_html)) == list(RUN_FIGURES)
+    names = browser.eval("document.getElementById('fig-baselines').data.map(t => t.name)")
+    assert set(names) == {"rct", *BASELINES}
+    rows = browser.eval("document.querySelectorAll('table.baselines tbody tr').length")
+    assert rows == 8
+
+
 def test_run_report_numbers_read_from_the_page(browser, files):
     """The bars and heatmap cells plotly holds in the page are the run's and the trace's."""
     run = json.loads(files.run_json.read_text())

@@ -230,6 +230,58 @@ def test_rct_vs_qat_bundled_rows_match_committed_csv():
         assert line in committed
 
 
+def test_rct_vs_qat_counterfactual_baselines_closed_forms():
+    """Counterfactual baselines on an 8-bit RCT trace (edge_npu, whole-byte storage): parameter
+    memory = params x (int8 + fp32) bytes for qat-fp16 and x (16 + 32 bits) for mixed-fp16;
+    edge_npu has no fp16 unit, so their GEMMs cost what QAT's and fp32's do; the counterfactual
+    `qat` costs what a QAT trace of the same layers costs (the check row's gap is 0)."""
+    measure = _load("rct_vs_qat", "measure")
+    run = _load("rct_vs_qat")
+    hw = load_hardware("edge_npu")
+    traces = {"rct": _synthetic("rct", (8, 8, 8, 32))}
+    params = sum(layer.params for layer in mlp_layers())
+    rows = [{"model": "m", "hardware": "edge_npu", "policy": p,
+             **measure.policy_metrics(hw, t)} for p, t in (
+                ("rct", traces["rct"]),
+                # QAT as trained records no optimiser-state width: fp32, as the counterfactual
+                ("qat", make_trace(mlp_layers(), policy="qat", iterations=40, starts=(0,),
+                                   bits=(8, 8, 32, 32))),
+                ("fp32", _synthetic("fp32", (32, 32, 32, 32))))]
+    out = run.measure_baselines(["edge_npu"], ["qat-fp16", "mixed-fp16"], traces, "m", rows)
+    check, qat16, mixed = out
+    assert check["check"] and check["gap"] == 0
+    by = {r["policy"]: r for r in rows}
+    assert qat16["param_memory"] == params * (1 + 4)
+    assert mixed["param_memory"] == params * (2 + 4)
+    assert qat16["gemm_energy"] == pytest.approx(by["qat"]["gemm_energy"], rel=1e-12)
+    assert mixed["gemm_energy"] == pytest.approx(by["fp32"]["gemm_energy"], rel=1e-12)
+    assert mixed["accuracy"] is None and mixed["energy_to_target"] is None
+    assert by["rct"]["saving_vs_mixed-fp16_param_memory"] == pytest.approx(
+        1 - by["rct"]["param_memory"] / (params * 6))
+
+
+def test_rct_vs_qat_bundled_baselines_match_committed_csv():
+    """The image model's counterfactual baselines on edge_npu, recomputed, equal the committed
+    baselines.csv rows."""
+    run = _load("rct_vs_qat")
+    tables = _load("rct_vs_qat", "tables")
+    from rctsim import study as studylib
+
+    cfg = studylib.load_config(STUDIES / "rct_vs_qat/config.yaml", run.StudyConfig)
+    assert {"mixed-fp16", "mixed-bf16", "qat-fp16", "qat:dgrad_weights=master"} <= set(
+        cfg.baselines)
+    traces, _ = run.policy_traces(cfg.models["image"], retrain=False)
+    rows, _ = run.measure_model(["edge_npu"], cfg.models["image"], traces, "image")
+    found = run.measure_baselines(["edge_npu"], cfg.baselines, traces, "image", rows)
+    result = {"rows": rows, "baselines": [b for b in found if not b.get("check")]}
+    fresh = studylib.csv_text(tables.baseline_csv_rows(result),
+                              tables.BASELINE_COLUMNS).splitlines()[1:]
+    committed = (STUDIES / "rct_vs_qat/baselines.csv").read_text().splitlines()
+    assert len(fresh) == len(cfg.baselines)
+    for line in fresh:
+        assert line in committed
+
+
 def test_rct_vs_qat_claim_verdicts_and_apt_slope():
     """Verdicts follow the claim kinds; the APT slope is the relative saving per point."""
     claims = _load("rct_vs_qat", "claims")

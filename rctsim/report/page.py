@@ -45,6 +45,13 @@ vertical-align:top}
 font-size:.9rem}
 figure{background:#fff;border:1px solid #dde;border-radius:8px;margin:14px 0;padding:6px}
 figcaption{font-size:.85rem;color:#555;padding:2px 8px 6px}
+table.baselines{border-collapse:collapse;font-size:.85rem;margin:6px 8px;background:#fff}
+table.baselines th,table.baselines td{padding:3px 10px;border-bottom:1px solid #eee;
+text-align:right}
+table.baselines td{white-space:nowrap}
+table.baselines tbody th{text-align:left;font-weight:600;color:#444}
+table.baselines .role{font-weight:400;color:#777}
+table.baselines .better{color:#137333}table.baselines .worse{color:#b3261e}
 footer{font-size:.8rem;color:#777;margin-top:24px}
 """
 
@@ -71,6 +78,8 @@ class FigureBlock:
     """The plotly figure."""
     caption: str = ""
     """What the figure shows and how it was computed (plain text)."""
+    html: str = ""
+    """HTML placed under the figure, inside its frame (a table of the figure's numbers)."""
 
 
 def script_json(data: object) -> str:
@@ -97,7 +106,8 @@ def render_page(*, title: str, kind: str, inputs: list[tuple[str, str]], summary
     for block in figures:
         caption = f"<figcaption>{escape(block.caption)}</figcaption>" if block.caption else ""
         blocks.append(
-            f'<figure><div id="{escape(block.fig_id)}" class="plot"></div>{caption}</figure>'
+            f'<figure><div id="{escape(block.fig_id)}" class="plot"></div>{block.html}'
+            f'{caption}</figure>'
             f'<script type="application/json" class="rctsim-figure" '
             f'data-target="{escape(block.fig_id)}">{_figure_json(block.figure)}</script>')
     manifest = {"kind": kind, "figures": [b.fig_id for b in figures], "notes": list(notes),

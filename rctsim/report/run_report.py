@@ -7,6 +7,14 @@ from pathlib import Path
 
 from hwmodels.schema import HardwareSpec
 from hwmodels.summary import hardware_line
+from rctsim.report.baseline_figures import (
+    baseline_labels,
+    baselines_figure,
+    baselines_table_html,
+    iteration_components_figure,
+    iteration_saving_figure,
+    missing_metrics_note,
+)
 from rctsim.report.cards import cards_html, headline_cards
 from rctsim.report.inputs import RunInputs, gather_inputs, run_dict
 from rctsim.report.page import FigureBlock, code, render_page
@@ -28,7 +36,8 @@ from rctsim.report.trace_figures import (
 from rctsim.result import Result, write_atomic
 from rctsim.trace.model import Trace
 
-RUN_FIGURES = ("fig-energy-layer", "fig-energy-breakdown", "fig-energy-iteration",
+RUN_FIGURES = ("fig-baselines", "fig-energy-layer", "fig-energy-breakdown",
+               "fig-energy-iteration", "fig-iteration-saving", "fig-iteration-components",
                "fig-layer-components", "fig-bits", "fig-memory", "fig-timeline",
                "fig-layer-utilisation", "fig-energy-accuracy")
 """Element ids of every figure a run report can hold, in page order."""
@@ -45,7 +54,17 @@ def run_figure_blocks(inputs: RunInputs) -> tuple[list[FigureBlock], list[str]]:
     """The figures the inputs allow, and notes on those left out or approximated."""
     run, trace, notes = inputs.run, inputs.trace, []
     order = [layer.name for layer in trace.layers] if trace else None
-    blocks = [
+    bases = baseline_labels(run)
+    blocks = []
+    if bases:
+        blocks.append(FigureBlock(
+            "fig-baselines", baselines_figure(run),
+            f"{run['trace']['policy']} against each baseline of the run ({', '.join(bases)}), "
+            "one panel per headline metric; the table gives the numbers and the saving "
+            "1 - ours/baseline against each.", html=baselines_table_html(run)))
+        missing = missing_metrics_note(run)
+        notes += [missing] if missing else []
+    blocks += [
         FigureBlock("fig-energy-layer", energy_by_layer_figure(run, order),
                     "Energy of each layer over all iterations: MACs, SRAM and DRAM accesses "
                     "(leakage is step-wide, shown as *)."),
@@ -58,6 +77,19 @@ def run_figure_blocks(inputs: RunInputs) -> tuple[list[FigureBlock], list[str]]:
             "fig-energy-iteration", energy_per_iteration_figure(run),
             "Energy of one training iteration at each point of the run (leakage included): it "
             "changes where the bits change (a counterfactual baseline has one phase)."))
+        if bases:
+            blocks.append(FigureBlock(
+                "fig-iteration-saving", iteration_saving_figure(run),
+                f"Energy of one iteration saved by {run['trace']['policy']} against each "
+                "baseline at each point of training (1 - ours/baseline, per interval of "
+                "constant bits in both): how the changing bitwidths move the per-iteration "
+                "cost."))
+    blocks.append(FigureBlock(
+        "fig-iteration-components", iteration_components_figure(run),
+        "Energy of one iteration by component, mean over the run (the component totals / "
+        "iterations). The run JSON records the per-phase energy as a total only, so for a "
+        "policy whose bits change this is the mean, not any one phase's split; a "
+        "counterfactual baseline has one phase, so its bar is every iteration's split."))
     if all(p.get("per_layer") for p in run["policies"].values()):
         blocks.append(FigureBlock(
             "fig-layer-components", layer_component_figure(run),
@@ -121,9 +153,9 @@ def _input_rows(inputs: RunInputs) -> list[tuple[str, str]]:
         h = inputs.trace.header
         detail += f", data set {h.dataset}, batch {h.batch_size}, seed {h.seed}, {h.producer}"
     rows.append(("", escape(detail)))
-    comparison = run["comparison"]
-    rows.append(("Baseline", escape(f"{comparison['baseline']} ({comparison['baseline_role']})"
-                                    if comparison else "none")))
+    bases = [f"{b} ({run['policies'][b]['role']})" for b in baseline_labels(run)]
+    rows.append(("Baselines" if len(bases) > 1 else "Baseline",
+                 escape(", ".join(bases) or "none")))
     options = ", ".join(f"{k}={v}" for k, v in run.get("options", {}).items())
     rows.append(("Options", escape(options or "defaults")))
     rows.append(("Run made by", escape(str(run.get("producer", "unknown")))))
@@ -135,8 +167,13 @@ def run_report_html(inputs: RunInputs) -> str:
     run = inputs.run
     ours = run["trace"]["policy"]
     base = run["comparison"].get("baseline")
+    bases = baseline_labels(run)
     heading = f"<h2>{escape(ours)} against {escape(base)}</h2>" if base else \
         f"<h2>{escape(ours)}</h2>"
+    if len(bases) > 1:
+        heading += (f"<p>The cards compare with the first baseline, {escape(base)}; the "
+                    "several-baselines figure and table below compare with each of "
+                    f"{escape(', '.join(bases))}.</p>")
     summary = heading + cards_html(headline_cards(run), ours_label=ours, base_label=base)
     blocks, notes = run_figure_blocks(inputs)
     title = f"rctsim run report: {run['trace']['model']} on {run['hardware']['name']}"

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-POLICY_COLOUR = {"rct": "#1f77b4", "qat": "#d62728", "fp32": "#4d4d4d", "apt": "#17becf"}
-"""Colour of each policy (blue RCT, red QAT, dark grey fp32, cyan APT)."""
-OTHER_POLICY_COLOURS = ("#8c564b", "#9467bd", "#bcbd22")
+POLICY_COLOUR = {"rct": "#1f77b4", "qat": "#d62728", "fp32": "#4d4d4d", "apt": "#17becf",
+                 "qat-fp16": "#f28e8e", "qat-bf16": "#a50f15", "qat-int8g": "#e6550d",
+                 "mixed-fp16": "#9467bd", "mixed-bf16": "#8c564b"}
+"""Colour of each policy and named baseline (docs/policies.md): blue RCT, red QAT (its
+variants lighter, darker and orange-red), dark grey fp32, cyan APT, purple and brown the
+mixed-precision baselines."""
+OTHER_POLICY_COLOURS = ("#bcbd22", "#393b79", "#637939", "#7b4173")
 """Colours of labels that are no known policy, in order of appearance."""
 POLICY_COLOURS = tuple(POLICY_COLOUR.values()) + OTHER_POLICY_COLOURS
 """Every colour a policy may get."""
@@ -54,7 +58,8 @@ def policy_of(label: str) -> str:
 
 
 def policy_colours(labels: list[str]) -> dict[str, str]:
-    """A colour per policy label: the policy's own colour; unknown labels in turn."""
+    """A colour per policy label: the policy's own colour; unknown labels (a baseline with
+    parameters, `qat:dgrad_weights=master`) in turn."""
     out, extra = {}, 0
     for label in labels:
         colour = POLICY_COLOUR.get(policy_of(label))

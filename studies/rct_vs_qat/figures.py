@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import plotly.graph_objects as go
+import tables
 
 PARTS: tuple[tuple[str, str], ...] = (("mac_energy", "MACs"), ("sram_energy", "SRAM"),
                                       ("dram_energy", "DRAM"), ("leakage_energy", "leakage"))
@@ -55,6 +56,6 @@ def apt_tradeoff(apt_rows: list[dict[str, Any]], rows: list[dict[str, Any]]) -> 
 
 def all_figures(result: dict[str, Any]) -> dict[str, go.Figure]:
     """Every figure of the study by file stem."""
-    return {"energy_breakdown": breakdown(result["rows"] + result["apt"]),
+    return {"energy_breakdown": breakdown(tables.ordered_rows(result) + result["apt"]),
             "accuracy_vs_energy": accuracy_vs_energy(result["curves"]),
             "apt_tradeoff": apt_tradeoff(result["apt"], result["rows"])}

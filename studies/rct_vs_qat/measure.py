@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from rctsim import HardwareSpec, PolicyResult, SimOptions, Trace, load_hardware, saving, simulate
+from rctsim.baselines import parse_baseline
 
 OPTIONS = SimOptions(keep_timeline=False)
 """Replay options of the study (the defaults, without the timeline)."""
@@ -58,17 +59,42 @@ def replay(hw: HardwareSpec, trace: Trace) -> PolicyResult:
     return result.policies[result.trace_policy]
 
 
-def policy_metrics(hw: HardwareSpec, trace: Trace) -> dict[str, Any]:
-    """The study's metrics of one trace on one hardware."""
-    run = replay(hw, trace)
+def _metrics(run: PolicyResult, trace: Trace) -> dict[str, Any]:
     out: dict[str, Any] = {name: float(getattr(run, field)[key])
                            for name, (field, key) in METRICS.items()}
     out["latency"] = run.seconds
-    out["accuracy"] = final_accuracy(trace)
-    out["mean_w_bits"] = mean_w_bits(trace)
     out["iterations"] = trace.iterations
     out["params"] = sum(layer.params for layer in trace.layers)
     return out
+
+
+def policy_metrics(hw: HardwareSpec, trace: Trace) -> dict[str, Any]:
+    """The study's metrics of one trace on one hardware."""
+    out = _metrics(replay(hw, trace), trace)
+    out["accuracy"] = final_accuracy(trace)
+    out["mean_w_bits"] = mean_w_bits(trace)
+    return out
+
+
+def baseline_metrics(hw: HardwareSpec, trace: Trace, baseline: str) -> dict[str, Any]:
+    """The study's metrics of a counterfactual baseline (`qat-fp16`, `mixed-bf16`,
+    `qat:dgrad_weights=master`, ...: docs/policies.md) replayed on `trace`'s layers and
+    iterations. It never trained: no accuracy, no energy to a target accuracy."""
+    result = simulate(hw, trace, baseline=baseline, options=OPTIONS)
+    label = parse_baseline(baseline, "config.yaml: baselines").label
+    out = _metrics(result.policies[label], trace)
+    out["accuracy"] = None
+    out["mean_w_bits"] = float(parse_baseline(baseline).bits[0])
+    out["energy_to_target"] = None
+    out["target_iterations"] = None
+    return out
+
+
+def movement_pj(run: PolicyResult, op: str, tensor: str) -> float:
+    """SRAM and DRAM energy (pJ) of one tensor class in one op kind over the run (a part of
+    `energy_pj.param_movement` for `weights` and `master_copy`)."""
+    return sum(r.energy_pj for r in run.rows if r.op == op and r.tensor == tensor
+               and (r.component.startswith("sram:") or r.component == "dram"))
 
 
 def accuracy_curve(hw: HardwareSpec, trace: Trace) -> list[dict[str, float]]:

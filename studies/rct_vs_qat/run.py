@@ -7,7 +7,8 @@ Uses the bundled traces (made by the bundled trainer with the config's settings)
 `--retrain`; trains the APT runs (cached by settings in the sweep trace cache, default
 ~/.cache/rctsim/traces). Writes `results.csv` (one row per model x hardware x policy: metrics
 and savings against QAT and fp32), `curves.csv` (accuracy against energy spent), `claims.csv`,
-`sram_sensitivity.csv`, `results.md` and `figures/*.json` next to this file.
+`sram_sensitivity.csv`, `baselines.csv` (the counterfactual baselines of the config, and
+RCT's savings against each), `results.md` and `figures/*.json` next to this file.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import report
 from pydantic import BaseModel, ConfigDict, Field
 
 from rctsim import InputError, Trace, TrainConfig, load_trace, study, trace_digest
+from rctsim.baselines import parse_baseline
 from rctsim.sweep import TraceCache, default_cache_dir
 from rctsim.train import train
 
@@ -70,6 +72,9 @@ class StudyConfig(_Strict):
     """APT runs."""
     sram_sensitivity_kb: list[Annotated[float, Field(gt=0)]] = []
     """Global-buffer sizes (KB) for the parameter-movement sensitivity on the first hardware."""
+    baselines: list[str] = []
+    """Counterfactual baselines (docs/policies.md, e.g. `mixed-bf16`, `qat:dgrad_weights=master`)
+    replayed on each model's RCT trace, beside the trained runs."""
 
 
 def train_config(runs: ModelRuns, policy: str, params: dict[str, Any] | None = None,
@@ -91,6 +96,11 @@ def check_config(cfg: StudyConfig, source: str) -> None:
     for tradeoff in cfg.apt.tradeoffs:
         train_config(cfg.models[cfg.apt.model], "apt", {"tradeoff": tradeoff},
                      source=f"{source}: models.{cfg.apt.model}.train")
+    for i, name in enumerate(cfg.baselines):
+        try:
+            parse_baseline(name)
+        except InputError as err:
+            raise InputError(source, f"baselines[{i}]", err.problem, err.allowed) from None
 
 
 def policy_traces(runs: ModelRuns, retrain: bool) -> tuple[dict[str, Trace], dict[str, str]]:
@@ -159,6 +169,37 @@ def with_savings(model: str, hw_name: str, by_policy: dict[str, dict]) -> list[d
     return rows
 
 
+CHECKED: tuple[str, ...] = ("gemm_energy", "total_energy", "param_memory",
+                            "param_movement_energy", "dram_traffic", "latency")
+"""Metrics on which the counterfactual `qat` is compared with the trained QAT run."""
+
+
+def measure_baselines(hw_names: list[str], baselines: list[str], traces: dict[str, Trace],
+                      model: str, rows: list[dict]) -> list[dict]:
+    """Each counterfactual baseline on every hardware, replayed on the model's RCT trace, with
+    RCT's savings against it (`saving_vs_<label>_<metric>` added to the RCT rows of `rows`).
+    Also one `check` row per hardware: the largest relative gap, over CHECKED, between the
+    counterfactual `qat` on the RCT trace and the trained QAT run (whether the two kinds of
+    baseline compare)."""
+    out = []
+    for hw_name in hw_names:
+        hw = measure.load_hw(hw_name)
+        rct = next(r for r in rows if (r["model"], r["hardware"], r["policy"])
+                   == (model, hw_name, "rct"))
+        trained_qat = next(r for r in rows if (r["model"], r["hardware"], r["policy"])
+                           == (model, hw_name, "qat"))
+        as_qat = measure.baseline_metrics(hw, traces["rct"], "qat")
+        out.append({"model": model, "hardware": hw_name, "policy": "qat", "check": True,
+                    "gap": max(abs(as_qat[m] / trained_qat[m] - 1) for m in CHECKED)})
+        for name in baselines:
+            label = parse_baseline(name).label
+            metrics = measure.baseline_metrics(hw, traces["rct"], name)
+            out.append({"model": model, "hardware": hw_name, "policy": label, **metrics})
+            for key, value in measure.savings(rct, metrics).items():
+                rct[f"saving_vs_{label}_{key}"] = value
+    return out
+
+
 def sram_sensitivity(cfg: StudyConfig, traces: dict[str, dict[str, Trace]]) -> list[dict]:
     """Parameter-movement energy of RCT and QAT at several global-buffer sizes (first hw)."""
     base = measure.load_hw(cfg.hardware[0])
@@ -178,6 +219,7 @@ def sram_sensitivity(cfg: StudyConfig, traces: dict[str, dict[str, Trace]]) -> l
                 "qat_param_dram_bytes": qat.traffic_bytes["param_dram"],
                 "saving_param_movement": measure.saving(
                     rct.energy_pj["param_movement"], qat.energy_pj["param_movement"]),
+                "qat_dgrad_weights_pj": measure.movement_pj(qat, "dgrad", "weights"),
             })
     return rows
 
@@ -185,16 +227,20 @@ def sram_sensitivity(cfg: StudyConfig, traces: dict[str, dict[str, Trace]]) -> l
 def run(cfg: StudyConfig, *, retrain: bool = False, cache: TraceCache | None = None,
         out_dir: Path = HERE, write: bool = True) -> dict[str, Any]:
     """The whole study; outputs written to `out_dir` when `write`."""
-    rows, curves, traces, how = [], [], {}, {}
+    rows, curves, traces, how, baselines = [], [], {}, {}, []
     for model, runs in cfg.models.items():
         traces[model], how[model] = policy_traces(runs, retrain)
         r, c = measure_model(cfg.hardware, runs, traces[model], model)
+        baselines += measure_baselines(cfg.hardware, cfg.baselines, traces[model], model, r)
         rows, curves = rows + r, curves + c
     apt = apt_traces(cfg, cache)
     apt_rows = measure_apt(cfg, apt, traces[cfg.apt.model])
     sensitivity = sram_sensitivity(cfg, traces)
     result = {"rows": rows, "curves": curves, "apt": apt_rows, "sensitivity": sensitivity,
-              "how": how, "targets": {k: m.target_accuracy for k, m in cfg.models.items()}}
+              "how": how, "baselines": [b for b in baselines if not b.get("check")],
+              "qat_gap": max((b["gap"] for b in baselines if b.get("check")), default=None),
+              "baseline_labels": [parse_baseline(b).label for b in cfg.baselines],
+              "targets": {k: m.target_accuracy for k, m in cfg.models.items()}}
     if write:
         report.write_all(out_dir, cfg, result)
     return result

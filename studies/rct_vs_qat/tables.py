@@ -49,9 +49,52 @@ def accuracy_table(result: dict[str, Any], cfg) -> str:
                                     "trace"], "llrrrrrl")
 
 
-def cost_table(rows: list[dict[str, Any]]) -> str:
-    """Absolute costs of each run (energies in mJ, memories in KB)."""
-    out = [(r["model"], r["hardware"], r["policy"], mj(r["gemm_energy"]), mj(r["mac_energy"]),
+BASELINE_COLUMNS: tuple[str, ...] = (
+    "model", "hardware", "policy", "mean_w_bits", "iterations", "gemm_energy", "mac_energy",
+    "sram_energy", "dram_energy", "leakage_energy", "total_energy", "param_movement_energy",
+    "param_memory", "peak_memory", "dram_traffic", "latency",
+    *(f"rct_saving_{m}" for m in ("gemm_energy", "param_memory", "param_movement_energy",
+                                  "dram_traffic", "total_energy", "peak_memory", "latency")),
+)
+"""Columns of baselines.csv: each counterfactual baseline on each model's RCT trace and
+hardware (units as results.csv), and RCT's saving against it."""
+
+
+def baseline_csv_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The counterfactual baselines' rows with RCT's savings against each."""
+    out = []
+    for b in result["baselines"]:
+        rct = next(r for r in result["rows"] if (r["model"], r["hardware"], r["policy"])
+                   == (b["model"], b["hardware"], "rct"))
+        out.append({**b, **{f"rct_saving_{m}": rct[f"saving_vs_{b['policy']}_{m}"]
+                            for m in ("gemm_energy", "param_memory", "param_movement_energy",
+                                      "dram_traffic", "total_energy", "peak_memory",
+                                      "latency")}})
+    return out
+
+
+def ordered_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Trained runs of each model and hardware, each group followed by its counterfactual
+    baselines."""
+    out = []
+    for r in result["rows"]:
+        out.append(r)
+        if r["policy"] == "rct":
+            out += [b for b in result["baselines"]
+                    if (b["model"], b["hardware"]) == (r["model"], r["hardware"])]
+    return out
+
+
+def _who(r: dict[str, Any], result: dict[str, Any]) -> str:
+    return (f"{r['policy']} (counterfactual)" if r["policy"] in result["baseline_labels"]
+            else r["policy"])
+
+
+def cost_table(result: dict[str, Any]) -> str:
+    """Absolute costs of each run and counterfactual baseline (energies in mJ, memories in
+    KB)."""
+    rows = ordered_rows(result)
+    out = [(r["model"], r["hardware"], _who(r, result), mj(r["gemm_energy"]), mj(r["mac_energy"]),
             mj(r["sram_energy"]), mj(r["dram_energy"]), mj(r["leakage_energy"]),
             mj(r["total_energy"]), mj(r["energy_to_target"]), mj(r["param_movement_energy"]),
             kb(r["param_memory"]), kb(r["peak_memory"]), f"{r['dram_traffic'] / 1e6:.3g}",
@@ -70,15 +113,19 @@ SAVING_COLUMNS: tuple[tuple[str, str], ...] = (
 """Savings shown in the savings table."""
 
 
-def savings_table(rows: list[dict[str, Any]], policy: str) -> str:
-    """Savings of `policy` against qat and fp32 for every model and hardware."""
+def savings_table(result: dict[str, Any], policy: str) -> str:
+    """Savings of `policy` against the trained qat and fp32 runs and each counterfactual
+    baseline, for every model and hardware."""
     out = []
-    for r in rows:
+    for r in result["rows"]:
         if r["policy"] != policy:
             continue
-        for base in ("qat", "fp32"):
-            out.append((r["model"], r["hardware"], base, *(
-                study.pct(r[f"saving_vs_{base}_{key}"]) for key, _ in SAVING_COLUMNS)))
+        for base in ("qat", "fp32", *result["baseline_labels"]):
+            if f"saving_vs_{base}_gemm_energy" not in r:
+                continue
+            who = f"{base} (counterfactual)" if base in result["baseline_labels"] else base
+            out.append((r["model"], r["hardware"], who, *(
+                study.pct(r.get(f"saving_vs_{base}_{key}")) for key, _ in SAVING_COLUMNS)))
     return study.md_table(out, ["model", "hw", "against", *(t for _, t in SAVING_COLUMNS)],
                              "lll" + "r" * len(SAVING_COLUMNS))
 
@@ -100,8 +147,9 @@ def ours_range(claim: claims.Claim, result: dict[str, Any], base: str) -> tuple[
 def claim_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     """Each claim and baseline: the published value, our range over models x hw, a verdict."""
     out = []
+    known = {"qat", "fp32", "-", *result.get("baseline_labels", [])}
     for claim in claims.CLAIMS:
-        for base in claim.baselines:
+        for base in (b for b in claim.baselines if b in known):
             lo, hi = ours_range(claim, result, base)
             ours = (f"{lo:.2f}-{hi:.2f} bits" if claim.metric == "mean_w_bits"
                     else f"{study.pct(lo)} to {study.pct(hi)}")
