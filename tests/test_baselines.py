@@ -120,9 +120,18 @@ def test_fp16_backward_saves_less_than_fp32_backward():
         assert savings["qat-fp16"]["gemm_energy"] <= savings["qat"]["gemm_energy"]
 
 
-def test_edge_npu_runs_half_precision_on_its_fp32_unit():
+def test_edge_npu_runs_half_precision_on_its_fp16_unit():
+    """mixed-bf16's GEMMs run at bf16 on edge_npu's fp16/bf16 vector unit; with that unit
+    removed they fall back to the fp32 unit and are priced at fp32 (no format is free)."""
     trace = make_trace(mlp_layers(), iterations=10)
     pr = simulate(hardware(), trace, baseline="mixed-bf16").policies["mixed-bf16"]
+    macs = [r for r in pr.rows if r.action == "mac"]
+    assert {r.bits for r in macs} == {"bf16"}
+    assert {r.component for r in macs} == {"unit:fp16_vector"}
+    data = hardware().model_dump()
+    data["compute_units"] = [u for u in data["compute_units"] if u["name"] != "fp16_vector"]
+    fp32_only = HardwareSpec.model_validate(data)
+    pr = simulate(fp32_only, trace, baseline="mixed-bf16").policies["mixed-bf16"]
     assert {r.bits for r in pr.rows if r.action == "mac"} == {"fp32"}
 
 

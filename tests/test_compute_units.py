@@ -31,13 +31,15 @@ def _with_units(units: list[dict]) -> HardwareSpec:
 
 
 def test_elementwise_unit_on_edge_npu():
-    """Integers run on the 12 x 14 PEs as 168 lanes; every float format on the fp32 vector unit
-    (fp16/bf16/fp8 are held exactly by fp32), 16 lanes at 1 cycle."""
+    """Integers run on the 12 x 14 PEs as 168 lanes; fp32 on the 16-lane fp32 vector unit;
+    fp16 and bf16 on the 32-lane half-precision unit; fp8 (held exactly by fp16, bf16 and fp32)
+    on the unit with the most lanes, the half-precision one."""
     hw = load_hardware("edge_npu")
     assert elementwise_unit(hw, "int8") == UnitChoice("array", 12 * 14, 1)
     assert elementwise_unit(hw, "int16") == UnitChoice("array", 168, 1)
-    for fmt in ("fp32", "fp16", "bf16", "fp8"):
-        assert elementwise_unit(hw, fmt) == UnitChoice("fp32_vector", 16, 1)
+    assert elementwise_unit(hw, "fp32") == UnitChoice("fp32_vector", 16, 1)
+    for fmt in ("fp16", "bf16", "fp8"):
+        assert elementwise_unit(hw, fmt) == UnitChoice("fp16_vector", 32, 1)
 
 
 def test_elementwise_unit_prefers_exact_and_fastest():
@@ -107,7 +109,7 @@ def test_qat_fp32_backward_takes_the_vector_units_time_on_edge_npu():
     parameter) on its 16 lanes: the step's compute cycles equal the closed forms from the
     preset's own numbers."""
     hw = load_hardware("edge_npu")
-    (unit,) = hw.compute_units
+    (unit,) = [u for u in hw.compute_units if "fp32" in u.formats]
     lanes, cpm, bpc = unit.lanes, unit.formats["fp32"], unit.operand_bytes_per_cycle
     M, K, N = 16, 64, 48
     layers = mlp_layers(batch=M, dims=(K, N))

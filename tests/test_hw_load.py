@@ -81,7 +81,7 @@ def test_presets_match_the_published_designs() -> None:
     assert edge.global_buffer.size_bytes == 108 * 1024
     assert edge.array.int_bits == list(range(2, 17))
     assert [(u.name, u.lanes, dict(u.formats)) for u in edge.compute_units] == [
-        ("fp32_vector", 16, {"fp32": 1})]
+        ("fp32_vector", 16, {"fp32": 1}), ("fp16_vector", 32, {"fp16": 1, "bf16": 1})]
     assert mcu.global_buffer.size_bytes == 64 * 1024
     assert mcu.array.rows * mcu.array.cols == 64
     assert tpu.array.rows == tpu.array.cols == 256 and tpu.array.clock_hz == 700e6

@@ -59,8 +59,8 @@ def test_run_writes_json_and_csv(trace_file, tmp_path, capsys):
         "param_memory_with_optimizer",
         "param_movement_energy", "dram_traffic", "total_energy", "latency"}
     area = doc["area_mm2"]
-    assert set(area["parts"]) == {"array", "unit:fp32_vector", "sram:global_buffer",
-                                  "sram:pe_spads"}
+    assert set(area["parts"]) == {"array", "unit:fp32_vector", "unit:fp16_vector",
+                                  "sram:global_buffer", "sram:pe_spads"}
     assert area["total"] == pytest.approx(sum(area["parts"].values()))
     assert area["parts"]["array"] == pytest.approx(12 * 14 * 1129.769e-6)
     rows = list(csv.DictReader(io.StringIO((tmp_path / "r.csv").read_text())))
