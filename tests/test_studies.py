@@ -148,7 +148,8 @@ def test_validation_study_reproduces_committed_outputs(tmp_path, studylib):
     run = _load("validation")
     cfg = studylib.load_config(STUDIES / "validation/config.yaml", run.ValidationConfig)
     run.run(cfg, out_dir=tmp_path)
-    for name in ("cycles.csv", "energy.csv", "training_chip.csv", "results.md"):
+    for name in ("cycles.csv", "energy.csv", "training_chip.csv", "training_chip_factors.csv",
+                 "results.md"):
         assert (tmp_path / name).read_text() == (STUDIES / "validation" / name).read_text(), name
 
 

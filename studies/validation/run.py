@@ -9,6 +9,7 @@ points and left out), `hierarchy.csv` (edge_npu's access energies against Eyeris
 `sram.csv` (Horowitz's SRAM points against the CACTI-calibrated banked model), `cacti_fit.csv`
 (the banked model against CACTI's multi-bank runs),
 `training_chip.csv` (a published training processor's TFLOPS/W against rctsim's on its preset),
+`training_chip_factors.csv` (the chip's published fp16/fp8 factors against rctsim's),
 `results.md` (the error distributions) and `figures/*.json` (plotly).
 Without `--scalesim-python` the ResNet-18 cases compare with the committed SCALE-Sim output
 (`scalesim_resnet18.json`); with it, SCALE-Sim is re-run (~4 min) and that file rewritten first.
@@ -25,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hwmodels import energy, sram
 from hwmodels.components import build_cost_models
@@ -97,6 +98,32 @@ class PublishedEfficiency(_Strict):
     """Paper, table/figure, and any derivation."""
 
 
+class PublishedFactor(_Strict):
+    """A published ratio between two operating points of the chip."""
+
+    value: Annotated[float, Field(gt=0)]
+    """The published factor."""
+    source: str
+    """Paper, section or figure, and the sentence it is read from."""
+
+
+class ZeroInputs(_Strict):
+    """The published share of zero operands a chip skips (its sparsity exploitation)."""
+
+    low: Annotated[float, Field(ge=0, lt=1)]
+    """Smallest published share of zero inputs."""
+    high: Annotated[float, Field(ge=0, lt=1)]
+    """Largest published share of zero inputs."""
+    source: str
+    """Paper, section or figure."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ZeroInputs:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        return self
+
+
 class TrainingChip(_Strict):
     """A published on-device training processor modelled by a preset."""
 
@@ -106,6 +133,14 @@ class TrainingChip(_Strict):
     """M, N, K of the GEMM whose energy per FLOP is compared (one FLOP = half a MAC)."""
     published: Annotated[list[PublishedEfficiency], Field(min_length=1)]
     """The chip's published efficiency at its precisions."""
+    zero_inputs: ZeroInputs | None = None
+    """Published share of skipped zero inputs: rctsim's dense efficiency is also shown crediting
+    the skipped MACs as performed at no energy (an upper bound of what zero-skipping buys)."""
+    fp16_over_fp8_energy: PublishedFactor | None = None
+    """Published energy of an FP16 operation over an FP8 one, checked against the energy table."""
+    mixed_over_fp16_efficiency: PublishedFactor | None = None
+    """Published efficiency of the mixed FP8/FP16 operating point over sparse FP16, checked
+    against rctsim's all-fp8 over fp16 efficiency (an upper bound for any FP8/FP16 mix)."""
 
 
 class ValidationConfig(_Strict):
@@ -326,7 +361,52 @@ def training_chip_rows(cfg: TrainingChip) -> list[dict[str, Any]]:
             "mac_share": report["mac_energy_pj"] / on_chip,
             "sram_share": report["sram_energy_pj"] / on_chip,
             "leakage_share": report["leakage_energy_pj"] / on_chip,
+            **zero_skip_credit(ours, pub.tflops_per_w, cfg.zero_inputs),
             "source": pub.source})
+    return rows
+
+
+def zero_skip_credit(ours: float, published: float,
+                     zeros: ZeroInputs | None) -> dict[str, float | None]:
+    """rctsim's dense efficiency with the skipped MACs counted as performed at no energy.
+
+    A chip that skips a share s of its MACs (zero inputs) and reports the dense operation count
+    reaches at most 1 / (1 - s) times the dense efficiency, if every skipped MAC saved all of its
+    on-chip energy; the columns give that bound at the published low and high s.
+    """
+    if zeros is None:
+        return {"ours_crediting_skipped_low": None, "ours_crediting_skipped_high": None,
+                "ratio_crediting_skipped_high": None}
+    high = ours / (1 - zeros.high)
+    return {"ours_crediting_skipped_low": ours / (1 - zeros.low),
+            "ours_crediting_skipped_high": high,
+            "ratio_crediting_skipped_high": high / published}
+
+
+def training_chip_factor_rows(cfg: TrainingChip,
+                              chip: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Published ratios between the chip's precisions against rctsim's on its preset.
+
+    `fp16_over_fp8_energy` is compared with the MAC-arithmetic energy ratio (the table's fp16 MAC
+    over its fp8 MAC) and with the on-chip energy ratio per FLOP; `mixed_over_fp16_efficiency`
+    with rctsim's all-fp8 over fp16 on-chip efficiency. Needs rows at both fp8 and fp16.
+    """
+    by = {r["precision"]: r for r in chip}
+    if not {"fp8", "fp16"} <= set(by):
+        return []
+    fp8, fp16 = by["fp8"], by["fp16"]
+    mac = fp8["ours_mac_only_tflops_per_w"] / fp16["ours_mac_only_tflops_per_w"]
+    on_chip = fp8["ours_on_chip_tflops_per_w"] / fp16["ours_on_chip_tflops_per_w"]
+    rows = []
+    if cfg.fp16_over_fp8_energy is not None:
+        pub = cfg.fp16_over_fp8_energy
+        rows.append({"factor": "fp16 / fp8 energy per operation", "published": pub.value,
+                     "ours_mac_only": mac, "ours_on_chip": on_chip, "source": pub.source})
+    if cfg.mixed_over_fp16_efficiency is not None:
+        pub = cfg.mixed_over_fp16_efficiency
+        rows.append({"factor": "FP8/FP16 mix / FP16 efficiency (ours: all fp8 / fp16)",
+                     "published": pub.value, "ours_mac_only": mac, "ours_on_chip": on_chip,
+                     "source": pub.source})
     return rows
 
 
@@ -482,20 +562,54 @@ def markdown(summary: list[dict], energy_table_rows: list[dict], hierarchy: list
     ])
 
 
-def training_chip_markdown(chip: list[dict[str, Any]]) -> str:
+def training_chip_markdown(chip: list[dict[str, Any]], factors: list[dict[str, Any]],
+                           zeros: ZeroInputs | None) -> str:
     """Section 3 of results.md: a published training processor against rctsim."""
+    hw = chip[0]["hw"]
     t_rows = [(r["precision"], r["gemm"], r["unit"], f"{r['published_tflops_per_w']:.3g}",
                f"{r['ours_on_chip_tflops_per_w']:.3g}", f"{r['ratio_on_chip']:.3g}",
                f"{r['ours_mac_only_tflops_per_w']:.3g}",
                f"{study.pct(r['mac_share'])} / {study.pct(r['sram_share'])} / "
                f"{study.pct(r['leakage_share'])}") for r in chip]
     sources = [f"- {r['precision']}: {r['source']}" for r in chip]
+    skip: list[str] = []
+    if zeros is not None:
+        s_rows = [(r["precision"], f"{r['ours_on_chip_tflops_per_w']:.3g}",
+                   f"{r['ours_crediting_skipped_low']:.3g}",
+                   f"{r['ours_crediting_skipped_high']:.3g}",
+                   f"{r['published_tflops_per_w']:.3g}",
+                   f"{r['ratio_crediting_skipped_high']:.3g}") for r in chip]
+        skip = [
+            f"Crediting zero-skipping: the chip skips {study.pct(zeros.low, 0)} to "
+            f"{study.pct(zeros.high, 0)} zero inputs ({zeros.source}) and reports dense "
+            "operations. rctsim's dense efficiency divided by (1 - s) is what skipping can buy "
+            "at most (every skipped MAC saving all of its on-chip energy):",
+            "",
+            study.md_table(s_rows, ["precision", "ours, dense", f"ours / (1 - {zeros.low:g})",
+                                    f"ours / (1 - {zeros.high:g})", "published",
+                                    "bound / published"], "lrrrrr"),
+        ]
+    f_part: list[str] = []
+    if factors:
+        f_rows = [(f["factor"], f"{f['published']:.3g}", f"{f['ours_mac_only']:.3g}",
+                   f"{f['ours_on_chip']:.3g}") for f in factors]
+        f_part = [
+            "Published factors between the chip's precisions against rctsim's:",
+            "",
+            study.md_table(f_rows, ["factor", "published", "ours, MAC arithmetic",
+                                    "ours, on chip"], "lrrr"),
+            *[f"- {f['factor']}: {f['source']}" for f in factors],
+            "",
+        ]
+    energy = [f for f in factors if f["factor"].startswith("fp16 / fp8 energy")]
+    fp_note = (f" (the table's fp16/fp8 MAC energy is {energy[0]['ours_mac_only']:.2f}x where "
+               f"the paper states {energy[0]['published']:g}x)" if energy else "")
     return "\n".join([
         "",
-        f"## 3. A published training processor: `{chip[0]['hw']}` against its paper",
+        f"## 3. A published training processor: `{hw}` against its paper",
         "",
         "rctsim's energy efficiency for one dense GEMM on the preset (operands from DRAM, "
-        "`rctsim gemm M N K --hw lnpu --bits fp8|fp16`), on-chip energy (MACs, PE registers, "
+        f"`rctsim gemm M N K --hw {hw} --bits fp8|fp16`), on-chip energy (MACs, PE registers, "
         "global buffer, leakage; DRAM left out, as a chip's TFLOPS/W is measured at its core "
         "supply), against the published figure. One FLOP = half a MAC.",
         "",
@@ -507,17 +621,28 @@ def training_chip_markdown(chip: list[dict[str, Any]]) -> str:
         "",
         *sources,
         "",
+        *skip,
+        *f_part,
         "Why rctsim is lower (reasons, not fitted corrections): (1) the published 25.3 TFLOPS/W "
-        "counts operations skipped by LNPU's zero-skipping of sparse inputs (the paper reports "
-        "37-61% zero inputs in CNN training) as performed, rctsim counts a dense GEMM; (2) the "
-        "MAC and SRAM energies are Horowitz's 45 nm, 0.9 V figures, not the chip's measured "
-        "65 nm low-voltage datapath, and FP8 is extrapolated from Horowitz's FP16/FP32 points "
-        "(docs/hardware.md); (3) every MAC reads both operands and reads and writes its partial "
-        "sum in the PE registers at the table's small-SRAM energy (extrapolated below its 8 KB "
-        "point), which a custom datapath with latches and operand reuse does not pay; (4) the "
-        "preset's organisation sizes are assumptions (marked in hwmodels/presets/lnpu.yaml: "
-        "the paper's chip summary could not be read here), which move the leakage and buffer "
-        "shares. The MAC-arithmetic-only column bounds what the table alone allows.",
+        "counts operations skipped by LNPU's zero-skipping of sparse inputs as performed, "
+        "rctsim counts a dense GEMM; the table above bounds what that accounts for (at most "
+        "1 / (1 - s)), which leaves most of the gap; (2) the MAC and SRAM energies are "
+        "Horowitz's 45 nm, 0.9 V figures with no node or voltage scaling: LNPU's process node "
+        "and supply are not in the sources reachable here (its sibling training chips from the "
+        "same group, DF-LNPU and GANPU, are 65 nm, sources in the preset; a 65 nm datapath "
+        "costs more per operation than 45 nm, so node scaling would widen the gap, and the "
+        "chip's low-voltage operating point is unknown), and FP8 is extrapolated from "
+        "Horowitz's FP16/FP32 points"
+        f"{fp_note}; (3) every MAC reads both operands "
+        "and reads and writes its partial sum in the PE registers at the table's small-SRAM "
+        "energy (extrapolated below its 8 KB point), which a custom datapath with latches and "
+        "operand reuse does not pay (SRAM is "
+        f"{study.pct(min(r['sram_share'] for r in chip), 0)} or more of rctsim's on-chip "
+        "energy here); "
+        f"(4) the preset's organisation (PE count, clock, buffer, DRAM) is assumed (marked in "
+        f"hwmodels/presets/{hw}.yaml: the paper's chip summary is not reachable here), which "
+        "moves the leakage and buffer shares. The MAC-arithmetic-only column bounds what the "
+        "table alone allows.",
         "",
     ])
 
@@ -562,9 +687,11 @@ def run(cfg: ValidationConfig, *, out_dir: Path = HERE, scalesim_python: str | N
     s_rows = sram_rows(load_energy_table("horowitz_45nm"))
     fit_rows = cacti_fit_rows()
     chip = training_chip_rows(cfg.training_chip)
+    factors = training_chip_factor_rows(cfg.training_chip, chip)
     summary = summary_rows(rows)
     result = {"cycles": rows, "summary": summary, "energy": e_rows, "hierarchy": hierarchy,
-              "sram": s_rows, "cacti_fit": fit_rows, "training_chip": chip}
+              "sram": s_rows, "cacti_fit": fit_rows, "training_chip": chip,
+              "training_chip_factors": factors}
     if write:
         cols = ["source", "layer", "m", "n", "k", "array", "dataflow", "metric", "scalesim",
                 "scalesim_adjusted", "ours", "rel_error_raw", "rel_error"]
@@ -576,10 +703,13 @@ def run(cfg: ValidationConfig, *, out_dir: Path = HERE, scalesim_python: str | N
         study.write_text(out_dir / "cacti_fit.csv", study.csv_text(fit_rows, list(fit_rows[0])))
         study.write_text(out_dir / "training_chip.csv",
                          study.csv_text(chip, list(chip[0])))
+        if factors:
+            study.write_text(out_dir / "training_chip_factors.csv",
+                             study.csv_text(factors, list(factors[0])))
         study.write_text(out_dir / "results.md", markdown(
             summary, e_rows, hierarchy, reference,
             [r for r in rows if r["source"] == "resnet18"], cacti_section(s_rows, fit_rows))
-            + training_chip_markdown(chip))
+            + training_chip_markdown(chip, factors, cfg.training_chip.zero_inputs))
         for name, fig in figures(rows, e_rows).items():
             study.write_figure(out_dir / "figures" / f"{name}.json", fig)
     return result
