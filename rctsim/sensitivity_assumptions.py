@@ -238,6 +238,28 @@ def _dgrad_weights_apply(ctx: Context, setting: str) -> Variant:
     return Variant(ctx.hw, options, label)
 
 
+VECTOR_SCALES = ("0.25", "0.5", "1", "2", "4")
+"""Factors on the lanes of every vector compute unit."""
+
+
+def _vector_apply(ctx: Context, setting: str) -> Variant:
+    try:
+        scale = float(setting)
+    except ValueError:
+        scale = -1.0
+    if not 0 < scale <= 64:
+        raise _bad("vector_lanes", setting, "a factor in (0, 64], e.g. 0.5, 1, 2")
+    if scale == 1:
+        return _same(ctx)
+    units = []
+    for u in ctx.hw.compute_units:
+        if u.placement == "vector":
+            lanes = max(1, round((u.lanes or 1) * scale))
+            u = u.model_copy(update={"lanes": lanes})
+        units.append(u)
+    return _with_hw(ctx, ctx.hw.model_copy(update={"compute_units": units}))
+
+
 def _fmt(value: float) -> str:
     return f"{value:g}"
 
@@ -292,6 +314,16 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         "CACTI 45 nm (docs/hardware.md §3); Horowitz, ISSCC 2014, energy table",
         lambda ctx: "1", lambda ctx: SRAM_SCALES, _sram_apply,
         "a factor in (0, 100], e.g. 0.5, 1, 2"),
+    Assumption(
+        "vector_lanes",
+        "Lanes of every vector compute unit (the floating-point datapaths beside an integer "
+        "array, where QAT's fp32 backward and the mixed-precision baselines run) times a "
+        "factor, rounded, at least 1; the operand path per cycle is kept, area and leakage "
+        "follow the lanes. The presets' widths are assumptions (edge_npu: a 512-bit SIMD "
+        "datapath); the range, a quarter to four times, spans 128-bit to 2048-bit datapaths.",
+        "hwmodels/presets (each unit's source); docs/hardware.md, compute units",
+        lambda ctx: "1", lambda ctx: VECTOR_SCALES, _vector_apply,
+        "a factor in (0, 64], e.g. 0.5, 1, 2"),
     Assumption(
         "packing",
         "How elements are stored: bit-packed, whole bytes or 8/16/32-bit containers. The "

@@ -34,6 +34,8 @@ UNCHANGED: dict[str, set[str]] = {
     "dram_technology": GEMM | MEMORY | {"gemm_datapath_energy", "dram_traffic"},
     # SRAM read/write energy: no count, byte or cycle changes (leakage untouched)
     "sram_energy_scale": GEMM | MEMORY | {"dram_traffic", "latency"},
+    # lanes change cycles (and leakage through time and area), never what is counted or stored
+    "vector_lanes": GEMM | MEMORY | {"dram_traffic"},
     # bytes per element: the MACs' energy depends on bits, not on bytes
     "packing": GEMM,
     # where tensors live: neither MACs nor the sizes of the static tensors change
@@ -48,6 +50,8 @@ UNCHANGED: dict[str, set[str]] = {
 MAY: dict[str, set[str]] = {
     # the partial sums read back depend on the tiles the workspace allows (docs/model.md §4)
     "workspace_fraction": {"gemm_datapath_energy"},
+    # a vector unit's operand reads depend on its folds (A broadcast once per fold of lanes)
+    "vector_lanes": {"gemm_datapath_energy", "param_movement_energy"},
     # the first layer's dX may stay on chip
     "first_layer_dgrad": {"dram_traffic"},
     # weights read from DRAM only where they do not fit
