@@ -41,6 +41,8 @@ class SweepResults:
     """The store file the rows are in."""
     axes: tuple[str, ...] = field(default=())
     """Names of the axes that varied."""
+    search: Any = None
+    """The `SearchOutcome` of `rctsim.sweep.search` (None for a grid sweep or a loaded store)."""
 
     def __len__(self) -> int:
         return len(self.rows)
