@@ -55,7 +55,8 @@ def test_shrunken_study_writes_fractions_and_a_full_budget_reaches_one(small, tm
               "--out", str(out), "--store-dir", str(tmp_path)])
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert [(r["method"], r["seed"]) for r in rows] == [
-        ("nsga2", "0"), ("nsga2", "1"), ("random", "0"), ("random", "1")]
+        ("nsga2", "0"), ("nsga2", "1"), ("tpe", "0"), ("tpe", "1"), ("random", "0"),
+        ("random", "1")]
     for r in rows:
         if r["method"] == "random":
             assert r["evaluations"] == "36" and float(r["fraction"]) == pytest.approx(1.0)

@@ -234,3 +234,27 @@ def test_search_json_rows_name_method_and_seed(traces, tmp_path):
     assert {(r["search_method"], r["search_seed"]) for r in points.rows} == {("tpe", 2)}
     assert points.search.simulated == 5 and len(points.front()) >= 1
     assert math.isfinite(points.rows[0]["energy_pj"])
+
+
+def test_search_on_dask_proposes_and_stores_what_local_processes_do(traces, tmp_path):
+    """A LocalCluster evaluates the same points to the same rows as this process."""
+    distributed = pytest.importorskip("distributed")
+    from rctsim.sweep import DaskExecutor
+
+    data = {"hardware": {"axes": {"sram_kb": [16, 32, 64], "dataflow": ["ws", "os"],
+                                  "dram_gb_per_s": {"start": 1.0, "stop": 8.0, "log": True}}},
+            "policies": {"traces": ["rct.trace", "qat.trace"]}}
+    plan, local = _search(data, traces, tmp_path / "local.db", budget=8, method="tpe")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  protocol="tcp://", host="127.0.0.1",
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client, SweepStore(tmp_path / "dask.db") as db:
+        remote = run_search(plan, store=db, executor=DaskExecutor(client),
+                            cache=TraceCache(traces / "cache"), budget=8, method="tpe",
+                            batch=4)
+        rows = db.rows(e.key for e in remote.evaluations)
+    assert _params(remote) == _params(local) and remote.simulated == 8
+    with SweepStore(tmp_path / "local.db") as db:
+        expected = db.rows(e.key for e in local.evaluations)
+    assert {k: r["energy_pj"] for k, r in rows.items()} == {
+        k: r["energy_pj"] for k, r in expected.items()}

@@ -3,10 +3,10 @@
     python studies/search/run.py [--workers N] [--budget 500] [--seeds 5]
 
 Evaluates every point of `config.yaml` once (the brute force; kept in `brute_force.db` next to
-this file, so a rerun only reads it), then runs the search with NSGA-II and with uniform random
-sampling, `--budget` evaluations each, for `--seeds` seeds, on the same store: a search's points
-are read from the brute force's rows (same keys), so no point is simulated twice, and a rerun
-replays each search from its recorded evaluations. Writes `results.md` and `results.csv`
+this file, so a rerun only reads it), then searches with NSGA-II, multi-objective TPE and uniform
+random sampling, `--budget` evaluations each, for `--seeds` seeds, on the same store: a search's
+points are read from the brute force's rows (same keys), so no point is simulated twice, and a
+rerun replays each search from its recorded evaluations. Writes `results.md` and `results.csv`
 (hypervolume fraction per method and seed). `brute_force.db` is not committed (about 10 MB).
 
 Hypervolume: objectives normalised over every feasible brute-force point (best 0, worst 1 per
@@ -30,8 +30,8 @@ from rctsim.sweep.search_run import evaluate_space, plan_search, run_search
 
 HERE = Path(__file__).resolve().parent
 """The study's folder (outputs are written here)."""
-METHODS = ("nsga2", "random")
-"""The search method and the uniform random baseline."""
+METHODS = ("nsga2", "tpe", "random")
+"""The search methods and the uniform random baseline."""
 CHECKPOINT_SHARES = (0.2, 0.4, 0.6, 0.8, 1.0)
 """Shares of the budget at which the hypervolume fraction is tabled (100, 200, ... of 500)."""
 
