@@ -55,19 +55,22 @@ def test_hypervolume_3d_equals_counting_unit_cells(points):
 
 
 def test_normalised_curve_ends_at_the_whole_front():
-    """Normalisation maps the best of each objective to 0 and the worst to 1, so one point that
-    is best in both has (1.1)^2; the curve only grows, and a maximised objective is negated."""
+    """Normalisation maps the front's ideal to 0 and its nadir to 1 (or, with scope all, the
+    best and worst of every row); a maximised objective is negated; the curve only grows."""
     objectives = (Objective("energy", "energy_pj", False), Objective("acc", "accuracy", True))
     rows = [{"status": "ok", "energy_pj": e, "accuracy": a}
             for e, a in ((10.0, 0.5), (30.0, 0.9), (20.0, 0.7), (40.0, 0.4))]
+    # front: the first three; energy 10..30, -accuracy -0.9..-0.5 -> (0, 1), (1, 0), (.5, .5)
+    front = 0.5 * (1.1 - 1) + 0.5 * (1.1 - 0.5) + (1.1 - 1) * 1.1
     norm = Normaliser(rows, objectives)
-    # normalised: (0, 0.8), (2/3, 0), (1/3, 0.4), (1, 1); front = first three.
-    expected = (1.1 - 0) * (1.1 - 0.8) + (1.1 - 1 / 3) * (0.8 - 0.4) + (1.1 - 2 / 3) * 0.4
-    assert norm.hypervolume(rows) == pytest.approx(expected)
+    assert norm.hypervolume(rows) == pytest.approx(front)
+    # over all rows: energy 10..40, -accuracy -0.9..-0.4 -> (0, .8), (2/3, 0), (1/3, .4)
+    every = (1.1 - 0) * (1.1 - 0.8) + (1.1 - 1 / 3) * (0.8 - 0.4) + (1.1 - 2 / 3) * 0.4
+    assert Normaliser(rows, objectives, scope="all").hypervolume(rows) == pytest.approx(every)
     curve = hypervolume_curve([*rows, {"status": "error"}], norm)
-    assert curve == sorted(curve) and curve[-1] == pytest.approx(expected)
+    assert curve == sorted(curve) and curve[-1] == pytest.approx(front)
     best = [{"status": "ok", "energy_pj": 10.0, "accuracy": 0.9}]
-    assert Normaliser(rows, objectives).hypervolume(best) == pytest.approx(REFERENCE ** 2)
+    assert norm.hypervolume(best) == pytest.approx(REFERENCE ** 2)
 
 
 def test_importance_of_an_additive_hand_case():

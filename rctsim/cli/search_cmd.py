@@ -88,8 +88,8 @@ def run_search_cli(settings: SweepConfig, *, source: str, base_dir: Path, store_
         f"{outcome.trained}",
         f"  store: {shown(str(store_path), 400)} (search {outcome.search[:12]})",
         f"  Pareto front over {shown(', '.join(map(str, objectives)), 400)}: {len(front)} of "
-        f"{len(ok)} points; hypervolume {hv:.4f} (normalised over these points, "
-        "reference 1.1)",
+        f"{len(ok)} points; hypervolume {hv:.4f} (normalised by this front's ideal and "
+        "nadir, reference 1.1)",
     ]
     for line in lines:
         out.print(line, soft_wrap=True)

@@ -287,8 +287,8 @@ def best_per_size(rows: Sequence[dict[str, Any]]) -> dict[int, float]:
 
 def hypervolume_figure(curves: dict[str, list[float]]) -> go.Figure:
     """Hypervolume of the front found so far against evaluations, one line per search
-    (`rctsim.sweep.search_metrics`: objectives normalised over every ok point of the store,
-    reference point 1.1 in each)."""
+    (`rctsim.sweep.search_metrics`: objectives normalised by the ideal and nadir of the front
+    of every ok point of the store, reference point 1.1 in each)."""
     fig = go.Figure()
     for label, curve in curves.items():
         fig.add_trace(go.Scatter(x=list(range(1, len(curve) + 1)), y=curve, mode="lines",

@@ -90,9 +90,10 @@ def search_blocks(rows: Sequence[dict[str, Any]], searches: Sequence[dict[str, A
     return [
         FigureBlock("fig-hypervolume", hypervolume_figure(curves),
                     "Hypervolume of the Pareto front found after N evaluations, per search "
-                    "(method, seed). Objectives are normalised over every ok point of the "
-                    "store (best 0, worst 1; maximised ones negated) and the reference point "
-                    "is 1.1 in each, so the curves of all searches in the store compare."),
+                    "(method, seed). Objectives are normalised by the ideal (0) and nadir (1) "
+                    "of the front of every ok point in the store (maximised ones negated) and "
+                    "the reference point is 1.1 in each, so the curves of all searches in the "
+                    "store compare; 1.1^k (k objectives) is a front that reaches the ideal."),
         FigureBlock("fig-importance", importance_figure(shares),
                     "For each objective, the share of its variance over the store's ok points "
                     "that each axis explains alone (eta²: between-group / total variance, "

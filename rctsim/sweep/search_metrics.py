@@ -1,8 +1,15 @@
 """How good a set of evaluated points is: the hypervolume of its front, and which axes matter.
 
 Hypervolume is taken in a normalised, minimised space: each objective is negated when it is
-maximised, then mapped linearly so that the best value among the reference rows is 0 and the
-worst is 1; the reference point is 1.1 in every objective (`REFERENCE`). The volume is exact
+maximised, then mapped linearly so that the ideal point of the reference rows' Pareto front is 0
+and its nadir (the worst value of each objective among the front's points) is 1; the reference
+point is 1.1 in every objective (`REFERENCE`). This is the usual convention for comparing
+searches (normalise by the front's ideal and nadir, reference slightly beyond the nadir: Ishibuchi
+et al., "How to specify a reference point in hypervolume calculation for fair performance
+comparison", Evolutionary Computation 26(3), 2018): only the region near the front counts, so a
+front that misses part of it loses a visible share. `scope="all"` normalises over every row
+instead (the worst point of the whole space at 1), which counts the large, easily covered
+region far from the front too. The volume is exact
 (recursive slicing: sort by the last objective, sum slab thickness x the volume of the front
 above it in one fewer dimension), fine for the fronts of a sweep (hundreds of points, 2-4
 objectives).
@@ -74,10 +81,17 @@ def usable(rows: Sequence[dict[str, Any]], objectives: Sequence[Objective]
 
 
 class Normaliser:
-    """Maps objective values into [0, 1] per objective (best 0, worst 1) of reference rows."""
+    """Maps objective values linearly per objective: the ideal point of the reference rows'
+    front to 0 and its nadir to 1 (`scope="front"`), or the best and worst of all reference
+    rows (`scope="all"`)."""
 
-    def __init__(self, rows: Sequence[dict[str, Any]], objectives: Sequence[Objective]):
+    def __init__(self, rows: Sequence[dict[str, Any]], objectives: Sequence[Objective],
+                 scope: str = "front"):
         values = objective_matrix(usable(rows, objectives), objectives)
+        if scope == "front" and len(values):
+            values = values[pareto_mask(values, [False] * len(objectives))]
+        elif scope not in ("front", "all"):
+            raise ValueError(f"scope {scope!r}: front or all")
         self.objectives = tuple(objectives)
         self.low = values.min(axis=0) if len(values) else np.zeros(len(objectives))
         high = values.max(axis=0) if len(values) else np.ones(len(objectives))
@@ -89,7 +103,8 @@ class Normaliser:
                 - self.low) / self.span
 
     def hypervolume(self, rows: Sequence[dict[str, Any]]) -> float:
-        """Normalised hypervolume of the rows' front, reference 1.1 in every objective."""
+        """Normalised hypervolume of the rows' front, reference 1.1 in every objective (points
+        beyond it in some objective add nothing)."""
         return hypervolume(self(rows), [REFERENCE] * len(self.objectives))
 
 
