@@ -234,6 +234,10 @@ def test_search_json_rows_name_method_and_seed(traces, tmp_path):
     assert {(r["search_method"], r["search_seed"]) for r in points.rows} == {("tpe", 2)}
     assert points.search.simulated == 5 and len(points.front()) >= 1
     assert math.isfinite(points.rows[0]["energy_pj"])
+    from rctsim.report.page import page_manifest
+
+    points.report(tmp_path / "r.html")
+    assert "fig-hypervolume" in page_manifest((tmp_path / "r.html").read_text())["figures"]
 
 
 def test_search_on_dask_proposes_and_stores_what_local_processes_do(traces, tmp_path):
@@ -258,3 +262,25 @@ def test_search_on_dask_proposes_and_stores_what_local_processes_do(traces, tmp_
         expected = db.rows(e.key for e in local.evaluations)
     assert {k: r["energy_pj"] for k, r in rows.items()} == {
         k: r["energy_pj"] for k, r in expected.items()}
+
+
+def test_impossible_points_are_told_as_violated_constraints():
+    """The sampler sees an impossible point as a violated constraint (and a feasible one as
+    satisfied), which NSGA-II's constrained domination and TPE rank behind feasible points."""
+    import optuna
+
+    from rctsim.sweep.pareto import Objective
+    from rctsim.sweep.search_run import CONSTRAINT, Evaluation, _tell, make_sampler
+
+    objectives = (Objective("energy", "energy_pj", False), Objective("acc", "accuracy", True))
+    study = optuna.create_study(directions=["minimize", "maximize"],
+                                sampler=make_sampler("nsga2", 0))
+    ok = Evaluation(0, 0, {}, "k", "ok", None, (1.0, 0.5))
+    bad = Evaluation(1, 1, {}, None, "infeasible", "hardware.axes.x: no", None)
+    _tell(study, study.ask(), ok, objectives)
+    _tell(study, study.ask(), bad, objectives)
+    first, second = study.trials
+    assert first.constraints == {CONSTRAINT: 0.0} and first.values == [1.0, 0.5]
+    assert second.constraints == {CONSTRAINT: 1.0}
+    assert second.user_attrs["infeasible"] == "hardware.axes.x: no"
+    assert second.values[0] > 1e299 and second.values[1] < -1e299
