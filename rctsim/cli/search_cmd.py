@@ -76,10 +76,11 @@ def run_search_cli(settings: SweepConfig, *, source: str, base_dir: Path, store_
     infeasible = sum(1 for r in rows if r["status"] == "infeasible")
     errors = sum(1 for r in rows if r["status"] == "error")
     hv = Normaliser(ok, objectives).hypervolume(ok) if ok else 0.0
-    size = f" of {plan.space.size:,}" if plan.space.size is not None else ""
+    size = (f", a space of {plan.space.size:,} points" if plan.space.size is not None
+            else ", a continuous space")
     lines = [
         f"[bold]search {shown(plan.sweep.name)}[/bold]: {method}, seed {settings.seed}, "
-        f"batch {batch}: {len(outcome.evaluations)} of {budget} evaluations{size} points "
+        f"batch {batch}: {len(outcome.evaluations)} of {budget} evaluations{size} "
         f"({outcome.trials} trials)",
         f"  simulated now {outcome.simulated}, already in the store "
         f"{len(outcome.evaluations) - outcome.simulated - infeasible}, impossible "
