@@ -55,7 +55,15 @@ def sweep(
         "(see --list-axes).")] = None,
     sample: Annotated[int | None, typer.Option(
         min=1, help="Random sample of this many hardware points instead of the grid.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of random samples.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of random samples and searches.")]
+    = None,
+    search: Annotated[str | None, typer.Option(
+        help="Search instead of the grid: nsga2, tpe or random (needs --budget; "
+        "pip install 'rctsim[search]').")] = None,
+    budget: Annotated[int | None, typer.Option(
+        min=1, help="Distinct points a --search evaluates.")] = None,
+    batch: Annotated[int, typer.Option(
+        min=1, help="Points a --search asks for at a time.")] = 16,
     objective: Annotated[list[str] | None, typer.Option(
         help="Pareto objective NAME[:min|max] (repeatable): energy, latency, param_memory, "
         "peak_memory, accuracy, sram, area, or a metric column.")] = None,
@@ -104,6 +112,19 @@ def sweep(
     from rctsim.sweep.results import default_store
 
     store_path = store or default_store(settings.name)
+    if (search is None) != (budget is None):
+        raise InputError("command line", "--search" if search is None else "--budget",
+                         "--search and --budget go together", "both, or neither (a grid)")
+    if search is not None:
+        from rctsim.cli.search_cmd import run_search_cli
+
+        run_search_cli(settings, source=source, base_dir=config.parent if config else Path("."),
+                       store_path=store_path, workers=workers, dask=dask,
+                       trace_cache=trace_cache, method=search, budget=budget or 0, batch=batch,
+                       outputs={"csv": csv, "json": json_out, "pareto_csv": pareto_csv,
+                                "pareto_json": pareto_json, "html": html}, show=show,
+                       quiet=quiet)
+        return
     _run(settings, source=source, base_dir=config.parent if config else Path("."),
          store_path=store_path, workers=workers, dask=dask, trace_cache=trace_cache,
          outputs={"csv": csv, "json": json_out, "pareto_csv": pareto_csv,

@@ -283,3 +283,31 @@ def best_per_size(rows: Sequence[dict[str, Any]]) -> dict[int, float]:
         size = int(r["sram_bytes"])
         best[size] = min(best.get(size, math.inf), float(r["energy_pj"]))
     return dict(sorted(best.items()))
+
+
+def hypervolume_figure(curves: dict[str, list[float]]) -> go.Figure:
+    """Hypervolume of the front found so far against evaluations, one line per search
+    (`rctsim.sweep.search_metrics`: objectives normalised by the ideal and nadir of the front
+    of every ok point of the store, reference point 1.1 in each)."""
+    fig = go.Figure()
+    for label, curve in curves.items():
+        fig.add_trace(go.Scatter(x=list(range(1, len(curve) + 1)), y=curve, mode="lines",
+                                 name=label))
+    fig.update_xaxes(title_text="evaluations")
+    fig.update_yaxes(title_text="hypervolume (normalised objectives, reference 1.1)",
+                     rangemode="tozero")
+    return base_layout(fig, title="Hypervolume of the front against evaluations")
+
+
+def importance_figure(shares: dict[str, dict[str, float]]) -> go.Figure:
+    """Share of each objective's variance every axis explains (eta², grouped bars: axes on
+    the x axis, one bar per objective)."""
+    fig = go.Figure()
+    for objective, by_axis in shares.items():
+        fig.add_trace(go.Bar(x=list(by_axis), y=list(by_axis.values()),
+                             name=axis_title(objective)))
+    fig.update_xaxes(title_text="axis")
+    fig.update_yaxes(title_text="share of variance explained (eta²)", range=[0, 1])
+    fig.update_layout(barmode="group")
+    return base_layout(fig, title="Which axes matter: variance of each objective explained "
+                                  "by each axis alone")

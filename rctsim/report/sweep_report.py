@@ -15,12 +15,20 @@ from typing import Any
 from rctsim.atomic import write_atomic
 from rctsim.errors import InputError
 from rctsim.report.page import FigureBlock, code, render_page
-from rctsim.report.sweep_figures import energy_sram_figure, parallel_figure, pareto_figure
+from rctsim.report.sweep_figures import (
+    energy_sram_figure,
+    hypervolume_figure,
+    importance_figure,
+    parallel_figure,
+    pareto_figure,
+)
 from rctsim.sweep.pareto import Objective, pareto_front, parse_objective
 from rctsim.sweep.store import SweepStore
 
 SWEEP_FIGURES = ("fig-pareto", "fig-parallel", "fig-energy-sram")
 """Element ids of the figures of a sweep report, in page order."""
+SEARCH_FIGURES = ("fig-hypervolume", "fig-importance")
+"""Element ids of the figures a report of a store with searches adds after those."""
 DEFAULT_OBJECTIVES = ("energy", "latency")
 """Objectives of a store's report when none are given (a store does not record them)."""
 LISTED = 12
@@ -64,8 +72,50 @@ def _input_rows(rows: Sequence[dict[str, Any]], *, name: str, source: str,
     ]
 
 
+def search_blocks(rows: Sequence[dict[str, Any]], searches: Sequence[dict[str, Any]],
+                  objectives: Sequence[Objective]) -> list[FigureBlock]:
+    """The hypervolume and axis-importance figures of a store's searches (`searches`: each
+    with `label`, `axes` and its `evals` in order, from `read_searches`)."""
+    from rctsim.sweep.search_metrics import Normaliser, hypervolume_curve, importance
+
+    ok = [r for r in rows if r.get("status") == "ok"]
+    by_key = {r["key"]: r for r in rows}
+    norm = Normaliser(ok, objectives)
+    curves = {s["label"]: hypervolume_curve([by_key.get(e["key"], {}) for e in s["evals"]],
+                                            norm) for s in searches}
+    axes = list(dict.fromkeys(a for s in searches for a in s["axes"]))
+    with_trace = [r | {"params": (r.get("params") or {}) | {"trace": r.get("trace_name")}}
+                  for r in ok]
+    shares = {o.column: importance(with_trace, axes, o.column) for o in objectives}
+    return [
+        FigureBlock("fig-hypervolume", hypervolume_figure(curves),
+                    "Hypervolume of the Pareto front found after N evaluations, per search "
+                    "(method, seed). Objectives are normalised by the ideal (0) and nadir (1) "
+                    "of the front of every ok point in the store (maximised ones negated) and "
+                    "the reference point is 1.1 in each, so the curves of all searches in the "
+                    "store compare; 1.1^k (k objectives) is a front that reaches the ideal."),
+        FigureBlock("fig-importance", importance_figure(shares),
+                    "For each objective, the share of its variance over the store's ok points "
+                    "that each axis explains alone (eta²: between-group / total variance, "
+                    "grouping points by the axis value; continuous axes in 8 equal-count bins; "
+                    "objectives as log10 when positive). A large bar: that axis moves the "
+                    "objective most; interactions are not split out."),
+    ]
+
+
+def read_searches(path: str | Path) -> list[dict[str, Any]]:
+    """The searches recorded in a store, each with a `label` and its `evals` in order."""
+    with SweepStore(path) as store:
+        searches = store.searches()
+        for s in searches:
+            s["label"] = f"{s['method']} seed {s['seed']}"
+            s["evals"] = store.evals(s["search"])
+    return [s for s in searches if s["evals"]]
+
+
 def sweep_report_html(rows: Sequence[dict[str, Any]], *, objectives: Sequence[Objective],
-                      name: str, source: str, axes: Sequence[str] = ()) -> str:
+                      name: str, source: str, axes: Sequence[str] = (),
+                      searches: Sequence[dict[str, Any]] = ()) -> str:
     """The sweep report page of sweep rows (error rows are counted, not plotted)."""
     ok = [r for r in rows if r.get("status") == "ok"]
     front = pareto_front(ok, objectives)
@@ -90,27 +140,37 @@ def sweep_report_html(rows: Sequence[dict[str, Any]], *, objectives: Sequence[Ob
                     "policy's colour; other axes vary within a size, the line follows the "
                     "best."),
     ]
+    if searches and ok:
+        blocks += search_blocks(rows, searches, objectives)
     inputs = _input_rows(rows, name=name, source=source, objectives=objectives, ok=len(ok),
                          front=len(front))
+    if searches:
+        inputs.append(("Searches", escape("; ".join(
+            f"{s['label']}: {len(s['evals'])} evaluations" for s in searches))))
     return render_page(title=f"rctsim sweep report: {name}", kind="sweep", inputs=inputs,
                        summary_html="", figures=blocks, notes=notes)
 
 
 def write_sweep_report(rows: Sequence[dict[str, Any]], path: str | Path, *,
                        objectives: Sequence[Objective], name: str, source: str,
-                       axes: Sequence[str] = ()) -> None:
+                       axes: Sequence[str] = (),
+                       searches: Sequence[dict[str, Any]] = ()) -> None:
     """Write the sweep report of `rows` to `path` atomically (`rctsim sweep --html`)."""
     write_atomic(path, sweep_report_html(rows, objectives=objectives, name=name, source=source,
-                                         axes=axes))
+                                         axes=axes, searches=searches))
 
 
 def write_store_report(store: str | Path, path: str | Path, *,
                        objectives: Sequence[str] | None = None) -> None:
     """Write the report of every point of a saved store (`rctsim report STORE -o FILE`)."""
-    parsed = [parse_objective("command line", "--objective", text)
-              for text in (objectives or DEFAULT_OBJECTIVES)]
     rows = read_store_rows(store)
     if not rows:
         raise InputError(str(store), "points", "the store holds no point",
                          "a store a sweep has written to")
-    write_sweep_report(rows, path, objectives=parsed, name=Path(store).stem, source=str(store))
+    searches = read_searches(store)
+    if objectives is None and searches:  # a search records its objectives
+        objectives = searches[-1]["objectives"]
+    parsed = [parse_objective("command line", "--objective", text)
+              for text in (objectives or DEFAULT_OBJECTIVES)]
+    write_sweep_report(rows, path, objectives=parsed, name=Path(store).stem, source=str(store),
+                       searches=searches)

@@ -10,6 +10,14 @@ from rctsim.sweep.pareto import Objective, pareto_front, pareto_mask, parse_obje
 from rctsim.sweep.plan import Point, SweepPlan, plan_sweep
 from rctsim.sweep.results import SweepResults, default_store, load, run
 from rctsim.sweep.runner import SweepOutcome, SweepProgress, run_sweep
+from rctsim.sweep.search_run import (
+    SearchOutcome,
+    SearchPlan,
+    plan_search,
+    run_search,
+    search,
+    search_rows,
+)
 from rctsim.sweep.store import SweepStore
 from rctsim.sweep.table import sweep_table, table_columns, write_table
 
@@ -19,6 +27,8 @@ __all__ = [
     "LocalExecutor",
     "Objective",
     "Point",
+    "SearchOutcome",
+    "SearchPlan",
     "SweepConfig",
     "SweepOutcome",
     "SweepPlan",
@@ -35,9 +45,13 @@ __all__ = [
     "pareto_mask",
     "parse_objective",
     "parse_sweep_config",
+    "plan_search",
     "plan_sweep",
     "run",
+    "run_search",
     "run_sweep",
+    "search",
+    "search_rows",
     "sweep_table",
     "table_columns",
     "train_with_rctsim",

@@ -85,6 +85,9 @@ class AreaModel(_Strict):
 class SweepConfig(_Strict):
     """A whole sweep: hardware space x policy space, how to simulate, what to optimise."""
 
+    version: Literal[1, 2] = 1
+    """Config format: 1 (every older file) or 2, which adds conditional axes (`when:`),
+    `values:` mappings and `log: true` ranges (docs/sweeps.md, "Axis types"). Both are read."""
     name: str = "sweep"
     """Label shown in the summary."""
     seed: int = Field(0, ge=0)

@@ -24,7 +24,8 @@ from rctsim.display import shown
 from rctsim.sweep.plan import SweepPlan
 from rctsim.sweep.runner import SweepOutcome, SweepProgress
 
-_STAGES = {"train": ("training traces", "traces"), "simulate": ("simulating", "points")}
+_STAGES = {"train": ("training traces", "traces"), "simulate": ("simulating", "points"),
+           "search": ("searching", "evaluations")}
 
 
 class RateColumn(ProgressColumn):

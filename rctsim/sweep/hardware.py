@@ -24,7 +24,15 @@ from hwmodels.schema import ArraySpec, DramSpec, HardwareSpec, MemorySpec
 from hwmodels.validation import validate_model
 from rctsim.errors import InputError
 from rctsim.sweep.config import AreaModel, HardwareSpace
-from rctsim.sweep.values import Axis, check_points, grid, grid_size, read_axis, sample
+from rctsim.sweep.values import (
+    Axis,
+    check_conditions,
+    check_points,
+    grid,
+    grid_size,
+    read_axis,
+    sample,
+)
 
 KB = 1024
 """Bytes per KB, as in the presets (edge_npu: 108 KB = 110592 bytes)."""
@@ -119,6 +127,15 @@ def _set_bank_size(data: dict[str, Any], value: Any, _: Path) -> None:
     memory["banks"] = memory["size_bytes"] // bank
 
 
+def _set_banked(data: dict[str, Any], value: Any, _: Path) -> None:
+    """false: the global buffer is one bank; true: it keeps its banks (the base's, or those
+    `sram_bank_kb` sets)."""
+    if not isinstance(value, bool):
+        raise ValueError("is not true or false")
+    if not value:
+        _memory(data, "global")["banks"] = 1
+
+
 def _set_table(data: dict[str, Any], value: Any, base_dir: Path) -> None:
     local = base_dir / str(value)
     data["energy_table"] = str(local.resolve()) if local.is_file() else str(value)
@@ -130,6 +147,8 @@ HARDWARE_AXES: dict[str, HardwareAxis] = {
     "sram_bytes": HardwareAxis("global buffer size in bytes", _set_global("size_bytes", _whole)),
     "sram_bank_kb": HardwareAxis("global buffer bank size in KB: banks = size / bank size "
                                  "(applied after the size axes)", _set_bank_size),
+    "sram_banked": HardwareAxis("false: the global buffer is one bank; true: it keeps the "
+                                "base's banks (or sram_bank_kb's)", _set_banked),
     "array": HardwareAxis("array shape ROWSxCOLS, e.g. 16x16", _set_shape),
     "array_rows": HardwareAxis("array PE rows", _set("array", "rows", _whole)),
     "array_cols": HardwareAxis("array PE columns", _set("array", "cols", _whole)),
@@ -228,7 +247,7 @@ def read_hardware_axes(source: str, space: HardwareSpace) -> list[Axis]:
                                         + "/".join(FIELD_ROOTS)]))
         axes.append(read_axis(source, f"hardware.axes.{name}", name, raw,
                               sampling=space.sample is not None))
-    return axes
+    return check_conditions(source, "hardware.axes", axes)
 
 
 def _check_values(builder: _Builder, axes: list[Axis], values: dict[str, Any]) -> None:

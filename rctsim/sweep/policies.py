@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from hwmodels.validation import validation_input_error
 from rctsim.errors import InputError
 from rctsim.sweep.config import PolicySpace
-from rctsim.sweep.values import Axis, grid, grid_size, read_axis, sample
+from rctsim.sweep.values import Axis, check_conditions, grid, grid_size, read_axis, sample
 from rctsim.trace.catalog import resolve_trace
 
 TRAIN_AXES = ("policy", "model", "dataset", "seed", "epochs", "batch_size", "lr", "momentum",
@@ -116,7 +116,7 @@ def _read_axes(source: str, space: PolicySpace, param_names: list[str]) -> list[
                              ", ".join([*TRAIN_AXES, *param_names]))
         axes.append(read_axis(source, f"policies.axes.{name}", name, raw,
                               sampling=space.sample is not None))
-    return axes
+    return check_conditions(source, "policies.axes", axes)
 
 
 def _trained_point(source: str, space: PolicySpace, combo: dict[str, Any], train_config: Any,

@@ -41,6 +41,8 @@ class SweepResults:
     """The store file the rows are in."""
     axes: tuple[str, ...] = field(default=())
     """Names of the axes that varied."""
+    search: Any = None
+    """The `SearchOutcome` of `rctsim.sweep.search` (None for a grid sweep or a loaded store)."""
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -71,10 +73,12 @@ class SweepResults:
 
     def report(self, path: str | Path) -> None:
         """Write the interactive HTML sweep report (as `rctsim sweep --html`)."""
-        from rctsim.report.sweep_report import write_sweep_report
+        from rctsim.report.sweep_report import read_searches, write_sweep_report
 
+        searches = [] if self.search is None else [
+            s for s in read_searches(self.store) if s["search"] == self.search.search]
         write_sweep_report(list(self.rows), path, objectives=self.objectives, name=self.name,
-                           source=self.store, axes=self.axes)
+                           source=self.store, axes=self.axes, searches=searches)
 
     def __repr__(self) -> str:
         return (f"SweepResults({self.name}: {len(self.rows)} points, {len(self.ok())} ok, "

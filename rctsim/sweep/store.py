@@ -51,6 +51,23 @@ JSON_COLUMNS = ("params", "policy_params", "train_settings", "options")
 TIMING_COLUMNS = ("elapsed_s", "finished_at")
 """Columns that differ between two runs of the same point."""
 
+SEARCH_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("search", "TEXT NOT NULL"), ("idx", "INTEGER NOT NULL"), ("trial", "INTEGER NOT NULL"),
+    ("params", "TEXT NOT NULL"), ("key", "TEXT"), ("status", "TEXT NOT NULL"),
+    ("reason", "TEXT"), ("finished_at", "TEXT"),
+)
+"""The `search_evals` table (rctsim sweep --search): one row per distinct point a search
+evaluated: its search id, evaluation index (0, 1, ...), the optimiser's trial number, the axis
+values, the `points` row it reads (null for an impossible point), `ok`, `error` (the model
+rejected it) or `infeasible` (the hardware schema or the trainer did), and the reason."""
+
+SEARCH_RUN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("search", "TEXT PRIMARY KEY"), ("name", "TEXT"), ("method", "TEXT NOT NULL"),
+    ("seed", "INTEGER NOT NULL"), ("batch", "INTEGER NOT NULL"), ("objectives", "TEXT"),
+    ("axes", "TEXT"), ("started_at", "TEXT"),
+)
+"""The `searches` table: one row per search (its id hashes what its points depend on)."""
+
 _BATCH = 500
 
 LEASE_SECONDS = 600.0
@@ -137,6 +154,12 @@ class SweepStore:
             self.conn.execute(f"CREATE TABLE IF NOT EXISTS points ({cols})")
             self.conn.execute("CREATE TABLE IF NOT EXISTS leases (key TEXT PRIMARY KEY, "
                               "owner TEXT NOT NULL, expires REAL NOT NULL)")
+            # Added beside schema 3 (old stores gain them on open; old readers ignore them).
+            self.conn.execute("CREATE TABLE IF NOT EXISTS searches ("
+                              + ", ".join(f"{n} {k}" for n, k in SEARCH_RUN_COLUMNS) + ")")
+            self.conn.execute("CREATE TABLE IF NOT EXISTS search_evals ("
+                              + ", ".join(f"{n} {k}" for n, k in SEARCH_COLUMNS)
+                              + ", PRIMARY KEY (search, idx))")
         found = self.conn.execute("SELECT value FROM meta WHERE name = 'schema_version'"
                                   ).fetchone()[0]
         if found != str(STORE_SCHEMA_VERSION):
@@ -234,6 +257,51 @@ class SweepStore:
             found.update(k for (k,) in self.conn.execute(
                 f"SELECT key FROM points WHERE key IN ({marks})", chunk))
         return found
+
+    def add_search(self, run: dict[str, Any]) -> None:
+        """Record a search (kept if its id is already there)."""
+        names = [n for n, _ in SEARCH_RUN_COLUMNS]
+        values = [json.dumps(run[n], sort_keys=True) if n in ("objectives", "axes")
+                  else run.get(n) for n in names]
+        with _guard(self.path), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(f"INSERT INTO searches ({','.join(names)}) VALUES "
+                              f"({','.join('?' * len(names))}) ON CONFLICT(search) DO NOTHING",
+                              values)
+
+    def searches(self) -> list[dict[str, Any]]:
+        """Every recorded search, oldest first (`objectives`, `axes` decoded)."""
+        names = [n for n, _ in SEARCH_RUN_COLUMNS]
+        with _guard(self.path):
+            rows = [dict(zip(names, values, strict=True)) for values in self.conn.execute(
+                f"SELECT {','.join(names)} FROM searches ORDER BY rowid")]
+            for row in rows:
+                row["objectives"] = json.loads(row["objectives"] or "[]")
+                row["axes"] = json.loads(row["axes"] or "[]")
+        return rows
+
+    def add_eval(self, row: dict[str, Any]) -> None:
+        """Record one evaluation of a search in its own transaction (a present index is
+        kept)."""
+        names = [n for n, _ in SEARCH_COLUMNS]
+        values = [json.dumps(row[n], sort_keys=True) if n == "params" else row.get(n)
+                  for n in names]
+        with _guard(self.path), self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(f"INSERT INTO search_evals ({','.join(names)}) VALUES "
+                              f"({','.join('?' * len(names))}) "
+                              "ON CONFLICT(search, idx) DO NOTHING", values)
+
+    def evals(self, search: str) -> list[dict[str, Any]]:
+        """The evaluations of a search in index order (`params` decoded)."""
+        names = [n for n, _ in SEARCH_COLUMNS]
+        with _guard(self.path):
+            rows = [dict(zip(names, values, strict=True)) for values in self.conn.execute(
+                f"SELECT {','.join(names)} FROM search_evals WHERE search = ? ORDER BY idx",
+                (search,))]
+            for row in rows:
+                row["params"] = json.loads(row["params"])
+        return rows
 
     def count(self) -> int:
         """Rows in the store."""
