@@ -11,6 +11,7 @@ import yaml
 from hwmodels import sram
 from hwmodels.components import build_cost_models
 from hwmodels.load import load_hardware
+from rctsim import simulate
 from rctsim.cli import main
 from rctsim.errors import InputError
 from rctsim.sweep import parse_sweep_config, plan_sweep
@@ -21,6 +22,7 @@ from rctsim.sweep.policies import trained_points
 from rctsim.sweep.values import read_axis, sample
 from rctsim.synth import synth_trace
 from rctsim.trace import write_trace
+from tests.helpers import make_trace, mlp_layers
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +113,12 @@ def test_hardware_axes_set_the_fields_they_name(trace_dir):
     cols = hardware_columns(spec, AreaModel())
     total = 216 * 1024 + 520 * 128
     assert cols["sram_total_bytes"] == total
-    assert cols["sram_area_mm2"] == pytest.approx(total / 1024 * 0.108577 / 16)
+    # default: the memories' parts of the run's own chip area (one answer per hardware)
+    run_area = simulate(spec, make_trace(mlp_layers(), iterations=2), baseline=None).area_mm2
+    assert cols["sram_area_mm2"] == pytest.approx(
+        run_area["parts"]["sram:global_buffer"] + run_area["parts"]["sram:pe_spads"], rel=1e-12)
+    flat = hardware_columns(spec, AreaModel(mm2_per_kb=CACTI_MM2_PER_KB, source="test"))
+    assert flat["sram_area_mm2"] == pytest.approx(total / 1024 * 0.108577 / 16)
     assert CACTI_MM2_PER_KB == pytest.approx(6.786e-3, rel=1e-4)
 
 

@@ -74,12 +74,16 @@ class SimulationSpace(_Strict):
 
 
 class AreaModel(_Strict):
-    """SRAM area per KB, for the `sram_area_mm2` column and the `sram_area` objective."""
+    """SRAM area for the `sram_area_mm2` column and the `sram_area` objective: by default the
+    memories' area from the hardware's own cost model (banked CACTI 45 nm, the `sram:` parts of
+    the run JSON's `area_mm2`), so a sweep and `rctsim run` report one area; a written
+    `mm2_per_kb` replaces it with a flat area per KB (for example another node's figure)."""
 
-    mm2_per_kb: float = Field(CACTI_MM2_PER_KB, gt=0)
-    """mm² per KB (1 KB = 1024 bytes) of on-chip SRAM."""
-    source: str = CACTI_AREA_SOURCE
-    """Where the figure comes from."""
+    mm2_per_kb: float | None = Field(None, gt=0)
+    """mm² per KB (1 KB = 1024 bytes) of on-chip SRAM; None: the hardware's cost model
+    (the earlier flat default was CACTI_MM2_PER_KB)."""
+    source: str | None = None
+    """Where a written `mm2_per_kb` comes from."""
 
 
 class SweepConfig(_Strict):

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from hwmodels.components import dram_bandwidth_bytes_per_s
+from hwmodels.components import build_cost_models, dram_bandwidth_bytes_per_s
+from hwmodels.compute import chip_area_mm2
 from hwmodels.load import check_hardware, hardware_digest, load_hardware
 from hwmodels.schema import ArraySpec, DramSpec, HardwareSpec, MemorySpec
 from hwmodels.validation import validate_model
@@ -306,6 +307,14 @@ def hardware_points(source: str, space: HardwareSpace, *, base_dir: Path,
     return tuple(points)
 
 
+def sram_area_mm2(spec: HardwareSpec) -> float:
+    """The on-chip memories' area (mm², all instances) from the hardware's cost model: the
+    `sram:` parts of the run JSON's `area_mm2` (hwmodels.compute.chip_area_mm2)."""
+    models = build_cost_models(spec)
+    return float(sum(v for k, v in chip_area_mm2(spec, dict(models.sram))["parts"].items()
+                     if k.startswith("sram:")))
+
+
 def hardware_columns(spec: HardwareSpec, area: AreaModel) -> dict[str, Any]:
     """The store's hardware columns of a spec, with its SRAM area."""
     pes = spec.array.rows * spec.array.cols
@@ -317,4 +326,5 @@ def hardware_columns(spec: HardwareSpec, area: AreaModel) -> dict[str, Any]:
             "precision_mode": spec.array.precision_mode, "clock_hz": spec.array.clock_hz,
             "dram_bytes_per_s": dram_bandwidth_bytes_per_s(spec.dram),
             "energy_table": spec.energy_table,
-            "sram_area_mm2": total / KB * area.mm2_per_kb}
+            "sram_area_mm2": (total / KB * area.mm2_per_kb if area.mm2_per_kb is not None
+                              else sram_area_mm2(spec))}
