@@ -311,7 +311,7 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
         entries, step_dynamic_pj, timing, fp, ng_cycles, step_cycles = _simulate_phase(
             machine, tr, tr.phase_bits[phase_index], op_cache, options,
             start=int(tr.phase_start[phase_index]), source=source or tr.header.model,
-            baseline=baseline)
+            baseline=baseline, keep_timeline=options.keep_timeline and not timeline)
         times = int(iterations[d])
         for entry in entries:
             use = uses.get(id(entry))
@@ -373,7 +373,13 @@ def _max_fp(a: Footprint, b: Footprint) -> Footprint:
 
 def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
                     op_cache: dict[tuple, list], options: SimOptions,
-                    start: int = 0, source: str = "<trace>", baseline: Baseline | None = None):
+                    start: int = 0, source: str = "<trace>", baseline: Baseline | None = None,
+                    keep_timeline: bool | None = None):
+    """One distinct phase: its ops counted (cached by `op_cache`), priced and timed.
+    `keep_timeline`: record the step's timeline (default `options.keep_timeline`; the replay
+    asks only until it has one, as a result keeps the first)."""
+    if keep_timeline is None:
+        keep_timeline = options.keep_timeline
     per_param, state_bits = _opt_facts(tr, source)
     policy = tr.header.policy.name
     formats = [layer_formats(policy, b, opt_state_bits=state_bits,
@@ -402,7 +408,7 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
     after = dram_producers(tr.layers, schedule, counts)
     work = [op_work(c, f"{tr.layers[c.op.layer].name}.{c.op.kind}", placement.workspace_bytes,
                     deps) for c, deps in zip(counts, after, strict=True)]
-    timing = simulate_step(work, keep_timeline=options.keep_timeline, **engine_rates(machine))
+    timing = simulate_step(work, keep_timeline=keep_timeline, **engine_rates(machine))
     step_cycles: dict[tuple[str, str], dict[str, float]] = {}
     for c, t in zip(counts, timing.ops, strict=True):
         values = {"compute": t.compute, "stall_dram_bandwidth": t.dram_bandwidth,
