@@ -406,8 +406,8 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
     counts = [entry[0] for entry in entries]
     dynamic_pj = _price_step(entries, tr, machine.costs)
     after = dram_producers(tr.layers, schedule, counts)
-    work = [op_work(c, f"{tr.layers[c.op.layer].name}.{c.op.kind}", placement.workspace_bytes,
-                    deps) for c, deps in zip(counts, after, strict=True)]
+    work = [_op_work_cached(entry, tr, placement.workspace_bytes, deps)
+            for entry, deps in zip(entries, after, strict=True)]
     timing = simulate_step(work, keep_timeline=keep_timeline, **engine_rates(machine))
     step_cycles: dict[tuple[str, str], dict[str, float]] = {}
     for c, t in zip(counts, timing.ops, strict=True):
@@ -452,6 +452,20 @@ def op_work(c: OpCounts, label: str, workspace_bytes: float,
                   after=after)
 
 
+def _op_work_cached(entry: list, tr: Trace, workspace_bytes: float,
+                    after: tuple[int, ...]) -> OpWork:
+    """op_work of a cache entry's counts, kept in the entry by its RAW dependencies (the
+    entry's key already holds the op and the workspace)."""
+    if len(entry) < 3:
+        entry.append({})
+    work = entry[2].get(after)
+    if work is None:
+        c = entry[0]
+        work = entry[2][after] = op_work(c, f"{tr.layers[c.op.layer].name}.{c.op.kind}",
+                                         workspace_bytes, after)
+    return work
+
+
 def _on_chip_by_layer(on_chip) -> dict[int, tuple[str, ...]]:
     """The placement's on-chip persistent tensors of each layer, sorted (part of an op's key)."""
     out: dict[int, list[str]] = {}
@@ -462,7 +476,8 @@ def _on_chip_by_layer(on_chip) -> dict[int, tuple[str, ...]]:
 
 def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, list],
                   chip: dict[int, tuple[str, ...]]) -> list:
-    """[counts, priced rows (filled by _price_step) or None] of one op, counted once per key:
+    """[counts, priced rows (filled by _price_step) or None, then its OpWork by dependencies]
+    of one op, counted once per key:
     the op, the workspace, its layer's transient homes and on-chip persistent tensors."""
     key = (op, ctx.placement.workspace_bytes, ctx.homes.key(op.layer), chip.get(op.layer, ()))
     entry = cache.get(key)
