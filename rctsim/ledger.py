@@ -43,6 +43,7 @@ class Ledger:
         self._rows: dict[tuple[str, ...], list[float]] = defaultdict(lambda: [0.0, 0.0])
         self._energy = 0.0  # sum of every row's energy, kept as rows are added (`total()`)
         self._present: dict[int, set[str]] = {}  # key position -> values in the rows (a cache)
+        self._sorted: list[Row] | None = None  # rows() until a row changes (a cache)
 
     def add(self, *, layer: str, op: str, component: str, action: str, tensor: str, bits: str,
             quantity: float, energy_pj: float) -> None:
@@ -52,6 +53,7 @@ class Ledger:
         cell = self._rows[(layer, op, component, action, tensor, bits)]
         if self._present:
             self._present = {}
+        self._sorted = None
         cell[0] += quantity
         cell[1] += energy_pj
         self._energy += energy_pj
@@ -61,6 +63,7 @@ class Ledger:
         rows = self._rows
         if self._present:
             self._present = {}
+        self._sorted = None
         for key, (q, e) in other._rows.items():
             cell = rows.get(key)
             if cell is None:
@@ -72,7 +75,10 @@ class Ledger:
 
     def rows(self) -> list[Row]:
         """All rows, sorted by key."""
-        return [Row(*key, quantity=q, energy_pj=e) for key, (q, e) in sorted(self._rows.items())]
+        if self._sorted is None:
+            self._sorted = [Row(*key, quantity=q, energy_pj=e)
+                            for key, (q, e) in sorted(self._rows.items())]
+        return list(self._sorted)
 
     def total(self, field: str = "energy_pj", **where: str | tuple[str, ...]) -> float:
         """Sum of `quantity` or `energy_pj` over rows matching `where` (a value or a tuple)."""

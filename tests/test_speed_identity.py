@@ -192,3 +192,20 @@ def test_engine_loop_equals_the_reference_loop(seed, monkeypatch):
             ref = engine.simulate_step(work, keep_timeline=True, merge=merge, **kw)
         assert fast.simulated_chunks == ref.simulated_chunks
         _assert_same(fast.__dict__, ref.__dict__, f"seed {seed} merge {merge}")
+
+
+def test_cached_rows_follow_every_change():
+    """rows() is kept between changes: a later add or extend shows, and changing the list a
+    caller got changes nothing."""
+    ledger, other = Ledger(), Ledger()
+    row = {"op": "fwd", "component": "dram", "action": "read", "tensor": "weights", "bits": "-"}
+    ledger.add(layer="b", **row, quantity=1.0, energy_pj=2.0)
+    first = ledger.rows()
+    first.clear()
+    assert [(r.layer, r.quantity) for r in ledger.rows()] == [("b", 1.0)]
+    ledger.add(layer="a", **row, quantity=3.0, energy_pj=4.0)
+    assert [(r.layer, r.quantity) for r in ledger.rows()] == [("a", 3.0), ("b", 1.0)]
+    other.add(layer="b", **row, quantity=5.0, energy_pj=6.0)
+    ledger.extend(other, times=2.0)
+    assert [(r.layer, r.quantity) for r in ledger.rows()] == [("a", 3.0), ("b", 11.0)]
+    assert ledger.total(layer="b") == 2.0 + 12.0
