@@ -251,7 +251,11 @@ def check_hardware(source: str, spec: HardwareSpec, base_dir: Path | None = None
 
 def load_hardware(name_or_path: str | Path) -> HardwareSpec:
     """A validated hardware description from a file path (wins) or a bundled preset name."""
-    source, text, base_dir = _read(name_or_path, "presets", "hardware")
+    return _load_text(*_read(name_or_path, "presets", "hardware"))
+
+
+def _load_text(source: str, text: str, base_dir: Path | None) -> HardwareSpec:
+    """A validated hardware description from one file's text."""
     data = parse_mapping(source, text, HardwareSpec)
     if is_v1(data):
         data = upgrade_v1(source, data)
@@ -271,6 +275,13 @@ def hardware_label(spec: HardwareSpec) -> str:
     if spec.name not in list_presets():
         return spec.name
     digest = hardware_digest(spec)
-    if digest == hardware_digest(load_hardware(spec.name)):
+    if digest == _preset_digest(*_read(spec.name, "presets", "hardware")):
         return spec.name
     return f"{spec.name} (modified, sha256 {digest[:12]})"
+
+
+@functools.lru_cache(maxsize=64)
+def _preset_digest(source: str, text: str, base_dir: Path | None) -> str:
+    """hardware_digest of the description one file's text holds (a pure function of the text,
+    read each time; parsed once per process: every result a sweep stores asks for its preset's)."""
+    return hardware_digest(_load_text(source, text, base_dir))

@@ -10,7 +10,9 @@ There is no module-level registry: `default_registry()` builds one on each call.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import sys
 import warnings
 from collections.abc import Callable
 from importlib import metadata
@@ -94,7 +96,7 @@ def add_entry_points(registry: ComponentRegistry) -> None:
     A malformed entry-point name, or one that would shadow an already registered model, is
     skipped with a warning so one broken plug-in does not disable the tool.
     """
-    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for entry in _declared(metadata.entry_points, tuple(sys.path)):
         slot, _, name = entry.name.partition(".")
         if slot not in SLOTS or not name:
             warnings.warn(
@@ -109,6 +111,14 @@ def add_entry_points(registry: ComponentRegistry) -> None:
             )
         else:
             registry.register(slot, name, entry.value)
+
+
+@functools.lru_cache(maxsize=8)
+def _declared(entry_points: Callable[..., Any], path: tuple[str, ...]) -> tuple:
+    """The group's entry points, scanned once per process for one `sys.path` (`path`) and one
+    `metadata.entry_points` (scanning every installed distribution takes milliseconds, and
+    every hardware load and machine build asks)."""
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def default_registry() -> ComponentRegistry:

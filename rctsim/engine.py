@@ -161,10 +161,16 @@ def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
 def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: bool,
          merge: bool) -> _Run:
     """One event-driven pass. Times inside SimPy exclude the cycles of merged steady runs;
-    `skipped` adds them back (every event after a merge is shifted by the same amount)."""
+    `skipped` adds them back (every event after a merge is shifted by the same amount).
+
+    The loop keeps its state in local variables of the two processes (not a dict) and takes
+    an item straight off a queue when one is there: the same events in the same order as
+    before, with less work around each (tests/test_speed_identity.py compares the two)."""
     env = simpy.Environment()
+    timeout = env.timeout
     slots = _Queue(env, [None] * BUFFERS)
     ready = _Queue(env)
+    slot_items, ready_items = slots.items, ready.items
     n_ops = len(work)
     unloaded = [max(1, w.chunks) for w in work]
     uncomputed = list(unloaded)
@@ -173,127 +179,126 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
     done = [env.event() for _ in work]
     idle = [0.0] * n_ops
     log: list[Interval] = []
-    st = {"free": 0.0, "busy": 0.0, "skipped": 0.0, "sim": 0, "ld_op": 0, "ld_mode": "",
-          "ld_until": 0.0}
+    free = busy = skipped = ld_until = last_end = 0.0
+    ld_op, ld_mode, simulated = 0, "", 0
     releases: deque[float] = deque()
-
-    def transfer(cycles: float, wait: float) -> tuple[float, float]:
-        """Commit one transfer (FIFO by request time); its (start, end) of data."""
-        start = max(env.now + wait, st["free"])
-        end = start + cycles
-        st["free"] = end
-        st["busy"] += cycles
-        return start, end
 
     def release(_event) -> None:
         releases.popleft()
         slots.put(None)
 
     def loader():
+        nonlocal free, busy, ld_op, ld_mode, ld_until
         for j, w in enumerate(work):
-            st["ld_op"] = j
+            ld_op = j
             if w.after and w.dram_read_bytes > 0:
                 waits = [done[i] for i in w.after if not done[i].triggered]
                 if waits:
-                    st["ld_mode"] = "raw"
+                    ld_mode = "raw"
                     yield env.all_of(waits)
             read = per[j][0]
             while unloaded[j] > 0:
                 unloaded[j] -= 1
-                st["ld_mode"] = "slot"
-                if slots.items:
-                    slots.items.popleft()
+                ld_mode = "slot"
+                if slot_items:
+                    slot_items.popleft()
                 else:
                     yield slots.get()
                 if read > 0:
-                    start, end = transfer(read, latency)
-                    st["ld_mode"], st["ld_until"] = "xfer", end
+                    now = env.now
+                    start = max(now + latency, free)  # FIFO by request time
+                    end = start + read
+                    free = end
+                    busy += read
+                    ld_mode, ld_until = "xfer", end
                     if keep:
-                        log.append(Interval("dma", w.label, start + st["skipped"],
-                                            end + st["skipped"]))
-                    yield env.timeout(end - env.now)
-                st["ld_mode"] = "put"
+                        log.append(Interval("dma", w.label, start + skipped, end + skipped))
+                    yield timeout(end - now)
+                ld_mode = "put"
                 ready.put(j)
-            st["ld_mode"] = "next"
-        st["ld_op"] = n_ops
-
-    def signature() -> tuple:
-        now = env.now
-        return (st["ld_op"], st["ld_mode"], len(slots.items), len(ready.items), len(releases),
-                max(0.0, st["free"] - now), max(0.0, st["ld_until"] - now),
-                *(t - now for t in releases))
-
-    def same(a: tuple, b: tuple, tol: float) -> bool:
-        return (len(a) == len(b) and a[:5] == b[:5]
-                and all(abs(x - y) <= tol for x, y in zip(a[5:], b[5:], strict=True)))
+            ld_mode = "next"
+        ld_op = n_ops
 
     def compute():
-        last_end = 0.0
+        nonlocal free, busy, skipped, last_end, simulated
         hist: deque[tuple] = deque(maxlen=MAX_PERIOD)  # (start, signature, unloaded) of op `cur`
         cur = -1
         while True:
-            j = ready.items.popleft() if ready.items else (yield ready.get())
+            j = ready_items.popleft() if ready_items else (yield ready.get())
             start = env.now
-            idle[j] += max(0.0, start - last_end)
+            if start > last_end:
+                idle[j] += start - last_end
             read, cycles, write = per[j]
             if j != cur:
                 cur = j
                 hist.clear()
             if merge and unloaded[j] > 0:
-                sig = signature()
+                sig = (ld_op, ld_mode, len(slot_items), len(ready_items), len(releases),
+                       max(0.0, free - start), max(0.0, ld_until - start),
+                       *[t - start for t in releases])
                 tol = 1e-9 * max(1.0, start)
+                left = unloaded[j]
                 for p in range(1, len(hist) + 1):
                     t_p, sig_p, left_p = hist[-p]
-                    if left_p == unloaded[j] + p and same(sig, sig_p, tol):
+                    if left_p == left + p and _same(sig, sig_p, tol):
                         span = start - t_p  # p chunks take `span` cycles, over and over
-                        m = unloaded[j] // p * p
+                        m = left // p * p
                         unloaded[j] -= m
                         uncomputed[j] -= m
                         skip = m // p * span
-                        st["skipped"] += skip
-                        st["busy"] += m * (read + write)
+                        skipped += skip
+                        busy += m * (read + write)
                         idle[j] += max(0.0, skip - m * cycles)
                         if keep:
-                            t0 = start + st["skipped"] - skip
+                            t0 = start + skipped - skip
                             log.append(Interval("compute", work[j].label, t0, t0 + m * cycles))
                             log.append(Interval("dma", work[j].label, t0,
                                                 t0 + m * (read + write)))
                         hist.clear()
                         break
                 else:
-                    hist.append((start, sig, unloaded[j]))
-            st["sim"] += 1
-            yield env.timeout(cycles)
-            last_end = st["last_end"] = env.now
+                    hist.append((start, sig, left))
+            simulated += 1
+            yield timeout(cycles)
+            now = last_end = env.now
             if keep and cycles > 0:
-                log.append(Interval("compute", work[j].label, start + st["skipped"],
-                                    last_end + st["skipped"]))
+                log.append(Interval("compute", work[j].label, start + skipped, now + skipped))
             uncomputed[j] -= 1
             if write > 0:
-                wstart, end = transfer(write, 0.0)
+                wstart = now if now > free else free
+                end = wstart + write
+                free = end
+                busy += write
                 if keep:
-                    log.append(Interval("dma", work[j].label, wstart + st["skipped"],
-                                        end + st["skipped"]))
+                    log.append(Interval("dma", work[j].label, wstart + skipped, end + skipped))
                 releases.append(end)
-                ev = env.timeout(end - env.now)
-                ev.callbacks.append(release)
+                timeout(end - now).callbacks.append(release)
             else:
-                end = env.now
+                end = now
                 slots.put(None)
             if uncomputed[j] == 0:
-                if end > env.now:
-                    env.timeout(end - env.now).callbacks.append(
-                        lambda _e, d=done[j]: d.succeed())
+                if end > now:
+                    timeout(end - now).callbacks.append(lambda _e, d=done[j]: d.succeed())
                 else:
                     done[j].succeed()
 
     env.process(loader())
     env.process(compute())
     env.run()
-    total = env.now + st["skipped"]
+    total = env.now + skipped
     if n_ops:  # the final write-back after the last compute is the last op's drain
-        idle[-1] += max(0.0, env.now - st.get("last_end", 0.0))
-    return _Run(total=total, idle=idle, dram_busy=st["busy"], timeline=log, simulated=st["sim"])
+        idle[-1] += max(0.0, env.now - last_end)
+    return _Run(total=total, idle=idle, dram_busy=busy, timeline=log, simulated=simulated)
+
+
+def _same(a: tuple, b: tuple, tol: float) -> bool:
+    """Two pipeline signatures alike: the same counts and modes, times within `tol`."""
+    if len(a) != len(b) or a[:5] != b[:5]:
+        return False
+    for x, y in zip(a[5:], b[5:], strict=True):
+        if abs(x - y) > tol:
+            return False
+    return True
 
 
 class _Queue:

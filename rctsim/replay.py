@@ -315,7 +315,7 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
         entries, step_dynamic_pj, timing, fp, ng_cycles, step_cycles = _simulate_phase(
             machine, tr, tr.phase_bits[phase_index], op_cache, options,
             start=int(tr.phase_start[phase_index]), source=source or tr.header.model,
-            baseline=baseline)
+            baseline=baseline, keep_timeline=options.keep_timeline and not timeline)
         times = int(iterations[d])
         for entry in entries:
             use = uses.get(id(entry))
@@ -377,7 +377,13 @@ def _max_fp(a: Footprint, b: Footprint) -> Footprint:
 
 def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
                     op_cache: dict[tuple, list], options: SimOptions,
-                    start: int = 0, source: str = "<trace>", baseline: Baseline | None = None):
+                    start: int = 0, source: str = "<trace>", baseline: Baseline | None = None,
+                    keep_timeline: bool | None = None):
+    """One distinct phase: its ops counted (cached by `op_cache`), priced and timed.
+    `keep_timeline`: record the step's timeline (default `options.keep_timeline`; the replay
+    asks only until it has one, as a result keeps the first)."""
+    if keep_timeline is None:
+        keep_timeline = options.keep_timeline
     per_param, state_bits = _opt_facts(tr, source)
     policy = tr.header.policy.name
     formats = [layer_formats(policy, b, opt_state_bits=state_bits,
@@ -405,9 +411,9 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
     counts = [entry[0] for entry in entries]
     dynamic_pj = _price_step(entries, tr, machine.costs)
     after = dram_producers(tr.layers, schedule, counts)
-    work = [op_work(c, f"{tr.layers[c.op.layer].name}.{c.op.kind}", placement.workspace_bytes,
-                    deps) for c, deps in zip(counts, after, strict=True)]
-    timing = simulate_step(work, keep_timeline=options.keep_timeline, **engine_rates(machine))
+    work = [_op_work_cached(entry, tr, placement.workspace_bytes, deps)
+            for entry, deps in zip(entries, after, strict=True)]
+    timing = simulate_step(work, keep_timeline=keep_timeline, **engine_rates(machine))
     step_cycles: dict[tuple[str, str], dict[str, float]] = {}
     for c, t in zip(counts, timing.ops, strict=True):
         values = {"compute": t.compute, "stall_dram_bandwidth": t.dram_bandwidth,
@@ -451,6 +457,20 @@ def op_work(c: OpCounts, label: str, workspace_bytes: float,
                   after=after)
 
 
+def _op_work_cached(entry: list, tr: Trace, workspace_bytes: float,
+                    after: tuple[int, ...]) -> OpWork:
+    """op_work of a cache entry's counts, kept in the entry by its RAW dependencies (the
+    entry's key already holds the op and the workspace)."""
+    if len(entry) < 3:
+        entry.append({})
+    work = entry[2].get(after)
+    if work is None:
+        c = entry[0]
+        work = entry[2][after] = op_work(c, f"{tr.layers[c.op.layer].name}.{c.op.kind}",
+                                         workspace_bytes, after)
+    return work
+
+
 def _on_chip_by_layer(on_chip) -> dict[int, tuple[str, ...]]:
     """The placement's on-chip persistent tensors of each layer, sorted (part of an op's key)."""
     out: dict[int, list[str]] = {}
@@ -461,7 +481,8 @@ def _on_chip_by_layer(on_chip) -> dict[int, tuple[str, ...]]:
 
 def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, list],
                   chip: dict[int, tuple[str, ...]]) -> list:
-    """[counts, priced rows (filled by _price_step) or None] of one op, counted once per key:
+    """[counts, priced rows (filled by _price_step) or None, then its OpWork by dependencies]
+    of one op, counted once per key:
     the op, the workspace, its layer's transient homes and on-chip persistent tensors."""
     key = (op, ctx.placement.workspace_bytes, ctx.homes.key(op.layer), chip.get(op.layer, ()))
     entry = cache.get(key)

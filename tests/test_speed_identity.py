@@ -1,6 +1,8 @@
 """The replay's speed-ups (op counts and priced rows cached per distinct op, the ledger's running
-energy total) give the same results, to 1e-12 relative, as the straightforward path: every op
-counted and priced afresh in every phase, every total a scan over all ledger rows.
+energy total, the engine's leaner event loop, the memoised mapping search) give the same results,
+to 1e-12 relative, as the straightforward path: every op counted and priced afresh in every phase,
+every total a scan over all ledger rows, the engine loop of main c0e2661
+(tests/engine_reference.py).
 
 Every bundled trace x every bundled preset, cut to two phases (fast, not timed).
 """
@@ -14,13 +16,14 @@ import numpy as np
 import pytest
 
 from hwmodels.load import list_presets
-from rctsim import replay
+from rctsim import engine, replay
 from rctsim.counting import count_op
 from rctsim.errors import InputError
 from rctsim.ledger import KEY_FIELDS, Ledger, _match
 from rctsim.pricing import price_op
 from rctsim.trace import load_trace
 from rctsim.trace.model import Trace
+from tests import engine_reference
 
 TRACES = sorted((Path(__file__).resolve().parents[1] / "workloads" / "traces").glob("*.trace"))
 REL = 1e-12
@@ -108,6 +111,7 @@ def test_fast_replay_equals_the_straightforward_one(trace_path, monkeypatch):
             m.setattr(replay, "_price_step", _reference_price)
             m.setattr(Ledger, "total", _reference_total)
             m.setattr(Ledger, "breakdown", _reference_breakdown)
+            m.setattr(engine, "_run", engine_reference._run)
             ref = _run(preset, tr)
         assert (fast is None) == (ref is None), preset
         if ref is None:
@@ -155,3 +159,53 @@ def test_filtered_totals_equal_a_scan_of_the_rows():
             assert ledger.total(field, **where) == pytest.approx(want, rel=REL)
             assert ledger.breakdown("layer", field, **where) == \
                    pytest.approx(_reference_breakdown(ledger, "layer", field, **where), rel=REL)
+
+
+def _random_work(rng: np.random.Generator, n_ops: int) -> list:
+    """Ops of every kind the engine meets: no DRAM, reads only, writes only, both; one chunk
+    or many; RAW dependencies on earlier ops."""
+    work = []
+    for i in range(n_ops):
+        kind = rng.integers(4)
+        after = tuple(sorted({int(x) for x in rng.integers(0, i, rng.integers(0, 3))})) if i else ()
+        work.append(engine.OpWork(
+            label=f"op{i}", compute_cycles=float(rng.choice([0.0, rng.uniform(1, 5e4)])),
+            dram_read_bytes=float(rng.uniform(1, 4e5)) if kind in (1, 3) else 0.0,
+            dram_write_bytes=float(rng.uniform(1, 4e5)) if kind in (2, 3) else 0.0,
+            chunks=int(rng.choice([1, 2, 3, int(rng.integers(4, 5000))])),
+            sram_bytes=float(rng.uniform(0, 1e6)), after=after))
+    return work
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_engine_loop_equals_the_reference_loop(seed, monkeypatch):
+    """The lean event loop gives the reference loop's timing, op by op and on the timeline."""
+    rng = np.random.default_rng(seed)
+    work = _random_work(rng, int(rng.integers(1, 40)))
+    kw = {"dram_bytes_per_cycle": float(rng.uniform(2, 64)),
+          "sram_bytes_per_cycle": float(rng.choice([math.inf, rng.uniform(8, 512)])),
+          "latency_cycles": float(rng.choice([0.0, rng.uniform(1, 300)]))}
+    for merge in (True, False):
+        fast = engine.simulate_step(work, keep_timeline=True, merge=merge, **kw)
+        with monkeypatch.context() as m:
+            m.setattr(engine, "_run", engine_reference._run)
+            ref = engine.simulate_step(work, keep_timeline=True, merge=merge, **kw)
+        assert fast.simulated_chunks == ref.simulated_chunks
+        _assert_same(fast.__dict__, ref.__dict__, f"seed {seed} merge {merge}")
+
+
+def test_cached_rows_follow_every_change():
+    """rows() is kept between changes: a later add or extend shows, and changing the list a
+    caller got changes nothing."""
+    ledger, other = Ledger(), Ledger()
+    row = {"op": "fwd", "component": "dram", "action": "read", "tensor": "weights", "bits": "-"}
+    ledger.add(layer="b", **row, quantity=1.0, energy_pj=2.0)
+    first = ledger.rows()
+    first.clear()
+    assert [(r.layer, r.quantity) for r in ledger.rows()] == [("b", 1.0)]
+    ledger.add(layer="a", **row, quantity=3.0, energy_pj=4.0)
+    assert [(r.layer, r.quantity) for r in ledger.rows()] == [("a", 3.0), ("b", 1.0)]
+    other.add(layer="b", **row, quantity=5.0, energy_pj=6.0)
+    ledger.extend(other, times=2.0)
+    assert [(r.layer, r.quantity) for r in ledger.rows()] == [("a", 3.0), ("b", 11.0)]
+    assert ledger.total(layer="b") == 2.0 + 12.0
