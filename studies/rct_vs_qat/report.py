@@ -188,18 +188,29 @@ def baselines_reason(result: dict[str, Any], hw_name: str) -> str:
     total = "; ".join(f"`{b}` {_range(_cf(result, b, 'total_energy'))}" for b in labels)
     traffic = "; ".join(f"`{b}` {_range(_cf(result, b, 'dram_traffic'))}" for b in labels)
     rct = _rows(result, policy="rct")
+    half = sorted({r["hardware"] for r in rct if _has_half_unit(r["hardware"])})
+    full = sorted({r["hardware"] for r in rct} - set(half))
+    closed = (f"for an all-8-bit RCT step the closed forms are 1 - 3·e8/(e8 + 2·e16) = "
+              f"{study.pct(1 - 3 * e8 / (e8 + 2 * e16))} against `qat-fp16` and 1 - e8/e16 = "
+              f"{study.pct(1 - e8 / e16)} against `mixed-fp16` (e16 = {e16:.2f} pJ with "
+              f"`{table.name}`: fp16 multiply + fp32 add)")
+    where = []
+    if half:
+        where.append(f"on {_names(half)}, which has a half-precision unit, those GEMMs run on "
+                     f"it: {closed}")
+    if full:
+        on = [r for r in rct if r["hardware"] in full]
+        where.append(
+            f"on {_names(full)}, which has no fp16 or bf16 unit, they run on the fp32 unit and "
+            "are priced at fp32: against `qat-fp16` the GEMM saving there is that against QAT "
+            f"({_range([r['saving_vs_qat_gemm_energy'] for r in on])}), against `mixed-*` "
+            f"that against fp32 ({_range([r['saving_vs_fp32_gemm_energy'] for r in on])})")
     return (
         "- **Mixed precision and an fp16/bf16 backward** (counterfactual baselines, "
         "docs/policies.md: the RCT trace's layers and iterations priced under each baseline's "
         f"formats; {_qat_check(result)}). GEMM energy saved by RCT: "
-        f"{parts}. Neither preset has an fp16 or bf16 unit, so those GEMMs run on the fp32 "
-        "unit and are priced at fp32: against `qat-fp16` the GEMM saving is that against "
-        f"QAT ({_range([r['saving_vs_qat_gemm_energy'] for r in rct])}), against `mixed-*` "
-        f"that against fp32 ({_range([r['saving_vs_fp32_gemm_energy'] for r in rct])}). On "
-        f"hardware with an fp16 MAC ({e16:.2f} pJ with `{table.name}`: fp16 multiply + fp32 "
-        f"add) the closed forms would be 1 - 3·e8/(e8 + 2·e16) = "
-        f"{study.pct(1 - 3 * e8 / (e8 + 2 * e16))} against `qat-fp16` and 1 - e8/e16 = "
-        f"{study.pct(1 - e8 / e16)} against `mixed-fp16`. Parameter memory saved: {mem} "
+        f"{parts}. " + _sentence("; ".join(where)) + " "
+        f"Parameter memory saved: {mem} "
         "(`qat-fp16` keeps QAT's int8 copy + fp32 master, 40 bits per parameter; `mixed-*` a "
         "16-bit working copy + fp32 master, 48). DRAM traffic saved: "
         f"{traffic}; total energy saved: {total} (against QAT: "
@@ -208,9 +219,24 @@ def baselines_reason(result: dict[str, Any], hw_name: str) -> str:
         "int8 weights and activations but stores its gradients at 16 bits instead of 32, so "
         "it moves fewer bytes than QAT and RCT saves less against it; `mixed-*` store "
         "activations at 16 bits (QAT: 8) and gradients at 16 (QAT: 32)."
-        + (" `mixed-fp16` and `mixed-bf16` cost the same here: both store 16 bits and both "
-           "compute at fp32 on these presets." if _same(result, "mixed-fp16", "mixed-bf16")
+        + (" `mixed-fp16` and `mixed-bf16` cost the same here: both store 16 bits, and each "
+           "preset computes both on the same unit at the same energy (the energy table prices "
+           "float arithmetic by width)." if _same(result, "mixed-fp16", "mixed-bf16")
            else ""))
+
+
+def _has_half_unit(hw_name: str) -> bool:
+    """Whether a preset has a compute unit that does fp16 natively."""
+    return any("fp16" in u.formats for u in load_hardware(hw_name).compute_units)
+
+
+def _sentence(text: str) -> str:
+    """`text` with its first letter upper-case and a full stop."""
+    return text[:1].upper() + text[1:] + "."
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names)
 
 
 def _qat_check(result: dict[str, Any]) -> str:
