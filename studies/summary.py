@@ -208,6 +208,24 @@ def _energy_optimum_words(points: list[dict], sizes: list[int]) -> str:
             "wiring across a larger memory, docs/hardware.md).")
 
 
+def search_section() -> list[str]:
+    """Budgeted search against the brute force of an enumerable space."""
+    folder = STUDIES / "search"
+    rows = study.read_csv(folder / "results.csv")
+    lines = ["## Search against brute force", "", "`python studies/search/run.py` "
+             "([results](../studies/search/results.md))", ""]
+    words = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        sel = [_f(r["fraction"]) for r in rows if r["method"] == method]
+        words.append(f"{method} {study.pct(sum(sel) / len(sel))} (seeds "
+                     f"{_pct_range(sel)})")
+    budget = int(rows[0]["evaluations"])
+    lines.append(f"- With a budget of {budget} evaluations, the mean share of the brute-force "
+                 f"front's hypervolume over {len({r['seed'] for r in rows})} seeds: "
+                 + "; ".join(words) + ".")
+    return [*lines, ""]
+
+
 def _size(kb: int) -> str:
     """KB as 'N KB' or 'N MB'."""
     return f"{kb // 1024} MB" if kb >= 1024 else f"{kb} KB"
@@ -221,7 +239,8 @@ def render() -> str:
         "study's `run.py` refreshes it). Every number below comes from the study whose "
         "command heads its section; `studies/README.md` says how to rerun them. The run JSON "
         "schema is in [run-json.md](run-json.md).", "",
-        *validation_section(), *rct_section(), *speed_section(), *sram_section()])
+        *validation_section(), *rct_section(), *speed_section(), *sram_section(),
+        *search_section()])
 
 
 def main() -> int:
