@@ -175,13 +175,19 @@ SRAM_SCALES = ("0.5", "0.75", "1", "1.5", "2")
 """Factors on every on-chip memory's read and write energy."""
 
 
-def _sram_apply(ctx: Context, setting: str) -> Variant:
+def _factor(name: str, setting: str, top: float) -> float:
+    """A setting read as a factor in (0, top]; InputError naming the assumption otherwise."""
     try:
         scale = float(setting)
     except ValueError:
         scale = -1.0
-    if not 0 < scale <= 100:
-        raise _bad("sram_energy_scale", setting, "a factor in (0, 100], e.g. 0.5, 1, 2")
+    if not 0 < scale <= top:
+        raise _bad(name, setting, f"a factor in (0, {top:g}], e.g. 0.5, 1, 2")
+    return scale
+
+
+def _sram_apply(ctx: Context, setting: str) -> Variant:
+    scale = _factor("sram_energy_scale", setting, 100)
     if scale == 1:
         return _same(ctx)
     memories = []
@@ -243,12 +249,7 @@ VECTOR_SCALES = ("0.25", "0.5", "1", "2", "4")
 
 
 def _vector_apply(ctx: Context, setting: str) -> Variant:
-    try:
-        scale = float(setting)
-    except ValueError:
-        scale = -1.0
-    if not 0 < scale <= 64:
-        raise _bad("vector_lanes", setting, "a factor in (0, 64], e.g. 0.5, 1, 2")
+    scale = _factor("vector_lanes", setting, 64)
     if scale == 1:
         return _same(ctx)
     units = []

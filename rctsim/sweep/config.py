@@ -120,6 +120,18 @@ def read_sweep_file(path: str | Path) -> dict[str, Any]:
     return parse_mapping(str(path), text, SweepConfig)
 
 
+def sweep_settings(config: str | Path | dict[str, Any] | SweepConfig
+                   ) -> tuple[SweepConfig, str, Path]:
+    """(settings, source named in errors, folder relative paths start from) of a sweep given as
+    a YAML path, a mapping or a validated SweepConfig (the Python API's three forms)."""
+    if isinstance(config, SweepConfig):
+        return config, "config", Path(".")
+    if isinstance(config, dict):
+        return parse_sweep_config("config", config), "config", Path(".")
+    return parse_sweep_config(str(config), read_sweep_file(config)), str(config), \
+        Path(config).parent
+
+
 def load_sweep_config(path: str | Path) -> SweepConfig:
     """A validated sweep configuration from a YAML file."""
     return parse_sweep_config(str(path), read_sweep_file(path))

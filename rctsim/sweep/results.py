@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rctsim.errors import InputError
-from rctsim.sweep.config import SweepConfig, parse_sweep_config, read_sweep_file
+from rctsim.sweep.config import SweepConfig, sweep_settings
 from rctsim.sweep.pareto import Objective, pareto_front, parse_objective
 
 DEFAULT_OBJECTIVES = ("energy", "latency")
@@ -136,13 +136,7 @@ def run(config: str | Path | dict[str, Any] | SweepConfig, *, store: str | Path 
     from rctsim.sweep.store import SweepStore
     from rctsim.sweep.table import sweep_table
 
-    if isinstance(config, SweepConfig):
-        settings, source, base_dir = config, "config", Path(".")
-    elif isinstance(config, dict):
-        settings, source, base_dir = parse_sweep_config("config", config), "config", Path(".")
-    else:
-        source, base_dir = str(config), Path(config).parent
-        settings = parse_sweep_config(source, read_sweep_file(config))
+    settings, source, base_dir = sweep_settings(config)
     plan = plan_sweep(settings, source=source, base_dir=base_dir)
     store_path = Path(store) if store is not None else default_store(plan.name)
     executor = DaskExecutor(dask) if dask else LocalExecutor(workers)

@@ -365,17 +365,11 @@ def search(config: str | Path | dict[str, Any] | SweepConfig, *, budget: int,
     `.search` the `SearchOutcome`). `seed` defaults to the config's; the store to
     `default_store(config name)`; the executor to local processes (or `dask=`)."""
     from rctsim.sweep.cache import default_cache_dir
-    from rctsim.sweep.config import parse_sweep_config, read_sweep_file
+    from rctsim.sweep.config import sweep_settings
     from rctsim.sweep.executors import DaskExecutor, LocalExecutor
     from rctsim.sweep.results import SweepResults, default_store
 
-    if isinstance(config, SweepConfig):
-        settings, source, base_dir = config, "config", Path(".")
-    elif isinstance(config, dict):
-        settings, source, base_dir = parse_sweep_config("config", config), "config", Path(".")
-    else:
-        source, base_dir = str(config), Path(config).parent
-        settings = parse_sweep_config(source, read_sweep_file(config))
+    settings, source, base_dir = sweep_settings(config)
     plan = plan_search(settings, source=source, base_dir=base_dir)
     store_path = Path(store) if store is not None else default_store(plan.sweep.name)
     owned = executor is None
