@@ -126,18 +126,20 @@ class _Run:
 
 def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
                   sram_bytes_per_cycle: float = math.inf, latency_cycles: float = 0.0,
-                  keep_timeline: bool = False, merge: bool = True) -> StepTiming:
+                  keep_timeline: bool = False, merge: bool = True,
+                  split_latency: bool = True) -> StepTiming:
     """Run the step's ops through DMA and compute; return its timing.
 
     `latency_cycles`: DRAM access latency of each read (write-backs are posted).
     `merge=False` replays every chunk (the closed form for steady runs is then not used; for
-    tests).
+    tests). `split_latency=False` skips the zero-latency run that splits a wait between DRAM
+    bandwidth and DRAM latency (the whole wait is then DRAM bandwidth; totals unchanged).
     """
     eff = [max(w.compute_cycles, w.sram_bytes / sram_bytes_per_cycle) for w in work]
     run = _run(work, eff, dram_bytes_per_cycle, latency_cycles, keep_timeline, merge)
     has_dram = any(w.dram_read_bytes > 0 or w.dram_write_bytes > 0 for w in work)
     idle0 = run.idle
-    if latency_cycles > 0 and has_dram and any(run.idle):
+    if split_latency and latency_cycles > 0 and has_dram and any(run.idle):
         idle0 = _run(work, eff, dram_bytes_per_cycle, 0.0, False, merge).idle
     ops = []
     for w, e, wait, wait0 in zip(work, eff, run.idle, idle0, strict=True):

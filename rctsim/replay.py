@@ -62,6 +62,11 @@ class SimOptions(BaseModel):
     opt_state: Literal["fp32", "bf16", "int16", "int8", "weights"] | None = None
     """Optimiser-state format of every policy in the run (`--opt-state`); None: what each trace
     records (`opt_state_bits`), else fp32 (docs/model.md, "Optimiser state")."""
+    split_stalls: bool = True
+    """Split stall cycles between DRAM bandwidth and DRAM latency (a second engine run of each
+    phase that has stalls, with zero DRAM latency). False skips that run: the latency share is
+    counted under DRAM bandwidth; total, compute and stall cycles are unchanged (sweeps, which
+    store only those, use False)."""
     first_layer_dgrad: bool = True
     """Count the dgrad GEMM of the first layer (table order) when it has one: the gradient of
     the input data, which no layer uses. Counted by default, as the papers' 3 x forward MAC
@@ -413,7 +418,8 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
     after = dram_producers(tr.layers, schedule, counts)
     work = [_op_work_cached(entry, tr, placement.workspace_bytes, deps)
             for entry, deps in zip(entries, after, strict=True)]
-    timing = simulate_step(work, keep_timeline=keep_timeline, **engine_rates(machine))
+    timing = simulate_step(work, keep_timeline=keep_timeline, split_latency=options.split_stalls,
+                           **engine_rates(machine))
     step_cycles: dict[tuple[str, str], dict[str, float]] = {}
     for c, t in zip(counts, timing.ops, strict=True):
         values = {"compute": t.compute, "stall_dram_bandwidth": t.dram_bandwidth,

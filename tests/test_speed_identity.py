@@ -209,3 +209,23 @@ def test_cached_rows_follow_every_change():
     ledger.extend(other, times=2.0)
     assert [(r.layer, r.quantity) for r in ledger.rows()] == [("a", 3.0), ("b", 11.0)]
     assert ledger.total(layer="b") == 2.0 + 12.0
+
+
+@pytest.mark.parametrize("preset", ["edge_npu", "mcu_npu"])
+def test_unsplit_stalls_keep_every_total(preset):
+    """`split_stalls=False` (sweeps) skips the zero-latency run: total, compute and stall cycles,
+    energies and traffic are exactly those of the split run; the stall it does not split is the
+    split run's DRAM bandwidth + DRAM latency shares, reported under DRAM bandwidth."""
+    trace = load_trace(TRACES[0])
+    split = replay.simulate(preset, trace, baseline="qat")
+    whole = replay.simulate(preset, trace, baseline="qat",
+                            options=replay.SimOptions(split_stalls=False))
+    assert any(p.cycles["stall_dram_latency"] > 0 for p in split.policies.values())
+    for label, a in split.policies.items():
+        b = whole.policies[label]
+        for key in ("compute", "stall", "total", "non_gemm", "stall_sram_bandwidth"):
+            assert b.cycles[key] == a.cycles[key], (label, key)
+        assert b.cycles["stall_dram_latency"] == 0
+        assert b.cycles["stall_dram_bandwidth"] == pytest.approx(
+            a.cycles["stall_dram_bandwidth"] + a.cycles["stall_dram_latency"], rel=REL)
+        assert b.energy_pj == a.energy_pj and b.traffic_bytes == a.traffic_bytes

@@ -93,7 +93,7 @@ def plan_sweep(config: SweepConfig, *, source: str, base_dir: Path) -> SweepPlan
     axes = (*config.hardware.axes, *config.policies.axes)
     return SweepPlan(name=config.name, source=source, hardware=hardware, policies=policies,
                      options=SimOptions(workspace_fraction=config.simulation.workspace_fraction,
-                                        keep_timeline=False),
+                                        keep_timeline=False, split_stalls=False),
                      baseline=baseline, objectives=objectives, area=config.area, axes=axes)
 
 

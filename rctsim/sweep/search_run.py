@@ -113,7 +113,7 @@ def plan_search(config: SweepConfig, *, source: str, base_dir: Path) -> SearchPl
     baseline = None if config.simulation.baseline == "none" else config.simulation.baseline
     sweep = SweepPlan(name=config.name, source=source, hardware=(), policies=(),
                       options=SimOptions(workspace_fraction=config.simulation.workspace_fraction,
-                                         keep_timeline=False),
+                                         keep_timeline=False, split_stalls=False),
                       baseline=baseline, objectives=objectives, area=config.area,
                       axes=space.names())
     if not space.axes:
