@@ -104,9 +104,9 @@ def write_results(result: dict, out: Path, total_s: float, workers: int) -> None
                          *(f"fraction_at_{c}" for c in marks), "fraction",
                          "fraction_space_normalised"])
         for r in runs:
-            at = [f"{r['curve'][c - 1]:.4f}" if len(r["curve"]) >= c else "" for c in marks]
+            at = [f"{r['curve'][c - 1]:.6f}" if len(r["curve"]) >= c else "" for c in marks]
             writer.writerow([r["method"], r["seed"], r["evaluations"], r["trials"], r["front"],
-                             *at, f"{r['fraction']:.4f}", f"{r['fraction_all']:.4f}"])
+                             *at, f"{r['fraction']:.6f}", f"{r['fraction_all']:.6f}"])
     plan = result["plan"]
     lines = [
         "# Search against brute force",
