@@ -118,7 +118,9 @@ class LocalExecutor:
             else:
                 raise RunFailure("local worker lost", f"a worker process died (killed, or out "
                                  f"of memory) running task {index + 1} of {len(tasks)}, on "
-                                 f"its own, after {self.retries} retries")
+                                 f"its own, after {self.retries} retries; from a Python "
+                                 "script, put the sweep under `if __name__ == \"__main__\":` "
+                                 "(worker processes re-import the script)")
 
     def _attempt(self, fn: Callable[..., Any], tasks: Sequence[Task],
                  todo: list[int]) -> Generator[tuple[int, Any], None, list[int]]:
