@@ -79,13 +79,14 @@ def is_baseline_name(text: str) -> bool:
     return text.split(":", 1)[0].strip() in BASELINES
 
 
-def parse_baseline(text: str, source: str = "--baseline") -> Baseline:
-    """`name[:key=value,...]` -> Baseline; InputError (one line naming the names or parameters
-    allowed) otherwise."""
+def parse_baseline(text: str, source: str = "--baseline", *, file: str = "command line"
+                   ) -> Baseline:
+    """`name[:key=value,...]` -> Baseline; InputError (one line naming `file`, the field
+    `source` and the names or parameters allowed) otherwise."""
     head, _, tail = text.strip().partition(":")
     head = head.strip()
     if head not in BASELINES:
-        raise InputError("command line", source, f"unknown baseline {head!r}",
+        raise InputError(file, source, f"unknown baseline {head!r}",
                          ", ".join(BASELINES) + " (name:key=value for variants), none, or a trace")
     base = BASELINES[head]
     allowed = PARAMS[head]
@@ -93,20 +94,20 @@ def parse_baseline(text: str, source: str = "--baseline") -> Baseline:
     for item in filter(None, (p.strip() for p in tail.split(","))):
         key, eq, value = (s.strip() for s in item.partition("="))
         if key not in allowed:
-            raise InputError("command line", source,
+            raise InputError(file, source,
                              f"{key!r}: unknown parameter for baseline {head}",
                              ", ".join(allowed) if allowed else "none (it takes no parameters)")
         if not eq or not value:
-            raise InputError("command line", source, f"{head}: {key} has no value", "key=value")
+            raise InputError(file, source, f"{head}: {key} has no value", "key=value")
         if key == "dgrad_weights":
             if value not in ("quantised", "master"):
-                raise InputError("command line", source, f"{head}: dgrad_weights={value}",
+                raise InputError(file, source, f"{head}: dgrad_weights={value}",
                                  "quantised, master")
             changes[key] = value
         else:
             low, high = BIT_RANGE
             if not value.isdigit() or not low <= int(value) <= high:
-                raise InputError("command line", source, f"{head}: {key}={value}",
+                raise InputError(file, source, f"{head}: {key}={value}",
                                  f"an integer {low}..{high}")
             changes[key] = int(value)
     label = head if not changes else head + ":" + ",".join(f"{k}={v}" for k, v in changes.items())
