@@ -114,14 +114,20 @@ def parse_baseline(text: str, source: str = "--baseline", *, file: str = "comman
     return replace(base, label=label, **changes)
 
 
-def split_baselines(text: str) -> list[str]:
+def split_baselines(text: str, source: str = "--baseline", *, file: str = "command line"
+                    ) -> list[str]:
     """`qat,fp32,qat:w_q=4` -> ["qat", "fp32", "qat:w_q=4"]: a comma starts a new baseline unless
-    the item after it is a `key=value` parameter of the one before."""
+    the item after it is a `key=value` parameter of the one before. An empty name (`""`,
+    `qat,,fp32`, a trailing comma) is an InputError naming `file` and the field `source`."""
     items: list[str] = []
     for part in (p.strip() for p in text.split(",")):
+        if not part:
+            raise InputError(file, source, f"empty baseline name in {text!r}",
+                             "comma-separated baselines: " + ", ".join(BASELINES)
+                             + " (name:key=value for variants), none, or a trace")
         if items and "=" in part and ":" not in part and is_baseline_name(items[-1]) \
                 and ":" in items[-1]:
             items[-1] += "," + part
         else:
             items.append(part)
-    return [i for i in items if i]
+    return items

@@ -166,7 +166,8 @@ def plan(hw: HardwareSpec | str | Path, trace: Trace | str | Path, baseline: str
     anything is simulated, so a caller can refuse bad input before showing progress."""
     options = options or SimOptions()
     chosen = _choose(assumptions)
-    if not isinstance(baseline, str) or len(split_baselines(baseline)) != 1 \
+    if not isinstance(baseline, str) \
+            or len(split_baselines(baseline, "baseline", file=SOURCE)) != 1 \
             or not is_baseline_name(baseline):
         raise InputError(SOURCE, "baseline", f"{baseline!r}",
                          "one named baseline (qat, qat-fp16, qat-bf16, qat-int8g, fp32, "
