@@ -79,13 +79,14 @@ def is_baseline_name(text: str) -> bool:
     return text.split(":", 1)[0].strip() in BASELINES
 
 
-def parse_baseline(text: str, source: str = "--baseline") -> Baseline:
-    """`name[:key=value,...]` -> Baseline; InputError (one line naming the names or parameters
-    allowed) otherwise."""
+def parse_baseline(text: str, source: str = "--baseline", *, file: str = "command line"
+                   ) -> Baseline:
+    """`name[:key=value,...]` -> Baseline; InputError (one line naming `file`, the field
+    `source` and the names or parameters allowed) otherwise."""
     head, _, tail = text.strip().partition(":")
     head = head.strip()
     if head not in BASELINES:
-        raise InputError("command line", source, f"unknown baseline {head!r}",
+        raise InputError(file, source, f"unknown baseline {head!r}",
                          ", ".join(BASELINES) + " (name:key=value for variants), none, or a trace")
     base = BASELINES[head]
     allowed = PARAMS[head]
@@ -93,34 +94,40 @@ def parse_baseline(text: str, source: str = "--baseline") -> Baseline:
     for item in filter(None, (p.strip() for p in tail.split(","))):
         key, eq, value = (s.strip() for s in item.partition("="))
         if key not in allowed:
-            raise InputError("command line", source,
+            raise InputError(file, source,
                              f"{key!r}: unknown parameter for baseline {head}",
                              ", ".join(allowed) if allowed else "none (it takes no parameters)")
         if not eq or not value:
-            raise InputError("command line", source, f"{head}: {key} has no value", "key=value")
+            raise InputError(file, source, f"{head}: {key} has no value", "key=value")
         if key == "dgrad_weights":
             if value not in ("quantised", "master"):
-                raise InputError("command line", source, f"{head}: dgrad_weights={value}",
+                raise InputError(file, source, f"{head}: dgrad_weights={value}",
                                  "quantised, master")
             changes[key] = value
         else:
             low, high = BIT_RANGE
             if not value.isdigit() or not low <= int(value) <= high:
-                raise InputError("command line", source, f"{head}: {key}={value}",
+                raise InputError(file, source, f"{head}: {key}={value}",
                                  f"an integer {low}..{high}")
             changes[key] = int(value)
     label = head if not changes else head + ":" + ",".join(f"{k}={v}" for k, v in changes.items())
     return replace(base, label=label, **changes)
 
 
-def split_baselines(text: str) -> list[str]:
+def split_baselines(text: str, source: str = "--baseline", *, file: str = "command line"
+                    ) -> list[str]:
     """`qat,fp32,qat:w_q=4` -> ["qat", "fp32", "qat:w_q=4"]: a comma starts a new baseline unless
-    the item after it is a `key=value` parameter of the one before."""
+    the item after it is a `key=value` parameter of the one before. An empty name (`""`,
+    `qat,,fp32`, a trailing comma) is an InputError naming `file` and the field `source`."""
     items: list[str] = []
     for part in (p.strip() for p in text.split(",")):
+        if not part:
+            raise InputError(file, source, f"empty baseline name in {text!r}",
+                             "comma-separated baselines: " + ", ".join(BASELINES)
+                             + " (name:key=value for variants), none, or a trace")
         if items and "=" in part and ":" not in part and is_baseline_name(items[-1]) \
                 and ":" in items[-1]:
             items[-1] += "," + part
         else:
             items.append(part)
-    return [i for i in items if i]
+    return items

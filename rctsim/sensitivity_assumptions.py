@@ -76,7 +76,7 @@ def _with_hw(ctx: Context, spec: HardwareSpec) -> Variant:
 
 
 def _bad(name: str, setting: str, allowed: str) -> InputError:
-    return InputError("command line", "--assumption", f"{name}={setting}", allowed)
+    return InputError("sensitivity", "assumption", f"{name}={setting}", allowed)
 
 
 # --- the baseline's backward precision ------------------------------------------------------

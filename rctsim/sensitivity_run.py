@@ -15,6 +15,7 @@ import csv
 import io
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from hwmodels.schema import HardwareSpec
@@ -30,6 +31,10 @@ from rctsim.trace.model import Trace
 
 SCHEMA = "rctsim-sensitivity/1"
 """Identifies the sensitivity JSON (docs/sensitivity.md)."""
+
+SOURCE = "sensitivity"
+"""What sensitivity input errors name as their source: the same words whether the input came
+from `rctsim sensitivity` or from the Python API (`rctsim.sensitivity`)."""
 
 METRICS: tuple[str, ...] = tuple(name for name, _ in COMPARED)
 """The savings reported at every setting: the run JSON's comparison metrics."""
@@ -116,12 +121,12 @@ def _choose(assumptions: Sequence[str] | Mapping[str, Sequence[str]] | None
     out = []
     for name, settings in items:
         if name not in BY_NAME:
-            raise InputError("command line", "--assumption", f"unknown assumption {name!r}",
+            raise InputError(SOURCE, "assumption", f"unknown assumption {name!r}",
                              ", ".join(BY_NAME))
         if settings is not None:
             settings = [str(s).strip() for s in settings]
             if not settings or any(not s for s in settings):
-                raise InputError("command line", "--assumption", f"{name}: empty setting",
+                raise InputError(SOURCE, "assumption", f"{name}: empty setting",
                                  f"{name}=SETTING[,SETTING...] with {BY_NAME[name].allowed}")
         out.append((name, settings))
     return out
@@ -136,27 +141,40 @@ def parse_assumption_args(items: Sequence[str]) -> dict[str, list[str] | None]:
     return out
 
 
-def sensitivity(hw: HardwareSpec | str | Path, trace: Trace | str | Path,
-                baseline: str = "qat", assumptions=None, *,
-                options: SimOptions | None = None,
-                progress: Progress | None = None) -> dict:
-    """Every headline saving of the trace's policy against `baseline` at the default inputs and
-    with each assumption set to each setting of its range, the others left at their defaults.
+@dataclass
+class Plan:
+    """Every input of a sensitivity run, checked and loaded (`plan`); `execute` runs it."""
 
-    `assumptions`: None (all, ASSUMPTIONS), a list of names, or {name: [settings]} to choose
-    the settings (None: the documented range). `options`: the run's SimOptions (the defaults
-    the assumptions vary from). Returns the sensitivity dict (SCHEMA, docs/sensitivity.md).
-    """
+    runs: _Runs
+    """The memoised policy runs of the trace."""
+    ctx: Context
+    """The default inputs the assumptions vary from."""
+    base_label: str
+    """The baseline as results name it."""
+    steps: list[tuple]
+    """(assumption, its default setting, its settings, {setting: Variant or None}) in order."""
+
+    @property
+    def total(self) -> int:
+        """The settings to report (the count progress reaches; the default run is not one)."""
+        return sum(len(step[2]) for step in self.steps)
+
+
+def plan(hw: HardwareSpec | str | Path, trace: Trace | str | Path, baseline: str = "qat",
+         assumptions=None, *, options: SimOptions | None = None) -> Plan:
+    """Check and load every input of `sensitivity` (InputError for the first bad one) before
+    anything is simulated, so a caller can refuse bad input before showing progress."""
     options = options or SimOptions()
     chosen = _choose(assumptions)
-    if not isinstance(baseline, str) or len(split_baselines(baseline)) != 1 \
+    if not isinstance(baseline, str) \
+            or len(split_baselines(baseline, "baseline", file=SOURCE)) != 1 \
             or not is_baseline_name(baseline):
-        raise InputError("command line", "--baseline", f"{baseline!r}",
+        raise InputError(SOURCE, "baseline", f"{baseline!r}",
                          "one named baseline (qat, qat-fp16, qat-bf16, qat-int8g, fp32, "
                          "mixed-fp16, mixed-bf16, name:key=value)")
-    spec = parse_baseline(baseline)
+    spec = parse_baseline(baseline, "baseline", file=SOURCE)
     base_label = _variant_label(spec, spec.name)
-    spec = parse_baseline(base_label)
+    spec = parse_baseline(base_label, "baseline", file=SOURCE)
     tr = trace if isinstance(trace, Trace) else load_trace(trace)
     trace_name = tr.header.model if isinstance(trace, Trace) else str(trace)
     runs = _Runs(tr, trace_name)
@@ -166,19 +184,26 @@ def sensitivity(hw: HardwareSpec | str | Path, trace: Trace | str | Path,
                                     for name, m in machine.costs.sram.items()},
                   dram_bandwidth_bytes_per_s=machine.costs.dram.bandwidth_bytes_per_s,
                   dram_latency_s=getattr(machine.costs.dram, "latency_s", 0.0))
-    plan = []
+    steps = []
     for name, settings in chosen:
         a = BY_NAME[name]
         default = a.default(ctx)
         settings = list(dict.fromkeys(settings if settings is not None else a.settings(ctx)))
         variants = {s: (None if s == default else a.apply(ctx, s)) for s in settings}
-        plan.append((a, default, settings, variants))  # every setting checked before any run
-    total = sum(len(p[2]) for p in plan) + 1
-    default_values = runs.savings(Variant(ctx.hw, options, base_label))
+        steps.append((a, default, settings, variants))  # every setting checked before any run
+    return Plan(runs, ctx, base_label, steps)
+
+
+def execute(p: Plan, progress: Progress | None = None) -> dict:
+    """Run a checked plan: the default, then every setting (progress after each, counting
+    settings: `done` goes 0 after the default run, then 1 .. `p.total`)."""
+    runs, options = p.runs, p.ctx.options
+    total = p.total
+    default_values = runs.savings(Variant(p.ctx.hw, options, p.base_label))
     if progress is not None:
-        progress("default", 1, total)
-    rows, described, done = [], [], 1
-    for a, default, settings, variants in plan:
+        progress("default", 0, total)
+    rows, described, done = [], [], 0
+    for a, default, settings, variants in p.steps:
         for setting in settings:
             variant = variants[setting]
             values = default_values if variant is None else runs.savings(variant)
@@ -190,11 +215,28 @@ def sensitivity(hw: HardwareSpec | str | Path, trace: Trace | str | Path,
                 progress(f"{a.name}={setting}", done, total)
         described.append({"name": a.name, "default": default, "settings": settings,
                           "why": a.why, "source": a.source})
-    return {"schema": SCHEMA, "producer": f"rctsim {__version__}", "hw": machine.spec.name,
-            "trace": trace_name, "policy": tr.header.policy.name, "baseline": base_label,
-            "options": options.model_dump(), "metrics": list(METRICS),
-            "default": default_values, "assumptions": described, "rows": rows,
-            "policy_runs": runs.simulated}
+    tr = runs.trace
+    return {"schema": SCHEMA, "producer": f"rctsim {__version__}", "hw": p.ctx.hw.name,
+            "trace": runs.trace_name, "policy": tr.header.policy.name,
+            "baseline": p.base_label, "options": options.model_dump(),
+            "metrics": list(METRICS), "default": default_values, "assumptions": described,
+            "rows": rows, "policy_runs": runs.simulated}
+
+
+def sensitivity(hw: HardwareSpec | str | Path, trace: Trace | str | Path,
+                baseline: str = "qat", assumptions=None, *,
+                options: SimOptions | None = None,
+                progress: Progress | None = None) -> dict:
+    """Every headline saving of the trace's policy against `baseline` at the default inputs and
+    with each assumption set to each setting of its range, the others left at their defaults.
+
+    `assumptions`: None (all, ASSUMPTIONS), a list of names, or {name: [settings]} to choose
+    the settings (None: the documented range). `options`: the run's SimOptions (the defaults
+    the assumptions vary from). `progress(label, done, total)`: after the default run (done 0)
+    and after each setting; `total` is the number of settings. Returns the sensitivity dict
+    (SCHEMA, docs/sensitivity.md).
+    """
+    return execute(plan(hw, trace, baseline, assumptions, options=options), progress)
 
 
 def machine_spec(hw: str | Path) -> HardwareSpec:
@@ -237,9 +279,17 @@ def read_sensitivity(path: str | Path) -> dict:
                          allowed) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(str(path), "file", f"not JSON ({err})", allowed) from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise InputError(str(path), "schema", f"{found!r}", SCHEMA)
+    if not isinstance(data, dict):
+        raise InputError(str(path), "file", f"is not a sensitivity JSON (a JSON "
+                         f"{type(data).__name__}, not an object)", allowed)
+    if "schema" not in data:
+        what = "a run JSON?" if "schema_version" in data and "policies" in data else \
+            "another JSON?"
+        raise InputError(str(path), "schema", f"is not a sensitivity JSON (no schema field; "
+                         f"{what})", allowed)
+    if data["schema"] != SCHEMA:
+        raise InputError(str(path), "schema", f"{data['schema']!r} is not a sensitivity JSON",
+                         SCHEMA)
     for key in ("hw", "trace", "baseline", "default", "assumptions", "rows"):
         if key not in data:
             raise InputError(str(path), key, "missing", allowed)

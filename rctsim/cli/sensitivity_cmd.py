@@ -15,7 +15,7 @@ from rctsim.cli.app import app, check_outputs
 from rctsim.cli.output import console, is_stdout, write_output
 from rctsim.errors import InputError
 from rctsim.replay import SimOptions
-from rctsim.sensitivity_run import parse_assumption_args, sensitivity, to_csv, to_json
+from rctsim.sensitivity_run import execute, parse_assumption_args, plan, to_csv, to_json
 from rctsim.summary import SAVING_NAMES
 from rctsim.units import percent
 
@@ -50,8 +50,10 @@ def sensitivity_cmd(
         raise InputError("command line", "--workspace-fraction", f"{workspace_fraction}",
                          "a number strictly between 0 and 1")
     chosen = parse_assumption_args(assumption) if assumption else None
-    err = console(stderr=True)
     start = time.perf_counter()
+    checked = plan(hw, trace, baseline, chosen,  # every input refused before progress shows
+                   options=SimOptions(workspace_fraction=workspace_fraction))
+    err = console(stderr=True)
     bar = Progress(TextColumn("sensitivity"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("settings {task.description}"), TimeRemainingColumn(),
                    console=err, transient=True, disable=not err.is_terminal)
@@ -59,13 +61,11 @@ def sensitivity_cmd(
 
     def progress(label: str, done: int, total: int) -> None:
         bar.update(task, completed=done, total=total, description=label)
-        if not err.is_terminal and (done == total or done % 10 == 0):
+        if not err.is_terminal and done and (done == total or done % 10 == 0):
             print(f"sensitivity: {done}/{total} settings ({label})", file=sys.stderr)
 
     with bar:
-        sens = sensitivity(hw, trace, baseline, chosen,
-                           options=SimOptions(workspace_fraction=workspace_fraction),
-                           progress=progress)
+        sens = execute(checked, progress)
     if json_out:
         write_output(json_out, to_json(sens))
     if csv_out:
@@ -76,19 +76,38 @@ def sensitivity_cmd(
     piped = any(is_stdout(p) for p, _ in outputs)
     out = console(stderr=piped)
     out.print(range_table(sens))
-    out.print(f"{len(sens['assumptions'])} assumptions, "
-              f"{len({(r['assumption'], r['setting']) for r in sens['rows']})} settings, "
-              f"{sens['policy_runs']} policy runs in {time.perf_counter() - start:.1f} s")
+    out.print(f"{counted(len(sens['assumptions']), 'assumption')}, "
+              f"{counted(setting_count(sens), 'setting')}, "
+              f"{counted(sens['policy_runs'], 'policy run')} in "
+              f"{time.perf_counter() - start:.1f} s")
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 assumption`, `3 assumptions`."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def setting_count(sens: dict) -> int:
+    """Distinct (assumption, setting) pairs of the rows: the count progress reaches."""
+    return len({(r["assumption"], r["setting"]) for r in sens["rows"]})
+
+
+ALIASES = {"gemm_energy": "gemm_arith_energy"}
+"""Metrics that repeat another under an older name (the run JSON keeps `gemm_energy` as the
+compatibility alias of `gemm_arith_energy`): the table shows the metric once."""
 
 
 def range_table(sens: dict) -> Table:
-    """Per metric: the default saving and the lowest and highest over all settings."""
+    """Per metric (an alias shown once): the default saving and the lowest and highest over all
+    settings, or `unchanged` where every setting gives the default's value."""
     table = Table(title=f"Savings of {sens['policy']} against {sens['baseline']} "
                         f"({sens['trace']} on {sens['hw']}) as each assumption varies")
     for col in ("saving", "default", "lowest (assumption = setting)",
                 "highest (assumption = setting)"):
         table.add_column(col, justify="left" if col == "saving" else "right")
     for metric in sens["metrics"]:
+        if ALIASES.get(metric) in sens["metrics"]:
+            continue
         rows = [r for r in sens["rows"] if r["metric"] == metric and r["value"] is not None]
         if not rows:
             table.add_row(SAVING_NAMES.get(metric, metric), percent(sens["default"][metric]),
@@ -96,9 +115,9 @@ def range_table(sens: dict) -> Table:
             continue
         low = min(rows, key=lambda r: r["value"])
         high = max(rows, key=lambda r: r["value"])
-        if low["value"] == high["value"] == sens["default"][metric]:
+        if low["value"] == high["value"] == sens["default"][metric]:  # no setting moves it
             table.add_row(SAVING_NAMES.get(metric, metric), percent(sens["default"][metric]),
-                          "no setting moves it", "")
+                          "unchanged", "unchanged")
             continue
         table.add_row(SAVING_NAMES.get(metric, metric), percent(sens["default"][metric]),
                       f"{percent(low['value'])} ({low['assumption']} = {low['setting']})",

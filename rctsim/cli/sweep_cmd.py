@@ -69,7 +69,7 @@ def sweep(
         "peak_memory, accuracy, sram, area, or a metric column.")] = None,
     baseline: Annotated[str | None, typer.Option(
         help="none, or one baseline: qat, qat-fp16, qat-bf16, qat-int8g, fp32, mixed-fp16, "
-        "mixed-bf16.")] = None,
+        "mixed-bf16, or a variant name:key=value (e.g. qat:w_q=4).")] = None,
     workers: Annotated[int | None, typer.Option(help="Local processes (default: every core).")]
     = None,
     dask: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT.")] = None,
@@ -102,8 +102,10 @@ def sweep(
     axes = {name: flags.parse_values(flags.FLAG_AXES[name], text)
             for name, text in named.items() if text is not None}
     axes.update(flags.split_axis(text) for text in axis or [])
-    from rctsim.sweep.config import parse_sweep_config, read_sweep_file
+    from rctsim.sweep.config import baseline_label, parse_sweep_config, read_sweep_file
 
+    if baseline is not None:  # a bad flag is the command line's error, not the file's
+        baseline = baseline_label(baseline)
     source = str(config) if config is not None else "command line"
     data = flags.overlay(source, read_sweep_file(config) if config is not None else {},
                          axes=axes, traces=trace, hw=hw, model=model, sample=sample, seed=seed,

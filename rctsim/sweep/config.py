@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hwmodels.validation import parse_mapping, validate_model
+from rctsim.baselines import parse_baseline
+from rctsim.errors import InputError
 from rctsim.fileread import read_text_limited
 from rctsim.sweep.values import MAX_POINTS
 
@@ -65,12 +67,41 @@ class PolicySpace(_Strict):
 class SimulationSpace(_Strict):
     """How each point is simulated (`rctsim run` options)."""
 
-    baseline: Literal["none", "qat", "qat-fp16", "qat-bf16", "qat-int8g", "fp32", "mixed-fp16",
-                      "mixed-bf16"] = "none"
-    """Counterfactual baseline simulated beside each point (fills the `saving_*` columns;
-    docs/policies.md, "Baselines")."""
+    baseline: str = "none"
+    """Counterfactual baseline simulated beside each point (fills the `saving_*` columns):
+    `none` or one named baseline with optional parameters, as `rctsim run --baseline` reads it
+    (`qat`, `mixed-bf16`, `qat:w_q=4`; docs/policies.md, "Baselines")."""
     workspace_fraction: float = Field(0.25, gt=0, lt=1)
     """Share of the global buffer kept for tiles and transients (docs/model.md §3)."""
+
+    @field_validator("baseline")
+    @classmethod
+    def _one_baseline(cls, value: str) -> str:
+        try:
+            return baseline_label(value)
+        except InputError as err:  # pydantic names the file and simulation.baseline
+            raise ValueError(f"{err.problem} (allowed: {err.allowed})") from None
+
+
+SWEEP_BASELINES = ("none, or one baseline: qat, qat-fp16, qat-bf16, qat-int8g, fp32, mixed-fp16, "
+                   "mixed-bf16, with parameters as name:key=value (e.g. qat:w_q=4)")
+"""What a sweep's baseline may be (error messages)."""
+
+
+def baseline_label(text: str, field: str = "--baseline", file: str = "command line") -> str:
+    """A sweep's baseline (`none`, `qat`, `qat:w_q=4`, ...) read by the parser `rctsim run`
+    uses (rctsim.baselines.parse_baseline), as results label it; InputError naming `file` and
+    `field` otherwise (the `rctsim sweep --baseline` check before the flag is written over a
+    config, so a bad value is not blamed on the file)."""
+    text = text.strip()
+    if text == "none":
+        return text
+    try:
+        return parse_baseline(text, field, file=file).label
+    except InputError as err:
+        if err.problem.startswith("unknown baseline"):
+            raise InputError(file, field, err.problem, SWEEP_BASELINES) from None
+        raise
 
 
 class AreaModel(_Strict):
