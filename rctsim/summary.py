@@ -59,42 +59,57 @@ class Line:
 
 SUMMARY = Line("", ())
 """The summary's rows. Add a line under a whole with `ENERGY.add(label, path)`."""
-MACS = SUMMARY.add("MACs (fwd + dgrad + wgrad)", ("macs", "total"), "count")
+MACS = SUMMARY.add("MACs", ("macs", "total"), "count")
 ENERGY = SUMMARY.add("Energy", ("energy_pj", "total"))
-MAC_ENERGY = ENERGY.add("MACs (incl. update)", ("energy_pj", "mac"))
-GEMM_ENERGY = MAC_ENERGY.add("GEMMs (fwd + dgrad + wgrad)", ("energy_pj", "gemm_arith"))
-NON_GEMM_ENERGY = MAC_ENERGY.add("non-GEMM work and optimiser",
-                                 ("energy_pj", "non_gemm", "total"))
+MAC_ENERGY = ENERGY.add("arithmetic", ("energy_pj", "mac"))
+GEMM_ENERGY = MAC_ENERGY.add("GEMMs", ("energy_pj", "gemm_arith"))
+NON_GEMM_ENERGY = MAC_ENERGY.add("non-GEMM + optimiser", ("energy_pj", "non_gemm", "total"))
 NON_GEMM_ENERGY.parts_from = ("energy_pj", "non_gemm", "parts")
 SRAM_ENERGY = ENERGY.add("SRAM", ("energy_pj", "sram"))
 DRAM_ENERGY = ENERGY.add("DRAM", ("energy_pj", "dram"))
 LEAKAGE_ENERGY = ENERGY.add("leakage", ("energy_pj", "leakage"))
-PARAM_ENERGY = ENERGY.add("of SRAM + DRAM: moving parameters", ("energy_pj", "param_movement"))
-GEMM_DATAPATH = SUMMARY.add("GEMM energy, datapath view (MACs + PE registers + operand reads)",
-                            ("energy_pj", "gemm_datapath"))
+PARAM_ENERGY = ENERGY.add("params' SRAM + DRAM", ("energy_pj", "param_movement"))
+GEMM_DATAPATH = SUMMARY.add("GEMM datapath energy", ("energy_pj", "gemm_datapath"))
 DRAM_TRAFFIC = SUMMARY.add("DRAM traffic", ("traffic_bytes", "dram_total"), "bytes")
 DRAM_TRAFFIC.add("parameters", ("traffic_bytes", "param_dram"))
 MEMORY = SUMMARY.add("Peak memory", ("memory_bytes", "peak_total"), "bytes", per_iteration=False)
 MEMORY.add("on chip", ("memory_bytes", "peak_on_chip"))
 MEMORY.add("parameters (all copies)", ("memory_bytes", "param_total"))
 MEMORY.add("optimiser state", ("memory_bytes", "optimizer"))
-MEMORY.add("parameters with optimiser state", ("memory_bytes", "params_with_optimizer"))
+MEMORY.add("params + optimiser state", ("memory_bytes", "params_with_optimizer"))
 CYCLES = SUMMARY.add("Cycles", ("cycles", "total"), "count")
 CYCLES.add("compute", ("cycles", "compute"))
 STALL = CYCLES.add("stalled on memory", ("cycles", "stall"))
-STALL.add("waiting for DRAM bandwidth", ("cycles", "stall_dram_bandwidth"))
-STALL.add("waiting for global-buffer bandwidth", ("cycles", "stall_sram_bandwidth"))
-STALL.add("waiting for DRAM latency", ("cycles", "stall_dram_latency"))
+STALL.add("DRAM bandwidth", ("cycles", "stall_dram_bandwidth"))
+STALL.add("global-buffer bandwidth", ("cycles", "stall_sram_bandwidth"))
+STALL.add("DRAM latency", ("cycles", "stall_dram_latency"))
 TIME = SUMMARY.add("Time", ("seconds",), "time")
 
 SAVING_NAMES = {
     "gemm_energy": "GEMM energy", "gemm_arith_energy": "GEMM energy (MAC arithmetic)",
     "gemm_datapath_energy": "GEMM energy (datapath)", "param_memory": "parameter memory",
-    "param_memory_with_optimizer": "parameter memory with optimiser state",
+    "param_memory_with_optimizer": "param + optimiser memory",
     "param_movement_energy": "parameter movement energy", "dram_traffic": "DRAM traffic",
     "total_energy": "total energy", "latency": "time",
 }
 """Readable names of the comparison's savings (keys of `comparison.savings`)."""
+
+ROLE_LABELS = {"trace": "trace", "baseline (counterfactual)": "counterfactual baseline",
+               "baseline (trace)": "recorded baseline"}
+"""How a policy's role (`PolicyResult.role`) reads in reports and notebooks."""
+ROLE_TAGS = {"trace": "trace", "baseline (counterfactual)": "baseline",
+             "baseline (trace)": "recorded"}
+"""The role in a terminal column header, short (the lines above the table say more)."""
+
+
+def role_label(role: str) -> str:
+    """`baseline (counterfactual)` -> `counterfactual baseline`; an unknown role unchanged."""
+    return ROLE_LABELS.get(role, role)
+
+
+def role_tag(role: str) -> str:
+    """The role in a few letters for a terminal column header."""
+    return ROLE_TAGS.get(role, role)
 
 BASELINE_ASSUMPTION = {
     "qat": "QAT on the trace's layers at its default bits: 8-bit forward, fp32 backward GEMMs "
@@ -162,8 +177,8 @@ def baseline_note(result: Result, c: dict | None = None) -> str | None:
     dgrad = result.options.get("qat_dgrad_weights")
     if name == "qat" and dgrad:
         note += f"; dgrad reads the {dgrad} weights"
-    return (f"{c['baseline']} (counterfactual: nothing retrained, the same iterations priced "
-            f"under {c['baseline']}): {note}")
+    return (f"{c['baseline']} (counterfactual baseline: nothing retrained, the same iterations "
+            f"priced under {c['baseline']}): {note}")
 
 
 def summary_header(result: Result) -> list[str]:
@@ -216,7 +231,7 @@ def summary_html(result: Result) -> str:
     """The summary as an HTML fragment (a notebook's view of a Result)."""
     head = "".join(f"<p style='margin:2px 0'>{escape(line)}</p>"
                    for line in summary_header(result))
-    cols = "".join(f"<th>{escape(label)} ({escape(pr.role)})</th><th>per iteration</th>"
+    cols = "".join(f"<th>{escape(label)} ({escape(role_label(pr.role))})</th><th>per iteration</th>"
                    for label, pr in result.policies.items())
     body = []
     for depth, label, cells in summary_rows(result):

@@ -15,15 +15,14 @@ from rich.table import Table
 from rctsim.baselines import is_baseline_name, parse_baseline, split_baselines
 from rctsim.cli.app import app, check_outputs
 from rctsim.cli.output import FORMATS, STDOUT, console, is_stdout, write_output
+from rctsim.cli.run_summary import print_summary
 from rctsim.display import shown
 from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
 from rctsim.replay import SimOptions, simulate
-from rctsim.result import Result
 from rctsim.storage import OPT_STATES
-from rctsim.summary import SAVING_NAMES, shown_savings, summary_header, summary_rows
 from rctsim.sweep.table import to_csv
-from rctsim.units import count, duration, percent, quantity, si
+from rctsim.units import count, duration, quantity, si
 
 DEFAULT_HW = "edge_npu"
 DEFAULT_TRACE = "resnet"
@@ -126,41 +125,6 @@ def phase_progress():
 
     with bar:
         yield update
-
-
-def summary_table(result: Result) -> Table:
-    """Every policy side by side: the total and, where it means something, per iteration."""
-    table = Table(show_lines=False)
-    table.add_column("metric", no_wrap=True)
-    for label, pr in result.policies.items():
-        role = pr.role.removeprefix("baseline ").strip("()")
-        table.add_column(f"{shown(label)} ({shown(role)})", justify="right")
-        table.add_column("per iteration", justify="right", style="dim")
-    for depth, label, cells in summary_rows(result):
-        table.add_row("  " * depth + shown(label), *(text for cell in cells for text in cell))
-    return table
-
-
-def print_summary(result: Result, console: Console) -> None:
-    """The terminal summary: what was simulated, every policy side by side, then the savings."""
-    for i, line in enumerate(summary_header(result)):
-        console.print(line, style="bold" if i == 0 else None, highlight=False, soft_wrap=True,
-                      markup=False)
-    console.print(summary_table(result))
-    comparisons = list((result.comparisons or {"": result.comparison}).values())
-    comparisons = [c for c in comparisons if c]
-    if comparisons:
-        policy = comparisons[0]["policy"]
-        against = ", ".join(shown(c["baseline"]) for c in comparisons)
-        cmp = Table(title=f"Savings of {shown(policy)} against {against}")
-        cmp.add_column("saving")
-        for c in comparisons:
-            role = c["baseline_role"].removeprefix("baseline ").strip("()")
-            cmp.add_column(f"vs {shown(c['baseline'])} ({shown(role)})", justify="right")
-        for name in shown_savings(comparisons[0]["savings"]):
-            cmp.add_row(SAVING_NAMES.get(name, name.replace("_", " ")),
-                        *(percent(c["savings"][name]) for c in comparisons))
-        console.print(cmp)
 
 
 @app.command()

@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 
 from rctsim.report.style import base_layout, category_colours, policy_colours, readable
 from rctsim.result import saving
+from rctsim.summary import role_label
 from rctsim.units import PJ_TO_J, percent, si
 
 
@@ -145,7 +146,8 @@ def baselines_table_html(run: dict) -> str:
     bases = baseline_labels(run)
     metrics = present_metrics(run, [ours, *bases])
     head = "".join(f'<th colspan="2">{escape(b)} '
-                   f'<span class="role">({escape(_role(run["policies"][b]["role"]))})</span></th>'
+                   f'<span class="role">({escape(role_label(run["policies"][b]["role"]))})'
+                   '</span></th>'
                    for b in bases)
     sub = "".join("<th>value</th><th>saving</th>" for _ in bases)
     body = []
@@ -166,12 +168,6 @@ def baselines_table_html(run: dict) -> str:
     return (f'<table class="baselines"><thead><tr><th rowspan="2">metric</th>'
             f'<th rowspan="2">{escape(ours)}</th>{head}</tr><tr>{sub}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
-
-
-def _role(role: str) -> str:
-    """`baseline (counterfactual)` -> `counterfactual`, `baseline (trace)` -> `trace`."""
-    return role.removeprefix("baseline (").removesuffix(")") if role.startswith(
-        "baseline (") else role
 
 
 def _saving_words(value: float | None) -> str:

@@ -12,6 +12,7 @@ from rctsim.report.style import (
     policy_colours,
     readable,
 )
+from rctsim.summary import role_label
 from rctsim.units import PJ_TO_J, si
 
 BREAKDOWNS = ("op", "component", "tensor", "non-GEMM kind")
@@ -183,7 +184,8 @@ def layer_component_figure(run: dict) -> go.Figure:
     labels = [p for p in _policies(run) if run["policies"][p].get("per_layer")]
     fig = make_subplots(rows=max(len(labels), 1), cols=1, shared_xaxes=True,
                         vertical_spacing=0.1,
-                        subplot_titles=[f"{p} ({run['policies'][p]['role']})" for p in labels])
+                        subplot_titles=[f"{p} ({role_label(run['policies'][p]['role'])})"
+                                        for p in labels])
     components: dict[str, None] = {}
     for p in labels:
         for layer in run["policies"][p]["per_layer"].values():

@@ -34,6 +34,7 @@ from rctsim.report.trace_figures import (
     mean_rate_caveat,
 )
 from rctsim.result import Result, write_atomic
+from rctsim.summary import role_label
 from rctsim.trace.model import Trace
 
 RUN_FIGURES = ("fig-baselines", "fig-energy-layer", "fig-energy-breakdown",
@@ -153,7 +154,7 @@ def _input_rows(inputs: RunInputs) -> list[tuple[str, str]]:
         h = inputs.trace.header
         detail += f", data set {h.dataset}, batch {h.batch_size}, seed {h.seed}, {h.producer}"
     rows.append(("", escape(detail)))
-    bases = [f"{b} ({run['policies'][b]['role']})" for b in baseline_labels(run)]
+    bases = [f"{b} ({role_label(run['policies'][b]['role'])})" for b in baseline_labels(run)]
     rows.append(("Baselines" if len(bases) > 1 else "Baseline",
                  escape(", ".join(bases) or "none")))
     options = ", ".join(f"{k}={v}" for k, v in run.get("options", {}).items())

@@ -23,6 +23,7 @@ from rich.text import Text
 from rctsim.display import shown
 from rctsim.sweep.plan import SweepPlan
 from rctsim.sweep.runner import SweepOutcome, SweepProgress
+from rctsim.sweep.search_space import TRACE_AXIS
 
 _STAGES = {"train": ("training traces", "traces"), "simulate": ("simulating", "points"),
            "search": ("searching", "evaluations")}
@@ -88,8 +89,13 @@ def print_summary(console: Console, plan: SweepPlan, outcome: SweepOutcome, *,
 
 
 def _fmt(column: str, value: Any, *, plain: bool = False) -> str:
+    """A cell of the front table: objectives and metrics with units; an axis value as given,
+    except a float (a continuous axis) to 4 significant digits (the store and CSV keep it
+    whole)."""
     if value is None:
         return "-"
+    if isinstance(value, float) and plain:
+        return f"{value:.4g}"
     if plain or not isinstance(value, int | float) or isinstance(value, bool):
         return str(value)
     if column.endswith("_pj"):
@@ -116,16 +122,21 @@ def _binary(value: float) -> str:
     return f"{value:.4g} B"
 
 
+HEADERS = {"trace_name": "trace"}
+"""Front-table headers that differ from the store column."""
+
+
 def front_table(plan: SweepPlan, rows: Sequence[dict[str, Any]], *, limit: int) -> Table:
-    """The front as a table: axes, trace, objectives; sorted by the first objective."""
+    """The front as a table: axes, trace, objectives; sorted by the first objective. The
+    trace's label shows once, headed `trace` (a search's `trace` axis holds the same label)."""
     first = plan.objectives[0]
     ordered = sorted(rows, key=lambda r: r[first.column], reverse=first.maximise)
-    columns = ["point", *(a for a in plan.axes if a != "policy"), "trace_name", "policy",
-               *dict.fromkeys(o.column for o in plan.objectives)]
-    table = Table(title=f"Pareto front ({len(rows)} points)")
+    columns = ["point", *(a for a in plan.axes if a not in ("policy", TRACE_AXIS)),
+               "trace_name", "policy", *dict.fromkeys(o.column for o in plan.objectives)]
+    table = Table(title=f"Pareto front ({len(rows)} point{'' if len(rows) == 1 else 's'})")
     for column in columns:
-        table.add_column(shown(column), justify="left" if column in ("trace_name", "policy")
-                         else "right")
+        table.add_column(shown(HEADERS.get(column, column)),
+                         justify="left" if column in ("trace_name", "policy") else "right")
     for row in ordered[:limit]:
         table.add_row(*(shown(_fmt(c, row.get(c), plain=c in plan.axes or c == "point"))
                         for c in columns))
