@@ -6,6 +6,7 @@ import numpy as np
 
 from hwmodels.load import load_hardware
 from hwmodels.schema import HardwareSpec
+from rctsim.cli import main
 from rctsim.trace.model import LayerSpec, PolicySpec, Trace, TraceHeader
 
 
@@ -53,3 +54,13 @@ def hardware(**changes) -> HardwareSpec:
     if "dram_bw" in changes:
         data["dram"]["bandwidth_bytes_per_s"] = changes["dram_bw"]
     return HardwareSpec.model_validate(data)
+
+
+def run_main(argv: list[str], capsys):
+    """`rctsim ARGV` in this process: (exit status, captured stdout/stderr)."""
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as done:
+        code = int(done.code or 0)
+    return code, capsys.readouterr()

@@ -6,17 +6,10 @@ from __future__ import annotations
 import pytest
 
 from rctsim.baselines import split_baselines
-from rctsim.cli import main
 from rctsim.errors import InputError
+from tests.helpers import run_main
 
-
-def _run(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    return code, capsys.readouterr()
+_run = run_main
 
 
 @pytest.mark.parametrize("text", ["", " ", "qat,,fp32", "qat,", ",qat"])

@@ -12,18 +12,13 @@ from rctsim.cli import main
 from rctsim.report.page import figure_specs, page_manifest
 from rctsim.report.tornado import tornado_figures, tornado_rows
 from rctsim.sensitivity_run import CSV_COLUMNS, METRICS, SCHEMA
+from tests.helpers import run_main
 
 TRACE = "charlm"
 """The smallest bundled trace (3 layers)."""
 
 
-def _run(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    return code, capsys.readouterr()
+_run = run_main
 
 
 @pytest.fixture(scope="module")

@@ -11,21 +11,15 @@ from rich.console import Console
 
 import rctsim
 import rctsim.cli.sensitivity_cmd as sensitivity_cmd
-from rctsim.cli import main
 from rctsim.errors import InputError
 from rctsim.sensitivity_assumptions import BY_NAME
+from tests.helpers import run_main
 
 TRACE = "charlm"
 """The smallest bundled trace (3 layers)."""
 
 
-def _run(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    return code, capsys.readouterr()
+_run = run_main
 
 
 def test_progress_counts_the_settings_the_summary_counts():

@@ -7,22 +7,14 @@ import json
 
 import pytest
 
-from rctsim.cli import main
 from rctsim.errors import InputError
 from rctsim.replay import SimOptions, simulate
 from rctsim.sweep import parse_sweep_config
 from rctsim.trace import read_trace
-from tests.helpers import hardware
+from tests.helpers import hardware, run_main
 from tests.test_sweep_run import GRID, _run, traces  # noqa: F401 (the traces fixture)
 
-
-def _cli(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as done:
-        code = int(done.code or 0)
-    return code, capsys.readouterr()
+_cli = run_main
 
 
 def test_a_baseline_variant_fills_the_savings(traces, tmp_path):  # noqa: F811
