@@ -271,12 +271,18 @@ def main() -> None:
     if "sweep" not in args.skip:
         b, n = base["sweep"], new["sweep"]
         worst = 0.0
-        if set(b["metrics"]) != set(n["metrics"]):
-            bad += 1
-            print("sweep: the two sides computed different points")
+        if set(b["metrics"]) == set(n["metrics"]):
+            pairs = [(n["metrics"][key], want) for key, want in b["metrics"].items()]
+        elif len(b["metrics"]) == len(n["metrics"]):
+            # point keys hash the options and version: compare the same plan's points in order
+            print("sweep: point keys differ (options or version changed); compared in plan order")
+            pairs = list(zip(n["metrics"].values(), b["metrics"].values(), strict=True))
         else:
-            for key, want in b["metrics"].items():
-                worst = max(worst, _worst(n["metrics"][key], want, want))
+            bad += 1
+            pairs = []
+            print("sweep: the two sides computed different numbers of points")
+        for got, want in pairs:
+            worst = max(worst, _worst(got, want, want))
         bad += worst > REL
         rate_b, rate_n = b["points"] / b["seconds"], n["points"] / n["seconds"]
         print(f"\nsweep: {n['what']}, {n['points']} points on {args.sweep_workers} local "
@@ -296,7 +302,10 @@ def main() -> None:
               f"{'yes' if worst <= REL else 'NO'} (worst relative difference {worst:.1e})")
         print(f"target: <= {TARGETS['many_phases_s']:g} s: {n['seconds']:.1f} s")
     if bad:
-        raise SystemExit(f"{bad} measurement(s) differ by more than {REL:g} relative")
+        raise SystemExit(f"{bad} measurement(s) differ by more than {REL:g} relative (where "
+                         "the model changed between the two versions, results differ by design; "
+                         "tests/test_speed_identity.py checks the fast path against the "
+                         "straightforward one of the same version)")
 
 
 if __name__ == "__main__":
