@@ -73,6 +73,20 @@ def test_normalised_curve_ends_at_the_whole_front():
     assert norm.hypervolume(best) == pytest.approx(REFERENCE ** 2)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_curve_equals_the_hypervolume_of_every_prefix(seed):
+    """The curve skips points a front point weakly dominates (duplicates included); every value
+    still equals the hypervolume of the rows evaluated so far, computed from scratch."""
+    rng = np.random.default_rng(seed)
+    objectives = tuple(Objective(n, n, False) for n in ("a", "b", "c"))
+    grid = rng.integers(0, 6, size=(80, 3)).astype(float)  # many ties and repeats
+    rows = [{"status": "ok", "a": x, "b": y, "c": z} for x, y, z in grid]
+    norm = Normaliser(rows, objectives)
+    curve = hypervolume_curve(rows, norm)
+    assert curve == [pytest.approx(norm.hypervolume(rows[:i + 1]), rel=1e-12)
+                     for i in range(len(rows))]
+
+
 def test_importance_of_an_additive_hand_case():
     """log10 y = a + 2b on the full grid a in {0,1}, b in {0,1,2}: var(a) = 1/4,
     var(2b) = 4 * 2/3 = 8/3, independent, so eta²(a) = (1/4)/(1/4 + 8/3) and eta²(b) the rest;

@@ -61,7 +61,9 @@ def _slice(pts: np.ndarray, ref: np.ndarray) -> float:
         thickness = top - pts[i, -1]
         if thickness > 0:
             above = pts[:i + 1, :-1]
-            total += thickness * _slice(above[pareto_mask(above, [False] * (k - 1))], ref[:-1])
+            if k - 1 > 2:  # the 1- and 2-objective volumes take dominated points as they are
+                above = above[pareto_mask(above, [False] * (k - 1))]
+            total += thickness * _slice(above, ref[:-1])
     return total
 
 
@@ -109,13 +111,15 @@ class Normaliser:
 
 
 def hypervolume_curve(rows: Sequence[dict[str, Any]], norm: Normaliser) -> list[float]:
-    """Hypervolume after each of `rows` in order (error rows keep the previous value)."""
+    """Hypervolume after each of `rows` in order (error rows keep the previous value; so does a
+    row that a front point already weakly dominates: it adds no volume, so the volume is not
+    computed again)."""
     curve, front = [], np.empty((0, len(norm.objectives)))
     ref = [REFERENCE] * len(norm.objectives)
     value = 0.0
     for row in rows:
         new = norm([row])
-        if len(new):
+        if len(new) and not np.any(np.all(front <= new[0], axis=1)):
             front = np.vstack([front, new])
             front = front[pareto_mask(front, [False] * front.shape[1])]
             value = hypervolume(front, ref)
