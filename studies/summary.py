@@ -113,7 +113,7 @@ def rct_section() -> list[str]:
         f"traffic {_pct_range([_f(r['saving_vs_qat_dram_traffic']) for r in rct])}, total "
         f"energy {_pct_range([_f(r['saving_vs_qat_total_energy']) for r in rct])}, energy to "
         f"the target accuracy {to_target}.",
-        "", table,
+        "", table, "", _claim_ranges_line(folder), "",
         "Why we differ where we do (details in the study): parameter memory follows the "
         "hardware's storage packing: the presets store whole bytes (`packing: byte`, "
         "docs/model.md §1), so RCT's 9-16-bit weights take 2 bytes against QAT's 1 + 4; "
@@ -125,6 +125,27 @@ def rct_section() -> list[str]:
         "leakage do not shrink with them. Our models are small (20k and 98k parameters) and "
         "trained on our own data sets: ratios set by bits and the energy table transfer, "
         "absolute numbers do not.", ""]
+
+
+CLAIM_WORDS = {"gemm": "GEMM energy (> 86 %)", "apt_energy": "APT training energy (> 50 %)",
+               "param_mem_arxiv": "parameter memory (> 46 %)",
+               "param_mem_tnnls": "parameter memory (63.5-80 %)",
+               "param_move": "parameter movement (about half)"}
+"""Claim keys of claim_ranges.csv (studies/rct_vs_qat/claims.py) in words, with the figure
+each paper published."""
+
+
+def _claim_ranges_line(folder: Path) -> str:
+    """Each claim's range over every setting of every modelling assumption (claim_ranges.csv)."""
+    rows = study.read_csv(folder / "claim_ranges.csv")
+    words = []
+    for claim, baseline in dict.fromkeys((r["claim"], r["baseline"]) for r in rows):
+        values = [_f(r["value"]) for r in rows
+                  if (r["claim"], r["baseline"]) == (claim, baseline)]
+        words.append(f"{CLAIM_WORDS.get(claim, claim)} vs {baseline} {_pct_range(values)}")
+    return ("- Each claim over every setting of every modelling assumption (`python studies/"
+            "rct_vs_qat/claim_ranges.py`, [ranges](../studies/rct_vs_qat/claim_ranges.md), "
+            "each assumption varied alone, both models and presets): " + "; ".join(words) + ".")
 
 
 def speed_section() -> list[str]:

@@ -314,7 +314,10 @@ def sections(cfg, result: dict[str, Any]) -> list[list[str]]:
          "Claims as docs/concepts.md quotes the papers' abstracts (the full texts are not "
          "available here). *meets*: our whole range satisfies the claim (an 'about' claim "
          "within 10 points); *partly*: some runs do; *below* / *above*: none does, every run "
-         "is below / above.", "", tables.claims_table(result)],
+         "is below / above. Each claim as a range over the settings of every modelling "
+         "assumption (`rctsim sensitivity`), with the paper's setting marked: "
+         "[claim_ranges.md](claim_ranges.md) (`python studies/rct_vs_qat/claim_ranges.py`).",
+         "", tables.claims_table(result)],
         ["## 5. Where we differ, and why", "",
          gemm_reason(result, cfg.hardware[0]), param_memory_reason(result, cfg.hardware),
          param_movement_reason(result), total_reason(result),
