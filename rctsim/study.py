@@ -109,6 +109,12 @@ def pct(value: float | None, digits: int = 1) -> str:
     return text[1:] if text.startswith("-") and float(text[:-1]) == 0 else text
 
 
+def pct_range(low: float, high: float, digits: int = 1) -> str:
+    """`a% to b%`, or one percentage when both read the same."""
+    lo, hi = pct(low, digits), pct(high, digits)
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
 def sci(value: float, digits: int = 3) -> str:
     """A number to `digits` significant digits in plain or scientific notation."""
     return f"{value:.{digits}g}"

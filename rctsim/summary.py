@@ -177,8 +177,25 @@ def baseline_note(result: Result, c: dict | None = None) -> str | None:
     dgrad = result.options.get("qat_dgrad_weights")
     if name == "qat" and dgrad:
         note += f"; dgrad reads the {dgrad} weights"
+    note += _wider_unit_note(result, name.split(":", 1)[0])
     return (f"{c['baseline']} (counterfactual baseline: nothing retrained, the same iterations "
             f"priced under {c['baseline']}): {note}")
+
+
+def _wider_unit_note(result: Result, name: str) -> str:
+    """For a half-precision baseline on hardware with no unit for its format: where its GEMMs
+    run instead (a wider float unit holds the values exactly; hwmodels.compute.WIDER)."""
+    fmt = name.rsplit("-", 1)[-1]
+    spec = result.hardware.get("spec")
+    if fmt not in ("fp16", "bf16") or not spec:
+        return ""
+    units = spec.get("compute_units") or []
+    if any(fmt in (u.get("formats") or {}) for u in units):
+        return ""
+    wider = [u["name"] for u in units if "fp32" in (u.get("formats") or {})]
+    where = f"fp32 on {wider[0]}" if wider else "a wider float unit"
+    return (f"; this hardware has no {fmt} unit, so those GEMMs run at {where} and are "
+            "priced at fp32")
 
 
 def summary_header(result: Result) -> list[str]:

@@ -136,6 +136,21 @@ def test_edge_npu_runs_half_precision_on_its_fp16_unit():
     assert {r.bits for r in pr.rows if r.action == "mac"} == {"fp32"}
 
 
+def test_summary_says_when_half_precision_runs_on_the_fp32_unit():
+    """The Baseline line names the fallback on hardware without the format's unit, and says
+    nothing of it where the unit exists."""
+    from rctsim.summary import baseline_note
+    trace = make_trace(mlp_layers(), iterations=10)
+    data = hardware().model_dump()
+    data["compute_units"] = [u for u in data["compute_units"] if u["name"] != "fp16_vector"]
+    for hw, expected in ((hardware(), False), (HardwareSpec.model_validate(data), True)):
+        result = simulate(hw, trace, baseline="mixed-bf16,qat")
+        notes = {k: baseline_note(result, c) for k, c in result.comparisons.items()}
+        assert ("no bf16 unit, so those GEMMs run at fp32 on fp32_vector" in notes["mixed-bf16"]
+                ) is expected
+        assert "no bf16 unit" not in notes["qat"] and "no fp16 unit" not in notes["qat"]
+
+
 def test_variant_parameters():
     trace = make_trace(mlp_layers(), iterations=10)
     hw = float_hw()

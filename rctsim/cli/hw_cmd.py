@@ -143,7 +143,8 @@ def _spec_table(spec: HardwareSpec, sources: bool) -> Table:
                                  if dram.bandwidth_bytes_per_s is not None else ""), dram.source))
     rows.append(("energy table", spec.energy_table, ""))
     latency = spec.dram.latency_ns
-    latency_text = "none given" if latency is None else f"{latency:g} ns"
+    latency_text = ("from the technology (derived below)" if latency is None
+                    else f"{latency:g} ns (written)")
     rows.append(("latency, packing", f"DRAM latency {latency_text}; packing {spec.packing} "
                  "(docs/model.md §1, §4)", ""))
     for part, description, source in rows:

@@ -22,6 +22,7 @@ import claims
 import yaml
 
 import rctsim
+from rctsim import study
 
 HERE = Path(__file__).resolve().parent
 """The study's folder (outputs are written here)."""
@@ -87,12 +88,8 @@ def read_csv(path: Path) -> list[dict]:
                  "paper_setting": r["paper_setting"] == "true"} for r in csv.DictReader(fh)]
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.1f}%"
-
-
 def _span(values: list[float]) -> str:
-    return f"{_pct(min(values))} to {_pct(max(values))}" if values else "n/a"
+    return study.pct_range(min(values), max(values)) if values else "n/a"
 
 
 def _moves(rows: list[dict]) -> bool:

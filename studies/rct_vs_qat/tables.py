@@ -152,7 +152,7 @@ def claim_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
         for base in (b for b in claim.baselines if b in known):
             lo, hi = ours_range(claim, result, base)
             ours = (f"{lo:.2f}-{hi:.2f} bits" if claim.metric == "mean_w_bits"
-                    else f"{study.pct(lo)} to {study.pct(hi)}")
+                    else study.pct_range(lo, hi))
             out.append({"claim": claim.text, "source": claim.source,
                         "published": claims.published(claim), "baseline": base,
                         "ours_low": lo, "ours_high": hi,
