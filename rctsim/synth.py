@@ -107,6 +107,11 @@ def _with_opt_state(policy: PolicySpec, bits: int | None,
     return policy.model_copy(update={"params": params}), note
 
 
+BITS_SOURCE = "bits schedule (--bits)"
+"""How a bad bits schedule is named: the `--bits` option of trace synth/import, or the
+`schedule=` argument from Python."""
+
+
 def parse_bits(spec: str) -> np.ndarray:
     """uint8 [4] bits `w, a, g, acc` from a spec like `w=16,a=8,g=8` (acc defaults to 32)."""
     allowed = "w=BITS,a=BITS,g=BITS[,acc=BITS] with BITS in 1..32, or qat, or fp32"
@@ -114,16 +119,16 @@ def parse_bits(spec: str) -> np.ndarray:
     for item in spec.split(","):
         key, sep, text = (part.strip() for part in item.partition("="))
         if not sep or key not in OPERANDS:
-            raise InputError("bits", key or item.strip() or "(empty)",
+            raise InputError(BITS_SOURCE, key or item.strip() or "(empty)",
                              f"bad item {item.strip()!r} in {spec!r}", allowed)
         if key in values:
-            raise InputError("bits", key, f"given twice in {spec!r}", allowed)
+            raise InputError(BITS_SOURCE, key, f"given twice in {spec!r}", allowed)
         if not (text.isascii() and text.isdigit()) or not MIN_BITS <= int(text) <= MAX_BITS:
-            raise InputError("bits", key, f"{text!r} is not a bitwidth", allowed)
+            raise InputError(BITS_SOURCE, key, f"{text!r} is not a bitwidth", allowed)
         values[key] = int(text)
     missing = [op for op in ("w", "a", "g") if op not in values]
     if missing:
-        raise InputError("bits", missing[0], f"missing in {spec!r}", allowed)
+        raise InputError(BITS_SOURCE, missing[0], f"missing in {spec!r}", allowed)
     values.setdefault("acc", DEFAULT_ACC_BITS)
     return np.array([values[op] for op in OPERANDS], dtype=np.uint8)
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from rctsim.cli import main
+from rctsim.synth import synth_trace
 from rctsim.trace import catalog
 from rctsim.trace.io import trace_to_bytes, write_trace
 from rctsim.trace.model import (
@@ -224,3 +225,21 @@ def test_bad_file_in_a_real_process(tmp_path) -> None:
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert f"{path}: length (byte {len(GOOD) - 1}): truncated" in done.stderr
+
+
+def test_info_without_metrics_says_so_in_one_line(tmp_path, capsys) -> None:
+    """A trace that records no metrics (a synthesised one) gets one line, not an empty table."""
+    path = tmp_path / "synth.trace"
+    write_trace(synth_trace("mlp", batch_size=8, iterations=10, schedule="w=8,a=8,g=8"), path)
+    code, out, _ = run_cli(["trace", "info", str(path)], capsys)
+    assert code == 0 and "Metrics: none recorded" in out
+    assert "Metrics (value @ iteration)" not in out
+
+
+def test_bad_bits_names_the_option(tmp_path, capsys) -> None:
+    """A schedule missing an operand names --bits and the operand, exit 2, no file."""
+    out_file = tmp_path / "x.trace"
+    code, out, err = run_cli(["trace", "synth", "--model", "mlp", "--bits", "w=8,a=8",
+                              "--out", str(out_file)], capsys)
+    assert code == 2 and not out_file.exists()
+    assert err.startswith("rctsim: error: bits schedule (--bits): g: missing in 'w=8,a=8'")

@@ -125,7 +125,10 @@ def _layer_table(s: dict[str, Any]) -> Table:
     return table
 
 
-def _metrics_table(s: dict[str, Any]) -> Table:
+def _metrics_table(s: dict[str, Any]) -> Table | str:
+    """The recorded metrics as a table, or one line when the trace records none."""
+    if not s["metrics"]["series"] and not s["metrics"]["signals"]:
+        return "Metrics: none recorded"
     table = Table(title="Metrics (value @ iteration)")
     for column in ("metric", "records", "first", "last", "min", "max"):
         table.add_column(column, justify="left" if column == "metric" else "right")
@@ -134,8 +137,6 @@ def _metrics_table(s: dict[str, Any]) -> Table:
                       *(_fmt_point(m[k]) for k in ("first", "last", "min", "max")))
     for name, sig in s["metrics"]["signals"].items():
         table.add_row(f"{shown(name)} (per layer)", str(sig["count"]), "", "", "", "")
-    if not s["metrics"]["series"] and not s["metrics"]["signals"]:
-        table.caption = "no metrics recorded"
     return table
 
 
