@@ -81,3 +81,23 @@ def test_grid_front_heads_the_trace_column_trace(folder, tmp_path, capsys):
     assert {row[header.index("trace")] for row in rows} == {p["trace_name"] for p in front}
     n = len(front)
     assert f"Pareto front ({n} point{'' if n == 1 else 's'})" in text
+
+
+def test_a_front_over_several_models_says_so(folder, tmp_path, capsys):
+    """Traces of two models in one sweep: the summary notes that one front compares them;
+    one model's traces get no such note."""
+    other = folder / "lstm.trace"
+    if not other.exists():
+        write_trace(synth_trace("lstm_lm", batch_size=2, iterations=5, schedule="w=8,a=8,g=8",
+                                seq_len=4, vocab=50, hidden=8, layers=1), other)
+    base = {"version": 2, "name": "models",
+            "hardware": {"base": "edge_npu", "axes": {"sram_kb": [64]}},
+            "objectives": ["energy", "latency"]}
+    mixed = {**base, "policies": {"traces": [str(folder / "rct.trace"), str(other)]}}
+    text, _ = _sweep(folder, tmp_path, capsys, mixed)
+    assert "note: the traces are of 2 models (lstm_lm, mlp)" in " ".join(text.split())
+    single = {**base, "name": "one", "policies": {"traces": [str(folder / "rct.trace"),
+                                                             str(folder / "qat.trace")]}}
+    (tmp_path / "one").mkdir()
+    text, _ = _sweep(folder, tmp_path / "one", capsys, single)
+    assert "models (" not in text

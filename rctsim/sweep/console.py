@@ -84,6 +84,11 @@ def print_summary(console: Console, plan: SweepPlan, outcome: SweepOutcome, *,
         f"  store: {shown(store, 400)}",
         f"  Pareto front over {shown(objectives, 400)}: {front_size} of {ok} points",
     ]
+    models = sorted({point.trace.model for point in outcome.points if point.trace is not None})
+    if len(models) > 1:
+        names = shown(", ".join(models), 200)
+        lines.append(f"  note: the traces are of {len(models)} models ({names}); the front "
+                     "compares their costs as if the models were interchangeable")
     for line in lines:
         console.print(line, soft_wrap=True)
 
