@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import TYPE_CHECKING
 
+from hwmodels.compute import gemm_unit
 from hwmodels.schema import HardwareSpec
 from hwmodels.summary import hardware_line
 from rctsim.display import cut
+from rctsim.errors import InputError
 from rctsim.result import NONGEMM_MISSING
 from rctsim.units import count, duration, percent, quantity
 
@@ -183,19 +185,20 @@ def baseline_note(result: Result, c: dict | None = None) -> str | None:
 
 
 def _wider_unit_note(result: Result, name: str) -> str:
-    """For a half-precision baseline on hardware with no unit for its format: where its GEMMs
-    run instead (a wider float unit holds the values exactly; hwmodels.compute.WIDER)."""
+    """For a half-precision baseline on hardware with no unit for its format: the unit and the
+    wider format its GEMMs run at instead, as the replay chooses them (hwmodels.compute)."""
     fmt = name.rsplit("-", 1)[-1]
     spec = result.hardware.get("spec")
     if fmt not in ("fp16", "bf16") or not spec:
         return ""
-    units = spec.get("compute_units") or []
-    if any(fmt in (u.get("formats") or {}) for u in units):
+    try:
+        unit = gemm_unit(HardwareSpec.model_validate(spec), fmt, what=name)
+    except InputError:  # no unit at all: the run itself would have said so
         return ""
-    wider = [u["name"] for u in units if "fp32" in (u.get("formats") or {})]
-    where = f"fp32 on {wider[0]}" if wider else "a wider float unit"
-    return (f"; this hardware has no {fmt} unit, so those GEMMs run at {where} and are "
-            "priced at fp32")
+    if unit.fmt == fmt:
+        return ""
+    return (f"; this hardware has no {fmt} unit, so those GEMMs run at {unit.fmt} on "
+            f"{unit.name} and are priced at {unit.fmt}")
 
 
 def summary_header(result: Result) -> list[str]:
