@@ -17,13 +17,13 @@ from rctsim.cli.synth_cmd import (
     QatOption,
     ScheduleFromOption,
     schedule_choice,
+    write_and_report,
 )
 from rctsim.cli.trace_cmd import trace_app
 from rctsim.errors import InputError
 from rctsim.synth import schedule_trace
 from rctsim.trace.catalog import load_trace
 from rctsim.trace.interchange import default_header, read_table, table_trace, write_table
-from rctsim.trace.io import write_trace
 from rctsim.trace.model import Trace
 
 IMPORT_SUFFIXES = (".onnx", ".csv", ".json")
@@ -69,15 +69,10 @@ def import_model(
         trace, skipped = _from_table(source, batch_size=batch_size, iterations=iterations,
                                      seed=seed, flags=flags,
                                      opt_state_bits=opt_state_bits), ""
-    write_trace(trace, out)
-    params = sum(layer.params for layer in trace.layers)
-    macs = sum(layer.macs for layer in trace.layers)
-    typer.echo(f"wrote {out}: {trace.header.model}, {trace.n_layers} layers, {params:,} params, "
-               f"{macs:,} forward MACs per iteration (batch {trace.header.batch_size}), "
-               f"{trace.iterations:,} iterations, policy {trace.header.policy.name}, "
-               f"{len(trace.phase_start)} phase(s)")
+    write_and_report(trace, out)
     if skipped:
-        typer.echo(f"skipped unsupported operators (passed through, no work counted): {skipped}")
+        typer.echo(f"skipped unsupported operators (passed through, no work counted): {skipped}",
+                   err=str(out) == "-")
 
 
 @trace_app.command("export")

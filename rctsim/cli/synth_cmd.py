@@ -71,12 +71,18 @@ def synth(
     trace = synth_trace(model, batch_size=batch_size, iterations=iterations, schedule=schedule,
                         seed=seed, source_name=source_name, opt_state_bits=opt_state_bits,
                         **opts)
+    write_and_report(trace, out)
+
+
+def write_and_report(trace: Trace, out: Path) -> None:
+    """Write a made trace and say what it holds (on standard error when the trace goes to
+    standard output)."""
     write_trace(trace, out)
     params = sum(layer.params for layer in trace.layers)
     macs = sum(layer.macs for layer in trace.layers)
-    typer.echo(f"wrote {out}: {model}, {trace.n_layers} layers, {params:,} params, "
-               f"{macs:,} forward MACs per iteration (batch {batch_size}), "
-               f"{iterations:,} iterations, policy {trace.header.policy.name}, "
+    typer.echo(f"wrote {out}: {trace.header.model}, {trace.n_layers} layers, {params:,} params, "
+               f"{macs:,} forward MACs per iteration (batch {trace.header.batch_size}), "
+               f"{trace.iterations:,} iterations, policy {trace.header.policy.name}, "
                f"{len(trace.phase_start)} phase(s)", err=str(out) == "-")
 
 
