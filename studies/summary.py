@@ -29,9 +29,8 @@ def _f(value: str) -> float:
 
 
 def _pct_range(values: list[float]) -> str:
-    """'a% to b%' (or one value)."""
-    lo, hi = study.pct(min(values)), study.pct(max(values))
-    return lo if lo == hi else f"{lo} to {hi}"
+    """'a% to b%' over the values (or one value)."""
+    return study.pct_range(min(values), max(values))
 
 
 def validation_section() -> list[str]:
