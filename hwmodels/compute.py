@@ -256,10 +256,15 @@ def memory_area_mm2(model: object, pes: int) -> float:
     return memory.size_bytes * count / 1024 * SRAM_MM2_PER_KB_FALLBACK
 
 
+def memory_area_parts(hw: HardwareSpec, sram_models: dict[str, object]
+                      ) -> list[tuple[str, float]]:
+    """(`sram:<name>`, mm²) of every on-chip memory, all its instances."""
+    pes = hw.array.rows * hw.array.cols
+    return [(f"sram:{name}", memory_area_mm2(model, pes)) for name, model in sram_models.items()]
+
+
 def chip_area_mm2(hw: HardwareSpec, sram_models: dict[str, object]) -> dict[str, object]:
     """Run JSON `area_mm2`: {"total": mm², "parts": {part: mm²}} over the array, the compute
     units and the memories (`sram:<name>`)."""
-    pes = hw.array.rows * hw.array.cols
-    parts = compute_area_parts(hw)
-    parts += [(f"sram:{name}", memory_area_mm2(model, pes)) for name, model in sram_models.items()]
+    parts = compute_area_parts(hw) + memory_area_parts(hw, sram_models)
     return {"total": sum(mm2 for _, mm2 in parts), "parts": dict(parts)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hwmodels.components import CostModels, build_cost_models, dram_bandwidth_bytes_per_s
-from hwmodels.compute import chip_area_mm2, compute_leakage_w, elementwise_unit
+from hwmodels.compute import chip_area_mm2, compute_leakage_w, elementwise_unit, memory_area_parts
 from hwmodels.dram import dram_technology
 from hwmodels.load import hardware_digest
 from hwmodels.schema import SRAM_OVERRIDES, HardwareSpec
@@ -91,7 +91,7 @@ def hardware_summary(spec: HardwareSpec, models: CostModels | None = None) -> di
         "dram_latency_s": models.dram.latency_s,
         "dram_bandwidth_bytes_per_s": models.dram.bandwidth_bytes_per_s,
         "leakage_w": sum(m.leakage_w for m in models.sram.values()),
-        "sram_area_mm2": sum(m.area_mm2 for m in models.sram.values()),
+        "sram_area_mm2": sum(mm2 for _, mm2 in memory_area_parts(spec, dict(models.sram))),
         "overrides": hardware_overrides(spec),
         "digest": hardware_digest(spec),
     }

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from hwmodels.components import build_cost_models, dram_bandwidth_bytes_per_s
-from hwmodels.compute import chip_area_mm2
+from hwmodels.compute import memory_area_parts
 from hwmodels.load import check_hardware, hardware_digest, load_hardware
 from hwmodels.schema import ArraySpec, DramSpec, HardwareSpec, MemorySpec
 from hwmodels.validation import validate_model
@@ -310,9 +310,7 @@ def hardware_points(source: str, space: HardwareSpace, *, base_dir: Path,
 def sram_area_mm2(spec: HardwareSpec) -> float:
     """The on-chip memories' area (mm², all instances) from the hardware's cost model: the
     `sram:` parts of the run JSON's `area_mm2` (hwmodels.compute.chip_area_mm2)."""
-    models = build_cost_models(spec)
-    return float(sum(v for k, v in chip_area_mm2(spec, dict(models.sram))["parts"].items()
-                     if k.startswith("sram:")))
+    return float(sum(mm2 for _, mm2 in memory_area_parts(spec, dict(build_cost_models(spec).sram))))
 
 
 def hardware_columns(spec: HardwareSpec, area: AreaModel) -> dict[str, Any]:
