@@ -8,6 +8,7 @@ the tables it quotes. Each section names the command that produced its numbers.
 
 from __future__ import annotations
 
+import runpy
 import sys
 from pathlib import Path
 
@@ -126,22 +127,21 @@ def rct_section() -> list[str]:
         "absolute numbers do not.", ""]
 
 
-CLAIM_WORDS = {"gemm": "GEMM energy (> 86 %)", "apt_energy": "APT training energy (> 50 %)",
-               "param_mem_arxiv": "parameter memory (> 46 %)",
-               "param_mem_tnnls": "parameter memory (63.5-80 %)",
-               "param_move": "parameter movement (about half)"}
-"""Claim keys of claim_ranges.csv (studies/rct_vs_qat/claims.py) in words, with the figure
-each paper published."""
+def _claim_texts() -> dict[str, str]:
+    """Claim key -> the claim in words (studies/rct_vs_qat/claims.py, the study's own list)."""
+    claims = runpy.run_path(str(STUDIES / "rct_vs_qat" / "claims.py"), run_name="claims")
+    return {c.key: c.text for c in claims["CLAIMS"]}
 
 
 def _claim_ranges_line(folder: Path) -> str:
     """Each claim's range over every setting of every modelling assumption (claim_ranges.csv)."""
     rows = study.read_csv(folder / "claim_ranges.csv")
+    texts = _claim_texts()
     words = []
     for claim, baseline in dict.fromkeys((r["claim"], r["baseline"]) for r in rows):
         values = [_f(r["value"]) for r in rows
                   if (r["claim"], r["baseline"]) == (claim, baseline)]
-        words.append(f"{CLAIM_WORDS.get(claim, claim)} vs {baseline} {_pct_range(values)}")
+        words.append(f"{texts.get(claim, claim)} (vs {baseline}): {_pct_range(values)}")
     return ("- Each claim over every setting of every modelling assumption (`python studies/"
             "rct_vs_qat/claim_ranges.py`, [ranges](../studies/rct_vs_qat/claim_ranges.md), "
             "each assumption varied alone, both models and presets): " + "; ".join(words) + ".")
