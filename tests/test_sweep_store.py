@@ -50,6 +50,21 @@ def test_wal_mode_and_a_failed_insert_leaves_nothing(tmp_path):
         assert mode == "wal" and store.count() == 0 and not store.conn.in_transaction
 
 
+def test_a_batch_lands_whole_or_not_at_all(tmp_path):
+    """insert_many: one transaction; a present key keeps its row, the batch's leases go; a bad
+    row in the batch rolls back every row of it."""
+    with SweepStore(tmp_path / "s.db") as store:
+        store.insert(_row("a", 1.0))
+        assert store.claim(["b", "c"], "me", limit=10) == ["b", "c"]
+        store.insert_many([_row("a", 2.0), _row("b", 3.0), _row("c", 4.0)])
+        rows = store.rows(["a", "b", "c"])
+        assert {k: r["energy_pj"] for k, r in rows.items()} == {"a": 1.0, "b": 3.0, "c": 4.0}
+        assert store.conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
+        with pytest.raises(sqlite3.IntegrityError):
+            store.insert_many([_row("d", 5.0), {"key": "e", "status": "ok"}])
+        assert store.count() == 3 and not store.conn.in_transaction
+
+
 def test_bad_store_files_are_one_line(tmp_path):
     """Not a database, a newer layout, or a missing folder: InputError naming --store."""
     junk = tmp_path / "junk.db"

@@ -140,8 +140,7 @@ def run_sweep(plan: SweepPlan, *, store: SweepStore, executor: Executor, cache: 
             for _, outcomes in executor.run(simulate_job,
                                             _tasks(plan, [by_key[k] for k in claimed],
                                                    traces, executor)):
-                for outcome in outcomes:
-                    store.insert(store_row(plan, by_key[outcome.key], outcome))
+                store.insert_many([store_row(plan, by_key[o.key], o) for o in outcomes])
                 computed += len(outcomes)
                 done += len(outcomes)
                 store.renew(owner)

@@ -227,8 +227,9 @@ class _Evaluator:
                 chunk, workers=self.executor.workers, options=self.plan.sweep.options,
                 baseline=self.plan.sweep.baseline, max_size=16)]
         for _, outcomes in self.executor.run(simulate_job, tasks):
+            self.store.insert_many([store_row(self.plan.sweep, first[o.key], o)
+                                    for o in outcomes])
             for outcome in outcomes:
-                self.store.insert(store_row(self.plan.sweep, first[outcome.key], outcome))
                 self.simulated += 1
                 for index in waiting[outcome.key]:
                     record(index, outcome.key, outcome.status, outcome.error)

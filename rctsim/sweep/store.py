@@ -15,7 +15,7 @@ import secrets
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -173,13 +173,21 @@ class SweepStore:
 
     def insert(self, row: dict[str, Any]) -> None:
         """Insert one complete row in its own committed transaction (a present key is kept)."""
-        values = [_encode(name, row.get(name)) for name in COLUMN_NAMES]
+        self.insert_many([row])
+
+    def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert complete rows in one committed transaction (present keys are kept): a worker's
+        batch lands whole or not at all, and one commit serves the batch."""
+        if not rows:
+            return
+        values = [[_encode(name, row.get(name)) for name in COLUMN_NAMES] for row in rows]
         marks = ",".join("?" * len(COLUMN_NAMES))
         with _guard(self.path), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute(f"INSERT INTO points ({','.join(COLUMN_NAMES)}) "
-                              f"VALUES ({marks}) ON CONFLICT(key) DO NOTHING", values)
-            self.conn.execute("DELETE FROM leases WHERE key = ?", (row["key"],))
+            self.conn.executemany(f"INSERT INTO points ({','.join(COLUMN_NAMES)}) "
+                                  f"VALUES ({marks}) ON CONFLICT(key) DO NOTHING", values)
+            self.conn.executemany("DELETE FROM leases WHERE key = ?",
+                                  [(row["key"],) for row in rows])
 
     def rows(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Rows by key for the keys that have one, JSON columns decoded."""
