@@ -22,7 +22,7 @@ then array. Event times are computed as SimPy computes them (`now + delay`, with
 `delay = end - now` where the model states an end). Left out, as no-ops: the event of the loader
 process ending, a `done` event nobody waits for, and the `done` timeout of an op whose last
 chunk writes back (it falls at the same time as that chunk's release with the next id, so it
-runs as the end of the release). Time per simulated chunk: about a third of SimPy's
+runs as the end of the release). A step takes about a third of the SimPy engine's time
 (bench/bench_engine.py); tests/test_engine_fast.py checks the identity.
 """
 
