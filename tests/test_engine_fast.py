@@ -148,7 +148,7 @@ def _captured_steps(monkeypatch) -> list[tuple[list[OpWork], dict]]:
         steps.append((list(work), dict(kw)))
         return real(work, **kw)
 
-    monkeypatch.setattr(replay, "simulate_step", record)
+    monkeypatch.setattr(replay, "simulate_step", record)  # the name replay calls
     for path in TRACES:
         tr = load_trace(path)
         if len(tr.phase_start) > 1:
