@@ -1,4 +1,4 @@
-"""Discrete-event timing of one training step (SimPy).
+"""Discrete-event timing of one training step.
 
 Three actors share one clock (in array cycles): a DMA engine that owns the DRAM channel, the
 compute array, and a pair of tile buffers between them (double buffering). Each op is cut into
@@ -18,6 +18,10 @@ cycles each) instead of being replayed (docs/model.md §4).
 
 Output: compute, stall and total cycles, the stall split by cause (DRAM bandwidth, SRAM
 bandwidth, DRAM latency) per op and in total, and a per-op timeline.
+
+Two engines compute it: the default event loop of rctsim/engine_fast.py (`_run`) and the SimPy
+processes below (`_run_simpy`, `engine="simpy"`), the reference the default one is tested
+against: the same events in the same order, bit-identical results.
 """
 
 from __future__ import annotations
@@ -28,8 +32,14 @@ from dataclasses import dataclass
 
 import simpy
 
+from rctsim import engine_fast
+
 BUFFERS = 2
 """Tile buffers between DMA and compute (double buffering)."""
+
+ENGINES = ("fast", "simpy")
+"""The step engines: the event loop of rctsim/engine_fast.py (default) and the SimPy one it is
+tested against (the reference)."""
 
 MAX_PERIOD = 3
 """Longest repeating pattern (in chunks) looked for in a steady run: the pipeline settles into
@@ -127,20 +137,25 @@ class _Run:
 def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
                   sram_bytes_per_cycle: float = math.inf, latency_cycles: float = 0.0,
                   keep_timeline: bool = False, merge: bool = True,
-                  split_latency: bool = True) -> StepTiming:
+                  split_latency: bool = True, engine: str = "fast") -> StepTiming:
     """Run the step's ops through DMA and compute; return its timing.
 
     `latency_cycles`: DRAM access latency of each read (write-backs are posted).
     `merge=False` replays every chunk (the closed form for steady runs is then not used; for
     tests). `split_latency=False` skips the zero-latency run that splits a wait between DRAM
     bandwidth and DRAM latency (the whole wait is then DRAM bandwidth; totals unchanged).
+    `engine`: "fast" (the default, rctsim/engine_fast.py) or "simpy" (the reference it is
+    tested against); both give bit-identical results.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    _run_one = _run if engine == "fast" else _run_simpy
     eff = [max(w.compute_cycles, w.sram_bytes / sram_bytes_per_cycle) for w in work]
-    run = _run(work, eff, dram_bytes_per_cycle, latency_cycles, keep_timeline, merge)
+    run = _run_one(work, eff, dram_bytes_per_cycle, latency_cycles, keep_timeline, merge)
     has_dram = any(w.dram_read_bytes > 0 or w.dram_write_bytes > 0 for w in work)
     idle0 = run.idle
     if split_latency and latency_cycles > 0 and has_dram and any(run.idle):
-        idle0 = _run(work, eff, dram_bytes_per_cycle, 0.0, False, merge).idle
+        idle0 = _run_one(work, eff, dram_bytes_per_cycle, 0.0, False, merge).idle
     ops = []
     for w, e, wait, wait0 in zip(work, eff, run.idle, idle0, strict=True):
         wait = max(0.0, wait)
@@ -162,12 +177,24 @@ def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
 
 def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: bool,
          merge: bool) -> _Run:
-    """One event-driven pass. Times inside SimPy exclude the cycles of merged steady runs;
-    `skipped` adds them back (every event after a merge is shifted by the same amount).
+    """One pass of the default engine (rctsim/engine_fast.py): `_run_simpy`'s events in
+    `_run_simpy`'s order without SimPy, bit-identical to it (tests/test_engine_fast.py)."""
+    total, idle, busy, log, simulated = engine_fast.run(work, eff, bw, latency, keep, merge,
+                                                        BUFFERS, MAX_PERIOD)
+    return _Run(total=total, idle=idle, dram_busy=busy,
+                timeline=[Interval(*iv) for iv in log], simulated=simulated)
+
+
+def _run_simpy(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: bool,
+               merge: bool) -> _Run:
+    """One event-driven pass in SimPy (the reference engine). Times inside SimPy exclude the
+    cycles of merged steady runs; `skipped` adds them back (every event after a merge is
+    shifted by the same amount).
 
     The loop keeps its state in local variables of the two processes (not a dict) and takes
     an item straight off a queue when one is there: the same events in the same order as
-    before, with less work around each (tests/test_speed_identity.py compares the two)."""
+    main c0e2661's loop (tests/engine_reference.py), with less work around each.
+    tests/test_engine_fast.py checks that `_run` gives bit-identical results."""
     env = simpy.Environment()
     timeout = env.timeout
     slots = _Queue(env, [None] * BUFFERS)

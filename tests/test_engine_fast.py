@@ -1,0 +1,185 @@
+"""The default step engine (rctsim/engine_fast.py) against the SimPy engine it replaces, its
+reference (`simulate_step(..., engine="simpy")`): bit-identical results, field by field (total,
+stalls by cause per op, DRAM busy cycles, chunks replayed, the timeline), on random workloads
+(tie-heavy small integers, where a load request and a write-back often fall on the same cycle,
+and real-valued ones) and on the OpWork lists every bundled trace x preset hands the engine."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hwmodels.load import list_presets
+from rctsim import engine, replay
+from rctsim.engine import OpWork, simulate_step
+from rctsim.errors import InputError
+from rctsim.trace import load_trace
+from rctsim.trace.model import Trace
+
+TRACES = sorted((Path(__file__).resolve().parents[1] / "workloads" / "traces").glob("*.trace"))
+
+
+def _bits(value):
+    """Every number of a result exactly (float.hex tells -0.0 from 0.0 and compares NaN)."""
+    if dataclasses.is_dataclass(value):
+        return (type(value).__name__,
+                tuple((f.name, _bits(getattr(value, f.name))) for f in dataclasses.fields(value)))
+    if isinstance(value, tuple | list):
+        return tuple(_bits(v) for v in value)
+    if isinstance(value, float):
+        return ("f", value.hex())
+    return (type(value).__name__, value)
+
+
+def _assert_identical(work: list[OpWork], **kw) -> None:
+    fast = simulate_step(work, **kw)
+    ref = simulate_step(work, engine="simpy", **kw)
+    assert _bits(fast) == _bits(ref), kw
+
+
+def _integer_work(rng: np.random.Generator, n_ops: int, max_chunks: int) -> list[OpWork]:
+    """Small integer cycles per chunk (bandwidth 1 byte/cycle): loads, computes and
+    write-backs end on the same cycles again and again. Zero reads, writes, compute; one chunk
+    and many; RAW dependencies on earlier ops."""
+    work = []
+    for i in range(n_ops):
+        n = int(rng.choice([1, 2, 3, int(rng.integers(1, max_chunks + 1))]))
+        c, r, w = (int(x) for x in rng.integers(0, 5, 3))
+        r *= int(rng.random() < 0.75)
+        w *= int(rng.random() < 0.6)
+        after = tuple(sorted({int(x) for x in rng.integers(0, i, rng.integers(0, 3))})) if i else ()
+        work.append(OpWork(f"op{i}", float(c * n), float(r * n), float(w * n), n,
+                           float(rng.integers(0, 3) * n), after))
+    return work
+
+
+def _real_work(rng: np.random.Generator, n_ops: int, max_chunks: int) -> list[OpWork]:
+    """Real-valued cycles and bytes of every size, as tests/test_speed_identity.py draws."""
+    work = []
+    for i in range(n_ops):
+        kind = rng.integers(4)
+        after = tuple(sorted({int(x) for x in rng.integers(0, i, rng.integers(0, 3))})) if i else ()
+        work.append(OpWork(
+            label=f"op{i}", compute_cycles=float(rng.choice([0.0, rng.uniform(1, 5e4)])),
+            dram_read_bytes=float(rng.uniform(1, 4e5)) if kind in (1, 3) else 0.0,
+            dram_write_bytes=float(rng.uniform(1, 4e5)) if kind in (2, 3) else 0.0,
+            chunks=int(rng.choice([1, 2, 3, int(rng.integers(4, max_chunks + 1))])),
+            sram_bytes=float(rng.uniform(0, 1e6)), after=after))
+    return work
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_tie_heavy_integer_steps_are_bit_identical(seed):
+    rng = np.random.default_rng(seed)
+    work = _integer_work(rng, int(rng.integers(1, 12)), max_chunks=30)
+    for merge in (True, False):
+        _assert_identical(work, dram_bytes_per_cycle=1.0,
+                          sram_bytes_per_cycle=float(rng.choice([math.inf, 1.0, 2.0])),
+                          latency_cycles=float(rng.choice([0, 1, 2, 3])), merge=merge,
+                          keep_timeline=True, split_latency=bool(rng.random() < 0.8))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_real_valued_steps_are_bit_identical(seed):
+    rng = np.random.default_rng(1000 + seed)
+    kw = {"dram_bytes_per_cycle": float(rng.uniform(2, 64)),
+          "sram_bytes_per_cycle": float(rng.choice([math.inf, rng.uniform(8, 512)])),
+          "latency_cycles": float(rng.choice([0.0, rng.uniform(1, 300)]))}
+    _assert_identical(_real_work(rng, int(rng.integers(1, 40)), 5000), keep_timeline=True, **kw)
+    _assert_identical(_real_work(rng, int(rng.integers(1, 10)), 60), merge=False, **kw)
+
+
+_int_op = st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3),
+                    st.integers(1, 12), st.integers(0, 2))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_int_op, min_size=1, max_size=7), st.sampled_from([0.0, 1.0, 2.0, 5.0]),
+       st.sampled_from([1.0, 2.0]), st.booleans(), st.data())
+def test_any_small_integer_step_is_bit_identical(ops, lat, bw, merge, data):
+    """Hypothesis: any short step of small integer chunks (per chunk: compute, read and write
+    cycles at 1 byte/cycle, SRAM bytes), any RAW dependencies on earlier ops."""
+    work = [OpWork(str(i), float(c * n), float(r * n), float(w * n), n, float(s * n),
+                   tuple(sorted(data.draw(st.sets(st.integers(0, i - 1), max_size=2)))) if i
+                   else ())
+            for i, (c, r, w, n, s) in enumerate(ops)]
+    _assert_identical(work, dram_bytes_per_cycle=bw, sram_bytes_per_cycle=2.0,
+                      latency_cycles=lat, merge=merge, keep_timeline=True)
+
+
+def test_edge_cases_are_bit_identical():
+    """No ops; an op waiting for itself (the loader never starts it: the run ends where SimPy's
+    ends); zero everything; an op with no compute between two that write back."""
+    kw = {"dram_bytes_per_cycle": 1.0, "latency_cycles": 1.0, "keep_timeline": True}
+    _assert_identical([], **kw)
+    _assert_identical([OpWork("a", 2, 2, 2, 2), OpWork("b", 2, 2, 2, 2, 0.0, (1,))], **kw)
+    _assert_identical([OpWork("z", 0, 0, 0, 5)], **kw)
+    _assert_identical([OpWork("a", 4, 2, 2, 2), OpWork("b", 0, 2, 0, 3, 0.0, (0,)),
+                       OpWork("c", 4, 0, 2, 2, 0.0, (0, 0, 1))], **kw)
+
+
+@pytest.mark.parametrize("latency", [0.0, 0.5, 1.0])
+def test_delays_lost_to_rounding_are_bit_identical(latency):
+    """After 2^53 cycles a half-cycle transfer adds nothing to the clock: SimPy then schedules
+    the timeout at the current time (behind what is already due), and so must the fast loop."""
+    big = float(2**53)
+    for work in ([OpWork("a", big, 1, 1.0, 2), OpWork("b", 2.0, 1.0, 1.0, 4, 0.0, (0,)),
+                  OpWork("c", 0.0, 0.0, 1.0, 3, 0.0, (1,))],
+                 [OpWork("a", big, 4, 1.0, 2), OpWork("b", 0.0, 1.0, 1.0, 4, 0.0, (0,)),
+                  OpWork("c", 0.0, 1.0, 1.0, 3, 0.0, (1,))]):
+        for merge in (True, False):
+            _assert_identical(work, dram_bytes_per_cycle=1.0, latency_cycles=latency,
+                              merge=merge, keep_timeline=True)
+
+
+def _captured_steps(monkeypatch) -> list[tuple[list[OpWork], dict]]:
+    """The OpWork list and rates of every step the replays of every bundled trace (first and
+    a middle phase) x every preset hand the engine."""
+    steps: list[tuple[list[OpWork], dict]] = []
+    real = replay.simulate_step
+
+    def record(work, **kw):
+        steps.append((list(work), dict(kw)))
+        return real(work, **kw)
+
+    monkeypatch.setattr(replay, "simulate_step", record)  # the name replay calls
+    for path in TRACES:
+        tr = load_trace(path)
+        if len(tr.phase_start) > 1:
+            tr = Trace.build(header=tr.header, layers=tr.layers,
+                             phase_start=np.array([0, tr.iterations // 2]),
+                             phase_bits=tr.phase_bits[[0, -1]])
+        for preset in list_presets():
+            for baseline in ("qat", None):
+                try:
+                    replay.simulate(preset, tr, baseline=baseline)
+                    break
+                except InputError:
+                    continue
+    return steps
+
+
+def test_every_bundled_trace_and_preset_is_bit_identical(monkeypatch):
+    steps = _captured_steps(monkeypatch)
+    assert len(steps) >= 2 * len(TRACES)  # two phases of each trace, at least one preset
+    assert len({kw["dram_bytes_per_cycle"] for _, kw in steps}) >= 3
+    for work, kw in steps:
+        kw = {**kw, "keep_timeline": True, "split_latency": True}
+        _assert_identical(work, **kw)
+
+
+def test_the_fast_engine_is_the_default_and_engines_are_named(monkeypatch):
+    def refuse(*_args):
+        raise AssertionError("the SimPy engine ran")
+
+    monkeypatch.setattr(engine, "_run_simpy", refuse)
+    t = simulate_step([OpWork("a", 100, 800, 400, 1)], dram_bytes_per_cycle=8)
+    assert t.total_cycles == 800 / 8 + 100 + 400 / 8  # load, compute, write-back in series
+    with pytest.raises(ValueError, match="engine must be one of fast, simpy"):
+        simulate_step([], dram_bytes_per_cycle=8, engine="numpy")
