@@ -73,6 +73,10 @@ def step_footprint(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
                      if c != "activations" and (i, c) not in placement.on_chip)
     acts_off = [0.0 if placement.resident(i, "activations")
                 else sizes.get((i, "activations"), 0.0) for i in range(len(layers))]
+    kept_off, run = [], 0.0  # kept_off[i] = sum(acts_off[: i + 1]), added in the same order
+    for v in acts_off:
+        run += v
+        kept_off.append(run)
     peak_total, peak_chip, peak_grads, peak_ws = 0.0, 0.0, 0.0, 0.0
     for c in counts:
         i, layer = c.op.layer, layers[c.op.layer]
@@ -83,7 +87,7 @@ def step_footprint(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
         ws = c.mapping.buffer_bytes if c.mapping else 0.0
         peak_ws = max(peak_ws, ws)
         chip = placement.resident_bytes + ws + sum(t.nbytes for t in live if not t.in_dram)
-        off = off_static + sum(acts_off[: i + 1]) + sum(t.nbytes for t in live if t.in_dram)
+        off = off_static + kept_off[i] + sum(t.nbytes for t in live if t.in_dram)
         peak_chip = max(peak_chip, chip)
         peak_total = max(peak_total, chip + off)
     return Footprint(

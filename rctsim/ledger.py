@@ -9,6 +9,7 @@ simulated phase; it equals the sum over the rows up to rounding, 1e-15 relative 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 KEY_FIELDS: tuple[str, ...] = ("layer", "op", "component", "action", "tensor", "bits")
@@ -129,3 +130,57 @@ def _match(value: str, want: str | tuple[str, ...]) -> bool:
     if isinstance(want, tuple):
         return value in want or any(value.startswith(w[:-1]) for w in want if w.endswith("*"))
     return value == want or (want.endswith("*") and value.startswith(want[:-1]))
+
+
+class Query:
+    """Several totals and breakdowns of a ledger answered in one pass over its rows.
+
+    Each answer adds the same cells in the same (insertion) order as `Ledger.total` and
+    `Ledger.breakdown` do, so the numbers are the same to the last bit. Which answers a row
+    feeds depends only on its key; that is worked out once per key and kept (at most
+    `MAX_KEYS` keys, then forgotten and worked out again), so a query asked of many ledgers
+    with the same keys (the phases of a run, the points of a sweep) tests each key once.
+    """
+
+    MAX_KEYS = 1 << 16
+
+    def __init__(self, totals: Sequence[tuple[str, dict]],
+                 breakdowns: Sequence[tuple[str, str, dict]] = ()) -> None:
+        """`totals`: (field, where) pairs as `Ledger.total` takes them; `breakdowns`:
+        (by, field, where) triples as `Ledger.breakdown` takes them."""
+        self._totals = [(0 if f == "quantity" else 1, dict(w)) for f, w in totals]
+        self._breakdowns = [(KEY_FIELDS.index(by), 0 if f == "quantity" else 1, dict(w))
+                            for by, f, w in breakdowns]
+        for _, where in self._totals + [(i, w) for _, i, w in self._breakdowns]:
+            for name in where:
+                KEY_FIELDS.index(name)  # ValueError on an unknown field, as total() raises
+        self._classes: dict[tuple[str, ...], tuple[tuple, tuple]] = {}
+
+    def _classify(self, key: tuple[str, ...]) -> tuple[tuple, tuple]:
+        def ok(where: dict) -> bool:
+            return all(_match(key[KEY_FIELDS.index(f)], v) for f, v in where.items())
+
+        totals = tuple((j, idx) for j, (idx, where) in enumerate(self._totals) if ok(where))
+        groups = tuple((j, pos, idx) for j, (pos, idx, where) in enumerate(self._breakdowns)
+                       if ok(where))
+        return totals, groups
+
+    def run(self, ledger: Ledger) -> tuple[list[float], list[dict[str, float]]]:
+        """(the totals, the breakdowns), in the order they were given."""
+        acc = [0.0] * len(self._totals)
+        outs: list[dict[str, float]] = [{} for _ in self._breakdowns]
+        classes = self._classes
+        if len(classes) > self.MAX_KEYS:
+            classes.clear()
+        for key, cell in ledger._rows.items():
+            got = classes.get(key)
+            if got is None:
+                got = classes[key] = self._classify(key)
+            totals, groups = got
+            for j, idx in totals:
+                acc[j] += cell[idx]
+            for j, pos, idx in groups:
+                out = outs[j]
+                name = key[pos]
+                out[name] = out.get(name, 0.0) + cell[idx]
+        return acc, outs

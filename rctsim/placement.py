@@ -13,6 +13,7 @@ A layer's output goes straight into its consumers' resident slots when they keep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from rctsim.ops import stored_input_elems, stored_weight_elems
 from rctsim.storage import LayerFormats
@@ -44,9 +45,9 @@ class Placement:
         the workspace; the other half holds the running GEMM's tiles)."""
         return nbytes <= self.workspace_bytes / 2 / TRANSIENT_SLOTS
 
-    @property
+    @cached_property
     def resident_bytes(self) -> float:
-        """Bytes of persistent tensors on chip."""
+        """Bytes of persistent tensors on chip (summed once: the placement is frozen)."""
         return sum(self.persistent_bytes[key] for key in self.on_chip)
 
 

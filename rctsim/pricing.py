@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from hwmodels.components import CostModels
 from hwmodels.compute import FLOAT_BITS, unit_component
-from hwmodels.elementwise import op_energy_pj, rng_op_pj
 from rctsim.counting import OpCounts
 from rctsim.ledger import Ledger
 
@@ -73,12 +72,12 @@ def _dma_reads(c: OpCounts) -> dict[str, float]:
 
 def _price_nongemm(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) -> None:
     """Non-GEMM primitive ops: one `vector` row per kind, action = the kind, quantity = ops."""
-    table = costs.table
+    table = costs.elementwise  # hwmodels.elementwise.ElementwiseEnergy: each answer once
     for kind, (mix, fmt) in c.nongemm.items():
         if kind == "random_bits":
-            pj = mix.total * rng_op_pj(table)
+            pj = mix.total * table.rng_pj()
         else:
-            pj = sum(count * op_energy_pj(table, name, fmt.bits, fmt.is_float)
+            pj = sum(count * table.op_pj(name, fmt.bits, fmt.is_float)
                      for name, count in (("add", mix.add), ("mul", mix.mul), ("cmp", mix.cmp))
                      if count)
         ledger.add(layer=layer_name, op=c.op.kind, component="vector", action=kind, tensor="-",

@@ -20,7 +20,7 @@ from rctsim.atomic import write_atomic
 from rctsim.engine import Interval
 from rctsim.errors import InputError
 from rctsim.footprint import Footprint
-from rctsim.ledger import Ledger, Row
+from rctsim.ledger import Ledger, Query, Row
 from rctsim.nongemm import RANDOM_WORD_BITS, XORSHIFT_OPS_PER_WORD
 from rctsim.storage import PARAM_TENSORS, TENSORS
 from rctsim.trace.model import Trace
@@ -105,38 +105,30 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
               nongemm_recorded: bool = True,
               op_cycles: dict[tuple[str, str], dict[str, float]] | None = None
               ) -> PolicyResult:
-    """Derive every total from the ledger rows."""
-    macs = {k: ledger.total("quantity", action="mac", op=k) for k in GEMM_OPS}
+    """Derive every total from the ledger rows (one pass: `_SUMMARY`)."""
+    t, (by_layer, by_op, by_component, by_tensor, vector_pj, vector_ops) = _SUMMARY.run(ledger)
+    macs = {k: t[i] for i, k in enumerate(GEMM_OPS)}
     macs["total"] = sum(macs.values())
-    sram = ("sram:*",)
-    arith = ledger.total(action="mac")
+    arith = t[3]
     # MAC feed: PE-local register traffic and global-buffer operand reads of the GEMMs, i.e. the
     # sram rows of GEMM ops whose `bits` names the MAC format (DMA rows carry "-")
-    feed = (ledger.total(component=sram, op=GEMM_OPS, action=("read", "write"))
-            - ledger.total(component=sram, op=GEMM_OPS, action=("read", "write"), bits="-"))
+    feed = t[4] - t[5]
     energy = {
-        "mac": (ledger.total(component=COMPUTE_COMPONENTS)
-                - ledger.total(component=COMPUTE_COMPONENTS, action="leak")),
+        "mac": t[6] - t[7],
         "gemm": arith,
         "gemm_arith": arith,
         "gemm_datapath": arith + feed,
-        "sram": ledger.total(component=sram, action=("read", "write")),
-        "dram": ledger.total(component="dram"),
-        "leakage": ledger.total(action="leak"),
-        "param_movement": ledger.total(component=("dram", "sram:*"), tensor=PARAM_TENSORS),
+        "sram": t[8],
+        "dram": t[9],
+        "leakage": t[10],
+        "param_movement": t[11],
     }
     energy["total"] = energy["mac"] + energy["sram"] + energy["dram"] + energy["leakage"]
-    parts = {NONGEMM_PART.get(k, k): v for k, v in ledger.breakdown("action",
-                                                                    component="vector").items()}
+    parts = {NONGEMM_PART.get(k, k): v for k, v in vector_pj.items()}
     energy["non_gemm"] = {"total": sum(parts.values()), "parts": parts}
-    traffic = {
-        "sram_read": ledger.total("quantity", component=sram, action="read", tensor=TENSORS),
-        "sram_write": ledger.total("quantity", component=sram, action="write", tensor=TENSORS),
-        "dram_read": ledger.total("quantity", component="dram", action="read"),
-        "dram_write": ledger.total("quantity", component="dram", action="write"),
-    }
+    traffic = {"sram_read": t[12], "sram_write": t[13], "dram_read": t[14], "dram_write": t[15]}
     traffic["dram_total"] = traffic["dram_read"] + traffic["dram_write"]
-    traffic["param_dram"] = ledger.total("quantity", component="dram", tensor=PARAM_TENSORS)
+    traffic["param_dram"] = t[16]
     fp = footprint
     memory = {
         "params": fp.params, "master_copy": fp.master_copy, "optimizer": fp.optimizer,
@@ -146,7 +138,7 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
         "gradients_peak": fp.gradients_peak, "workspace_peak": fp.workspace_peak,
         "peak_on_chip": fp.peak_on_chip, "peak_total": fp.peak_total,
     }
-    breakdown = {by: ledger.breakdown(by) for by in ("layer", "op", "component", "tensor")}
+    breakdown = {"layer": by_layer, "op": by_op, "component": by_component, "tensor": by_tensor}
     per_layer: dict[str, dict] = {layer: {"macs": 0.0, "energy_pj": {}}
                                   for layer in breakdown["layer"]}
     for row in ledger.rows():
@@ -154,8 +146,7 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
         cell["energy_pj"][row.component] = cell["energy_pj"].get(row.component, 0.0) + row.energy_pj
         if row.action == "mac":  # GEMM MACs, on the array or a float unit
             cell["macs"] += row.quantity
-    ops = {NONGEMM_PART.get(k, k): v
-           for k, v in ledger.breakdown("action", "quantity", component="vector").items()}
+    ops = {NONGEMM_PART.get(k, k): v for k, v in vector_ops.items()}
     non_gemm = {
         "recorded": nongemm_recorded,
         "missing": None if nongemm_recorded else NONGEMM_MISSING,
@@ -170,6 +161,35 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
                         phase_energy=phase_energy, per_layer=per_layer, non_gemm=non_gemm,
                         breakdown_cycles=_cycle_breakdown(op_cycles or {}),
                         op_cycles=dict(op_cycles or {}))
+
+
+_SRAM = ("sram:*",)
+_SRAM_RW = {"component": _SRAM, "action": ("read", "write")}
+_SUMMARY = Query(
+    totals=(
+        *(("quantity", {"action": "mac", "op": k}) for k in GEMM_OPS),  # 0-2 MACs by op
+        ("energy_pj", {"action": "mac"}),  # 3 GEMM arithmetic
+        ("energy_pj", {**_SRAM_RW, "op": GEMM_OPS}),  # 4 GEMMs' SRAM traffic
+        ("energy_pj", {**_SRAM_RW, "op": GEMM_OPS, "bits": "-"}),  # 5 ... of which DMA
+        ("energy_pj", {"component": COMPUTE_COMPONENTS}),  # 6 compute
+        ("energy_pj", {"component": COMPUTE_COMPONENTS, "action": "leak"}),  # 7 ... leakage
+        ("energy_pj", _SRAM_RW),  # 8 SRAM access
+        ("energy_pj", {"component": "dram"}),  # 9 DRAM
+        ("energy_pj", {"action": "leak"}),  # 10 leakage
+        ("energy_pj", {"component": ("dram", "sram:*"), "tensor": PARAM_TENSORS}),  # 11
+        ("quantity", {"component": _SRAM, "action": "read", "tensor": TENSORS}),  # 12
+        ("quantity", {"component": _SRAM, "action": "write", "tensor": TENSORS}),  # 13
+        ("quantity", {"component": "dram", "action": "read"}),  # 14
+        ("quantity", {"component": "dram", "action": "write"}),  # 15
+        ("quantity", {"component": "dram", "tensor": PARAM_TENSORS}),  # 16 parameter DRAM
+    ),
+    breakdowns=(
+        *((by, "energy_pj", {}) for by in ("layer", "op", "component", "tensor")),
+        ("action", "energy_pj", {"component": "vector"}),
+        ("action", "quantity", {"component": "vector"}),
+    ))
+"""Every total and breakdown `summarise` reads of a policy's ledger, asked in one pass (the
+same filters, each summed in the order `Ledger.total` and `Ledger.breakdown` sum)."""
 
 
 def _cycle_breakdown(op_cycles: dict[tuple[str, str], dict[str, float]]) -> dict:
