@@ -8,6 +8,7 @@ simulated phase; it equals the sum over the rows up to rounding, 1e-15 relative 
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ class Ledger:
     """Accumulates rows; adding the same key again sums quantities and energies."""
 
     def __init__(self) -> None:
-        self._rows: dict[tuple[str, ...], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self._rows: dict[tuple[str, ...], list[float]] = defaultdict(_new_cell)
         self._energy = 0.0  # sum of every row's energy, kept as rows are added (`total()`)
         self._present: dict[int, set[str]] = {}  # key position -> values in the rows (a cache)
         self._sorted: list[Row] | None = None  # rows() until a row changes (a cache)
@@ -73,6 +74,13 @@ class Ledger:
                 cell[0] += q * times
                 cell[1] += e * times
         self._energy += other._energy * times
+
+    def copy(self) -> Ledger:
+        """An independent ledger with the same rows, in the same order."""
+        out = Ledger()
+        out._rows = defaultdict(_new_cell, {key: cell[:] for key, cell in self._rows.items()})
+        out._energy = self._energy
+        return out
 
     def rows(self) -> list[Row]:
         """All rows, sorted by key."""
@@ -126,6 +134,11 @@ class Ledger:
         return tests
 
 
+def _new_cell() -> list[float]:
+    """[quantity, energy] of a new row (a module function: a ledger pickles)."""
+    return [0.0, 0.0]
+
+
 def _match(value: str, want: str | tuple[str, ...]) -> bool:
     if isinstance(want, tuple):
         return value in want or any(value.startswith(w[:-1]) for w in want if w.endswith("*"))
@@ -165,14 +178,25 @@ class Query:
                        if ok(where))
         return totals, groups
 
-    def run(self, ledger: Ledger) -> tuple[list[float], list[dict[str, float]]]:
-        """(the totals, the breakdowns), in the order they were given."""
-        acc = [0.0] * len(self._totals)
-        outs: list[dict[str, float]] = [{} for _ in self._breakdowns]
+    def run(self, ledger: Ledger, start: tuple | None = None
+            ) -> tuple[list[float], list[dict[str, float]]]:
+        """(the totals, the breakdowns), in the order they were given.
+
+        `start`: `state()` of a ledger whose rows are the first rows of this one, unchanged
+        (this ledger is that one with rows added under new keys): the pass goes on from there
+        over the added rows only, so the sums are the ones a whole pass gives."""
+        if start is None:
+            acc = [0.0] * len(self._totals)
+            outs: list[dict[str, float]] = [{} for _ in self._breakdowns]
+            rows = ledger._rows.items()
+        else:
+            done, acc, outs = start
+            acc, outs = list(acc), [dict(out) for out in outs]
+            rows = itertools.islice(ledger._rows.items(), done, None)
         classes = self._classes
         if len(classes) > self.MAX_KEYS:
             classes.clear()
-        for key, cell in ledger._rows.items():
+        for key, cell in rows:
             got = classes.get(key)
             if got is None:
                 got = classes[key] = self._classify(key)
@@ -184,3 +208,7 @@ class Query:
                 name = key[pos]
                 out[name] = out.get(name, 0.0) + cell[idx]
         return acc, outs
+
+    def state(self, ledger: Ledger) -> tuple:
+        """The pass over `ledger` as `run(start=...)` takes it up."""
+        return (len(ledger._rows), *self.run(ledger))

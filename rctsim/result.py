@@ -10,6 +10,7 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from hwmodels.load import hardware_label
@@ -68,12 +69,12 @@ class PolicyResult:
     memory_bytes: dict[str, float]
     breakdown_energy_pj: dict[str, dict[str, float]]
     """Energy by layer, op, component and tensor."""
-    rows: tuple[Row, ...] = field(repr=False)
+    ledger: Ledger = field(repr=False, compare=False)
+    """The run's ledger (`rows` and `per_layer` are read from it when first asked for: a sweep
+    point asks for neither)."""
     timeline: tuple[Interval, ...] = field(repr=False, default=())
     phase_energy: tuple[dict[str, float], ...] = field(repr=False, default=())
     """Per phase: start, stop and the energy of one of its iterations (leakage included)."""
-    per_layer: dict[str, dict] = field(repr=False, default_factory=dict)
-    """Per layer, over the run: `macs` (GEMM MACs on any unit) and `energy_pj` by component."""
     non_gemm: dict = field(default_factory=dict)
     """Non-GEMM work: whether the trace recorded it, what is missing, primitive ops by kind,
     random bits drawn (docs/run-json.md)."""
@@ -81,6 +82,25 @@ class PolicyResult:
     """Compute and stall cycles (by cause) by layer and by op kind, over all iterations."""
     op_cycles: dict[tuple[str, str], dict[str, float]] = field(repr=False, default_factory=dict)
     """The same per (layer, op kind): the CSV's timing rows."""
+
+    @cached_property
+    def rows(self) -> tuple[Row, ...]:
+        """Every ledger row, sorted by key."""
+        return tuple(self.ledger.rows())
+
+    @cached_property
+    def per_layer(self) -> dict[str, dict]:
+        """Per layer, over the run: `macs` (GEMM MACs on any unit) and `energy_pj` by
+        component (summed over the rows in key order)."""
+        out: dict[str, dict] = {layer: {"macs": 0.0, "energy_pj": {}}
+                                for layer in self.breakdown_energy_pj["layer"]}
+        for row in self.rows:
+            cell = out[row.layer]
+            parts = cell["energy_pj"]
+            parts[row.component] = parts.get(row.component, 0.0) + row.energy_pj
+            if row.action == "mac":  # GEMM MACs, on the array or a float unit
+                cell["macs"] += row.quantity
+        return out
 
     def to_dict(self) -> dict:
         """JSON-ready summary (rows and timeline excluded)."""
@@ -103,10 +123,15 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
               distinct_phases: int, timeline: tuple[Interval, ...],
               phase_energy: tuple[dict[str, float], ...] = (),
               nongemm_recorded: bool = True,
-              op_cycles: dict[tuple[str, str], dict[str, float]] | None = None
-              ) -> PolicyResult:
-    """Derive every total from the ledger rows (one pass: `_SUMMARY`)."""
-    t, (by_layer, by_op, by_component, by_tensor, vector_pj, vector_ops) = _SUMMARY.run(ledger)
+              op_cycles: dict[tuple[str, str], dict[str, float]] | None = None,
+              summed: tuple | None = None) -> PolicyResult:
+    """Derive every total from the ledger rows (one pass: `_SUMMARY`). `summed`:
+    `summary_state` of a ledger whose rows `ledger` starts with, unchanged (the pass goes on
+    from there)."""
+    if summed is not None and len(ledger._rows) < summed[0]:
+        raise ValueError("summed covers more rows than the ledger has")
+    t, (by_layer, by_op, by_component, by_tensor, vector_pj, vector_ops) = _SUMMARY.run(
+        ledger, start=summed)
     macs = {k: t[i] for i, k in enumerate(GEMM_OPS)}
     macs["total"] = sum(macs.values())
     arith = t[3]
@@ -139,13 +164,6 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
         "peak_on_chip": fp.peak_on_chip, "peak_total": fp.peak_total,
     }
     breakdown = {"layer": by_layer, "op": by_op, "component": by_component, "tensor": by_tensor}
-    per_layer: dict[str, dict] = {layer: {"macs": 0.0, "energy_pj": {}}
-                                  for layer in breakdown["layer"]}
-    for row in ledger.rows():
-        cell = per_layer[row.layer]
-        cell["energy_pj"][row.component] = cell["energy_pj"].get(row.component, 0.0) + row.energy_pj
-        if row.action == "mac":  # GEMM MACs, on the array or a float unit
-            cell["macs"] += row.quantity
     ops = {NONGEMM_PART.get(k, k): v for k, v in vector_ops.items()}
     non_gemm = {
         "recorded": nongemm_recorded,
@@ -157,8 +175,8 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
                         distinct_phases=distinct_phases, macs=macs, cycles=cycles,
                         seconds=seconds, energy_pj=energy, traffic_bytes=traffic,
                         memory_bytes=memory, breakdown_energy_pj=breakdown,
-                        rows=tuple(ledger.rows()), timeline=timeline,
-                        phase_energy=phase_energy, per_layer=per_layer, non_gemm=non_gemm,
+                        ledger=ledger, timeline=timeline,
+                        phase_energy=phase_energy, non_gemm=non_gemm,
                         breakdown_cycles=_cycle_breakdown(op_cycles or {}),
                         op_cycles=dict(op_cycles or {}))
 
@@ -190,6 +208,11 @@ _SUMMARY = Query(
     ))
 """Every total and breakdown `summarise` reads of a policy's ledger, asked in one pass (the
 same filters, each summed in the order `Ledger.total` and `Ledger.breakdown` sum)."""
+
+
+def summary_state(ledger: Ledger) -> tuple:
+    """`summarise`'s sums over a ledger, to go on from once more rows are added."""
+    return _SUMMARY.state(ledger)
 
 
 def _cycle_breakdown(op_cycles: dict[tuple[str, str], dict[str, float]]) -> dict:
@@ -232,10 +255,9 @@ def _non_finite(value: object, path: str) -> tuple[str, float] | None:
 def _check_finite(summary: PolicyResult, label: str, hardware: str) -> None:
     """Every number of a policy's result is finite (InputError naming the quantity, else):
     an infinite or NaN total comes from inputs whose magnitudes overflow."""
-    data = summary.to_dict()
-    found = _non_finite({k: data[k] for k in ("macs", "cycles", "seconds", "energy_pj",
-                                              "traffic_bytes", "memory_bytes",
-                                              "breakdown_energy_pj", "phase_energy")}, label)
+    found = _non_finite({k: getattr(summary, k) for k in (
+        "macs", "cycles", "seconds", "energy_pj", "traffic_bytes", "memory_bytes",
+        "breakdown_energy_pj", "phase_energy")}, label)
     if found:
         path, value = found
         raise InputError(hardware, f"result {path}", f"is {value}: the inputs' magnitudes "

@@ -15,12 +15,14 @@ its parameters, the baseline, the options):
   that layer only);
 - prepared phases (placement, counted and priced ops, footprint, the engine's work list) by
   the phase's bits, so a replay of the same trace on such a hardware point runs only the engine
-  and the summary.
+  and the summary;
+- the last replay's ledger before leakage and its summary sums, so such a replay adds and sums
+  only the leakage rows (rows are added in the same order: the sums are the same to the bit).
 
 Memory is bounded: at most `max_machines` machine keys (least recently used dropped first), and
-per policy key at most `max_phases` prepared phases (later ones are not kept: a trace with
-thousands of distinct phases meets each once per replay). The ops of one machine key grow with
-the distinct ops met, as within one replay.
+per policy key one replay's ledger and at most `max_phases` prepared phases (later ones are not
+kept: a trace with thousands of distinct phases meets each once per replay). The ops of one
+machine key grow with the distinct ops met, as within one replay.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
+
+from rctsim.placement import LayerGraph, layer_graph
 
 MAX_MACHINES = 4
 """Machine keys a `ReplayCache` keeps by default (a sweep job's points share one at a time)."""
@@ -43,15 +47,23 @@ class PolicyWork:
 
     layers: tuple
     """The trace's layer table (held so that the `id` in the policy key stays its own)."""
+    graph: LayerGraph
+    """Its shape (rctsim.placement.layer_graph)."""
     ops: dict[tuple, list] = field(default_factory=dict)
     """Op key -> [counts, priced rows, engine work by dependencies] (rctsim.replay)."""
     layer_ops: dict[tuple, tuple] = field(default_factory=dict)
     """(layer index, its bits) -> (LayerFormats, ops by kind)."""
+    checked: set[tuple] = field(default_factory=set)
+    """(layer index, its bits) whose ops passed the accumulator check."""
     layer_entries: dict[tuple, dict] = field(default_factory=dict)
     """((layer index, its bits), workspace, the layer's transient homes and on-chip tensors)
     -> its ops' entries of `ops` by kind."""
     deps: dict[tuple, list] = field(default_factory=dict)
     """Schedule shape -> candidate DRAM producers of each op (rctsim.dependencies)."""
+    dynamic: tuple | None = None
+    """The last replay's (phases' bits and iterations, its ledger before leakage, the summary
+    sums over that ledger, rctsim.result.summary_state): the next replay of the same phases
+    (other DRAM timing) starts from them. One only."""
     phases: dict[bytes, Any] = field(default_factory=dict)
     """A phase's bits -> its prepared phase (rctsim.replay.PhasePrep)."""
 
@@ -68,7 +80,7 @@ class MachineWork:
         """The work of a policy key (made on first use)."""
         work = self.policies.get(key)
         if work is None:
-            work = self.policies[key] = PolicyWork(layers)
+            work = self.policies[key] = PolicyWork(layers, layer_graph(layers))
         return work
 
     def keep_phase(self, work: PolicyWork, bits: bytes, prep: Any) -> None:
