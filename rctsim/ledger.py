@@ -50,9 +50,14 @@ class Ledger:
     def add(self, *, layer: str, op: str, component: str, action: str, tensor: str, bits: str,
             quantity: float, energy_pj: float) -> None:
         """Add one count."""
+        self.add_key((layer, op, component, action, tensor, bits), quantity, energy_pj)
+
+    def add_key(self, key: tuple[str, str, str, str, str, str], quantity: float,
+                energy_pj: float) -> None:
+        """`add` with the key given as a (layer, op, component, action, tensor, bits) tuple."""
         if quantity == 0 and energy_pj == 0:
             return
-        cell = self._rows[(layer, op, component, action, tensor, bits)]
+        cell = self._rows[key]
         if self._present:
             self._present = {}
         self._sorted = None
