@@ -24,21 +24,25 @@ from rctsim.trace.model import LayerSpec
 
 
 def dram_producers(layers: tuple[LayerSpec, ...], schedule: list[Op],
-                   counts: list[OpCounts], memo: dict | None = None) -> list[tuple[int, ...]]:
+                   counts: list[OpCounts], memo: dict | None = None,
+                   traffic: list[tuple[bool, bool]] | None = None) -> list[tuple[int, ...]]:
     """For each op of the schedule, the indices of earlier ops whose DRAM writes it reads.
 
     `memo`: a dict kept between calls on the same layer table (rctsim.reuse.PolicyWork.deps);
     the candidates of each op follow from the schedule's shape alone, so they are derived once
-    per shape and only filtered by this step's DRAM traffic."""
+    per shape and only filtered by this step's DRAM traffic. `traffic`: per op, whether it
+    reads and whether it writes DRAM, when the caller knows (else read from `counts`)."""
     shape = tuple((op.layer, op.kind) for op in schedule)
     candidates = memo.get(shape) if memo is not None else None
     if candidates is None:
         candidates = _candidates(layers, shape)
         if memo is not None:
             memo[shape] = candidates
-    writes = [c.dram_write_bytes > 0 for c in counts]
-    return [tuple(d for d in cands if writes[d]) if c.dram_read_bytes > 0 else ()
-            for c, cands in zip(counts, candidates, strict=True)]
+    if traffic is None:
+        traffic = [(c.dram_read_bytes > 0, c.dram_write_bytes > 0) for c in counts]
+    writes = [w for _, w in traffic]
+    return [tuple([d for d in cands if writes[d]]) if r and cands else ()
+            for (r, _), cands in zip(traffic, candidates, strict=True)]
 
 
 def _candidates(layers: tuple[LayerSpec, ...],

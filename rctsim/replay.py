@@ -513,7 +513,8 @@ def _prepare_phase(machine: Machine, tr: Trace, bits: np.ndarray, pw: PolicyWork
         entries.append(entry)
     counts = [entry[0] for entry in entries]
     dynamic_pj = _price_step(entries, tr, machine.costs)
-    after = dram_producers(tr.layers, schedule, counts, memo=pw.deps)
+    after = dram_producers(tr.layers, schedule, counts, memo=pw.deps,
+                           traffic=[_dram_traffic(entry) for entry in entries])
     work = [_op_work_cached(entry, tr, placement.workspace_bytes, deps)
             for entry, deps in zip(entries, after, strict=True)]
     gemm_and_update = [c for c in counts if c.op.kind not in NONGEMM_OPS]  # same transients
@@ -568,6 +569,16 @@ def _op_work_cached(entry: list, tr: Trace, workspace_bytes: float,
     return work
 
 
+def _dram_traffic(entry: list) -> tuple[bool, bool]:
+    """(reads DRAM, writes DRAM) of a cache entry's counts, kept in the entry (index 3)."""
+    if len(entry) < 4:
+        if len(entry) < 3:
+            entry.append({})
+        c = entry[0]
+        entry.append((c.dram_read_bytes > 0, c.dram_write_bytes > 0))
+    return entry[3]
+
+
 def _on_chip_by_layer(on_chip) -> dict[int, tuple[str, ...]]:
     """The placement's on-chip persistent tensors of each layer, sorted (part of an op's key)."""
     out: dict[int, list[str]] = {}
@@ -589,8 +600,9 @@ def _layer_entries(pw: PolicyWork, key: tuple) -> dict[str, list]:
 
 def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, list],
                   chip: dict[int, tuple[str, ...]]) -> list:
-    """[counts, priced rows (filled by _price_step) or None, then its OpWork by dependencies]
-    of one op, counted once per key:
+    """[counts, priced rows (filled by _price_step) or None, then its OpWork by dependencies
+    (_op_work_cached) and whether it reads and writes DRAM (_dram_traffic)] of one op, counted
+    once per key:
     the op, the workspace, its layer's transient homes and on-chip persistent tensors."""
     key = (op, ctx.placement.workspace_bytes, ctx.homes.key(op.layer), chip.get(op.layer, ()))
     entry = cache.get(key)

@@ -78,10 +78,14 @@ class PolicyResult:
     non_gemm: dict = field(default_factory=dict)
     """Non-GEMM work: whether the trace recorded it, what is missing, primitive ops by kind,
     random bits drawn (docs/run-json.md)."""
-    breakdown_cycles: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    """Compute and stall cycles (by cause) by layer and by op kind, over all iterations."""
     op_cycles: dict[tuple[str, str], dict[str, float]] = field(repr=False, default_factory=dict)
-    """The same per (layer, op kind): the CSV's timing rows."""
+    """Compute and stall cycles (by cause) per (layer, op kind), over all iterations: the CSV's
+    timing rows."""
+
+    @cached_property
+    def breakdown_cycles(self) -> dict[str, dict[str, dict[str, float]]]:
+        """The same by layer and by op kind (summed from `op_cycles` when first asked for)."""
+        return _cycle_breakdown(self.op_cycles)
 
     @cached_property
     def rows(self) -> tuple[Row, ...]:
@@ -177,7 +181,6 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
                         memory_bytes=memory, breakdown_energy_pj=breakdown,
                         ledger=ledger, timeline=timeline,
                         phase_energy=phase_energy, non_gemm=non_gemm,
-                        breakdown_cycles=_cycle_breakdown(op_cycles or {}),
                         op_cycles=dict(op_cycles or {}))
 
 

@@ -65,7 +65,7 @@ def _reference_query(self: Query, ledger: Ledger, start=None):
     return totals, groups
 
 
-def _reference_producers(layers, schedule, counts, memo=None):
+def _reference_producers(layers, schedule, counts, memo=None, traffic=None):
     """The dependencies as main c0e2661 derived them: every op's sources afresh."""
     pos = {(op.layer, op.kind): idx for idx, op in enumerate(schedule)}
     index = {layer.name: i for i, layer in enumerate(layers)}
