@@ -17,10 +17,10 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from hwmodels.components import CostModels, build_cost_models
+from hwmodels.components import CostModels, build_cost_models, component_name
 from hwmodels.compute import chip_area_mm2, compute_leakage_w
 from hwmodels.load import hardware_digest, load_hardware
-from hwmodels.registry import default_registry
+from hwmodels.registry import DEFAULT_COMPONENTS, default_registry
 from hwmodels.schema import HardwareSpec
 from rctsim.baselines import Baseline, is_baseline_name, parse_baseline, split_baselines
 from rctsim.counting import OpCounts, StepContext, count_op
@@ -30,7 +30,7 @@ from rctsim.errors import InputError
 from rctsim.footprint import Footprint, step_footprint
 from rctsim.ledger import Ledger
 from rctsim.nongemm import DEFAULT_INTERVAL
-from rctsim.ops import NONGEMM_OPS, Op, layer_ops, step_schedule
+from rctsim.ops import GEMM_KINDS, NONGEMM_OPS, Op, layer_ops, step_schedule
 from rctsim.placement import persistent_sizes, place, transient_homes
 from rctsim.pricing import PJ_PER_J, price_leakage, price_op
 from rctsim.result import PolicyResult, Result, summarise, summary_state
@@ -113,7 +113,8 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
     options = options or SimOptions()
     machine = build_machine(hw)
     cache = cache if cache is not None else ReplayCache(max_machines=1)
-    work = cache.machine(machine_key(machine.spec, machine.costs.dram))
+    work = cache.machine(machine_key(machine.spec, machine.costs.dram),
+                         _elementwise_key(machine))
     tr = trace if isinstance(trace, Trace) else load_trace(trace)
     trace_name = tr.header.model if isinstance(trace, Trace) else str(trace)
     own = tr.header.policy.name
@@ -146,6 +147,15 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
                         options=options.model_dump(),
                         area_mm2=chip_area_mm2(machine.spec, dict(machine.costs.sram)),
                         baselines=labels, baseline_traces=infos)
+
+
+def _elementwise_key(machine: Machine) -> str | None:
+    """The machine key less the array's dataflow when the component models are the defaults
+    (they price element-wise work without reading it; a plug-in model might); else None."""
+    if any(component_name(machine.spec, slot) != name
+           for slot, name in DEFAULT_COMPONENTS.items()):
+        return None
+    return machine_key(machine.spec, machine.costs.dram, dataflow=False)
 
 
 def baseline_list(baseline) -> list:
@@ -506,8 +516,9 @@ def _prepare_phase(machine: Machine, tr: Trace, bits: np.ndarray, pw: PolicyWork
         got = by_kind[op.layer]
         entry = got.get(op.kind)
         if entry is None:
+            ops = pw.ops if op.kind in GEMM_KINDS else pw.elementwise_ops
             try:
-                entry = got[op.kind] = _count_cached(op, ctx, pw.ops, chip)
+                entry = got[op.kind] = _count_cached(op, ctx, ops, chip)
             except InputError as err:
                 raise _operand_error(err, op, tr, start, source) from None
         entries.append(entry)

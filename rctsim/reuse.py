@@ -10,7 +10,9 @@ its parameters, the baseline, the options):
 
 - every distinct op's counts, priced ledger rows and engine work (`rctsim.replay.
   _count_cached`), so the phases of a replay, and hardware points that differ only in DRAM
-  timing, share them;
+  timing, share them (the update and non-GEMM ops also between points that differ only in the
+  array's dataflow, which only the GEMMs' timing reads, where the default component models
+  price them);
 - each layer's formats and ops by its bits (a phase that changes one layer's bits re-derives
   that layer only);
 - prepared phases (placement, counted and priced ops, footprint, the engine's work list) by
@@ -50,7 +52,11 @@ class PolicyWork:
     graph: LayerGraph
     """Its shape (rctsim.placement.layer_graph)."""
     ops: dict[tuple, list] = field(default_factory=dict)
-    """Op key -> [counts, priced rows, engine work by dependencies] (rctsim.replay)."""
+    """Op key -> [counts, priced rows, engine work by dependencies] (rctsim.replay) of the
+    GEMMs."""
+    elementwise_ops: dict[tuple, list] = field(default_factory=dict)
+    """The same of the other ops (update, non-GEMM work), shared with the machine keys that
+    differ only in the array's dataflow (`ReplayCache.machine`)."""
     layer_ops: dict[tuple, tuple] = field(default_factory=dict)
     """(layer index, its bits) -> (LayerFormats, ops by kind)."""
     checked: set[tuple] = field(default_factory=set)
@@ -75,12 +81,19 @@ class MachineWork:
     policies: dict[tuple, PolicyWork] = field(default_factory=dict)
     """Policy key -> its reusable work."""
     max_phases: int = MAX_PHASES
+    elementwise: dict[tuple, tuple] = field(default_factory=dict)
+    """Policy key -> (its layer table, PolicyWork.elementwise_ops): one dict for every machine
+    key that differs from this one only in the array's dataflow."""
 
     def policy(self, key: tuple, layers: tuple) -> PolicyWork:
         """The work of a policy key (made on first use)."""
         work = self.policies.get(key)
         if work is None:
-            work = self.policies[key] = PolicyWork(layers, layer_graph(layers))
+            shared = self.elementwise.get(key)
+            if shared is None or shared[0] is not layers:  # (an id in the key may be reused)
+                shared = self.elementwise[key] = (layers, {})
+            work = self.policies[key] = PolicyWork(layers, layer_graph(layers),
+                                                   elementwise_ops=shared[1])
         return work
 
     def keep_phase(self, work: PolicyWork, bits: bytes, prep: Any) -> None:
@@ -98,12 +111,19 @@ class ReplayCache:
         self.max_machines = max_machines
         self.max_phases = max_phases
         self._machines: OrderedDict[str, MachineWork] = OrderedDict()
+        self._elementwise: OrderedDict[str, dict] = OrderedDict()
 
-    def machine(self, key: str) -> MachineWork:
-        """The work of a machine key (made on first use; marks it most recently used)."""
+    def machine(self, key: str, elementwise_key: str | None = None) -> MachineWork:
+        """The work of a machine key (made on first use; marks it most recently used).
+        `elementwise_key`: the key less the array's dataflow, where the element-wise ops'
+        counts and prices do not depend on it (rctsim.replay: default component models);
+        machine keys with the same one share those ops (at most `max_machines` such keys)."""
         work = self._machines.get(key)
         if work is None:
             work = self._machines[key] = MachineWork(max_phases=self.max_phases)
+            if elementwise_key is not None:
+                work.elementwise = _lru(self._elementwise, elementwise_key, dict,
+                                        self.max_machines)
             while len(self._machines) > self.max_machines:
                 self._machines.popitem(last=False)
         else:
@@ -114,10 +134,25 @@ class ReplayCache:
         return len(self._machines)
 
 
-def machine_key(spec, dram_costs) -> str:
+def _lru(table: OrderedDict, key: str, make, most: int):
+    """table[key] (made by `make()` on first use), marked most recently used; at most `most`."""
+    value = table.get(key)
+    if value is None:
+        value = table[key] = make()
+        while len(table) > most:
+            table.popitem(last=False)
+    else:
+        table.move_to_end(key)
+    return value
+
+
+def machine_key(spec, dram_costs, dataflow: bool = True) -> str:
     """What counting and pricing read of a machine: its description less the name, description
-    and DRAM, and the DRAM's energy per byte read and written (`dram_costs`: the DramModel)."""
+    and DRAM, and the DRAM's energy per byte read and written (`dram_costs`: the DramModel);
+    `dataflow=False` leaves out the array's dataflow too (what the element-wise ops read)."""
     data = spec.model_dump(mode="json", exclude={"name", "description", "dram"})
+    if not dataflow:
+        del data["array"]["dataflow"]
     data["dram_pj_per_byte"] = [float(dram_costs.read_pj_per_byte),
                                 float(dram_costs.write_pj_per_byte)]
     return json.dumps(data, sort_keys=True, separators=(",", ":"))

@@ -392,9 +392,11 @@ def test_replay_cache_bounds():
         ReplayCache(max_machines=0)
 
 
-SWEEP_AXES = {"sram_kb": [64, 256], "array": ["8x8", "16x16"],
-              "dram_gb_per_s": [3.2, 12.8, 25.6], "dram.latency_ns": [0, 150]}
-"""24 points: groups of 6 that differ only in DRAM timing, groups that differ in SRAM/array."""
+SWEEP_AXES = {"sram_kb": [64, 256], "array": ["8x8", "16x16"], "dataflow": ["ws", "os"],
+              "dram_gb_per_s": [3.2, 25.6], "dram.latency_ns": [0, 150]}
+"""32 points: groups of 4 that differ only in DRAM timing (they share everything before the
+engine), pairs of groups that differ only in dataflow (they share the element-wise ops), groups
+that differ in SRAM or array."""
 
 
 @pytest.mark.parametrize("trace_path", [p for p in TRACES if p.stem in ("resnet", "charlm_qat")],
@@ -420,9 +422,18 @@ def test_shared_cache_equals_a_fresh_simulate_per_point(trace_path, sweep_option
     shared = [replay.simulate(hp.spec, tr, baseline="qat", options=options, cache=cache)
               for hp in pts]
     phases = len(replay.distinct_phases(tr)[0]) + 1  # the trace's and the baseline's
-    assert len(prepared) == 4 * phases  # once per SRAM x array group
+    assert len(prepared) == 8 * phases  # once per SRAM x array x dataflow group
     fresh = [replay.simulate(hp.spec, tr, baseline="qat", options=options) for hp in pts]
-    assert len(prepared) == 4 * phases + len(pts) * phases
+    assert len(prepared) == 8 * phases + len(pts) * phases
+    counted = []
+    monkeypatch.setattr(replay, "count_op", lambda *a: counted.append(1) or count_op(*a))
+    assert pts[4].params["dataflow"] != pts[0].params["dataflow"]
+    for cache in (None, replay.ReplayCache()):  # two dataflows: apart, then sharing a cache
+        for hp in (pts[0], pts[4]):
+            replay.simulate(hp.spec, tr, baseline="qat", options=options, cache=cache)
+        counted.append(None)
+    apart = counted.index(None)
+    assert len(counted) - apart - 2 < apart  # the second dataflow counted its GEMMs only
     for hp, got, want in zip(pts, shared, fresh, strict=True):
         where = f"{trace_path.stem}/{hp.params}"
         _assert_same(got.to_dict(), want.to_dict(), where)
