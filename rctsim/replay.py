@@ -371,19 +371,22 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
         timeline = timeline or timing.timeline
         step_pj[d] = step_dynamic_pj + leak_w * timing.total_cycles / clock * PJ_PER_J
     if dynamic is not None:  # the same prepared phases, the same iterations: the same rows
-        total, summed = dynamic[1].copy(), dynamic[2]
+        total, summed = dynamic[1], dynamic[2]
     else:
         for entry, times in uses.values():  # each distinct op's rows once, x its iterations
             total.extend(entry[1], times=times)
         summed = None
         if all(k in pw.phases for k in run_key[0]) and not any(
                 key[0] == "*" for key in total._rows):  # leakage rows (layer *) come after
-            # kept for a replay of the same phases on other DRAM timing
+            # kept (never changed again) for a replay of the same phases on other DRAM timing
             summed = summary_state(total)
-            pw.dynamic = (run_key, total.copy(), summed)
+            if summed is not None:
+                pw.dynamic = (run_key, total, summed)
     seconds = cycles["total"] / clock
-    price_leakage(seconds, machine.costs, total, compute_w)
+    leak = total if summed is None else Ledger()
+    price_leakage(seconds, machine.costs, leak, compute_w)
     return summarise(ledger=total, policy=label or tr.header.policy.name, role=role,
+                     added=None if summed is None else leak,
                      summed=summed,
                      cycles=cycles,
                      seconds=seconds, footprint=peak, iterations=tr.iterations,

@@ -69,9 +69,10 @@ class PolicyResult:
     memory_bytes: dict[str, float]
     breakdown_energy_pj: dict[str, dict[str, float]]
     """Energy by layer, op, component and tensor."""
-    ledger: Ledger = field(repr=False, compare=False)
-    """The run's ledger (`rows` and `per_layer` are read from it when first asked for: a sweep
-    point asks for neither)."""
+    ledger_parts: tuple[Ledger, ...] = field(repr=False, compare=False)
+    """The run's ledger, or a ledger and the rows added after it (the leakage of a replay that
+    went on from an earlier one's ledger): `ledger` joins them when first asked for, as `rows`
+    and `per_layer` are (a sweep point asks for none of them)."""
     timeline: tuple[Interval, ...] = field(repr=False, default=())
     phase_energy: tuple[dict[str, float], ...] = field(repr=False, default=())
     """Per phase: start, stop and the energy of one of its iterations (leakage included)."""
@@ -86,6 +87,18 @@ class PolicyResult:
     def breakdown_cycles(self) -> dict[str, dict[str, dict[str, float]]]:
         """The same by layer and by op kind (summed from `op_cycles` when first asked for)."""
         return _cycle_breakdown(self.op_cycles)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The run's ledger (the parts joined: the rows of each in order)."""
+        first, *rest = self.ledger_parts
+        if not rest:
+            return first
+        out = first.copy()
+        for part in rest:
+            for key, (quantity, energy) in part._rows.items():
+                out.add_key(key, quantity, energy)
+        return out
 
     @cached_property
     def rows(self) -> tuple[Row, ...]:
@@ -128,14 +141,23 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
               phase_energy: tuple[dict[str, float], ...] = (),
               nongemm_recorded: bool = True,
               op_cycles: dict[tuple[str, str], dict[str, float]] | None = None,
-              summed: tuple | None = None) -> PolicyResult:
+              summed: tuple | None = None, added: Ledger | None = None) -> PolicyResult:
     """Derive every total from the ledger rows (one pass: `_SUMMARY`). `summed`:
-    `summary_state` of a ledger whose rows `ledger` starts with, unchanged (the pass goes on
-    from there)."""
-    if summed is not None and len(ledger._rows) < summed[0]:
-        raise ValueError("summed covers more rows than the ledger has")
-    t, (by_layer, by_op, by_component, by_tensor, vector_pj, vector_ops) = _SUMMARY.run(
-        ledger, start=summed)
+    `summary_state(ledger)`, and `added`: rows under keys `ledger` does not have, added after
+    it (each key once): the pass goes on from `summed` over `added` alone, and the result's
+    ledger is the two joined."""
+    if summed is None:
+        if added is not None:
+            raise ValueError("added rows need the summed state of the ledger before them")
+        joined: tuple[Ledger, ...] = (ledger,)
+        sums = _SUMMARY.run(ledger)
+    else:
+        if summed[0] != len(ledger._rows) or any(key in ledger._rows for key in added._rows):
+            raise ValueError("summed is not the state of this ledger, or added rows repeat "
+                             "its keys")
+        joined = (ledger, added)
+        sums = _SUMMARY.run(added, start=(0, *summed[1:]))
+    t, (by_layer, by_op, by_component, by_tensor, vector_pj, vector_ops) = sums
     macs = {k: t[i] for i, k in enumerate(GEMM_OPS)}
     macs["total"] = sum(macs.values())
     arith = t[3]
@@ -179,7 +201,7 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
                         distinct_phases=distinct_phases, macs=macs, cycles=cycles,
                         seconds=seconds, energy_pj=energy, traffic_bytes=traffic,
                         memory_bytes=memory, breakdown_energy_pj=breakdown,
-                        ledger=ledger, timeline=timeline,
+                        ledger_parts=joined, timeline=timeline,
                         phase_energy=phase_energy, non_gemm=non_gemm,
                         op_cycles=dict(op_cycles or {}))
 
