@@ -1,11 +1,15 @@
 """Benchmark `rctsim sweep`: 240 hardware points x 3 policies on local worker processes.
 
-    python bench/bench_sweep.py [--workers 2] [--synthetic]
+    python bench/bench_sweep.py [--workers 2] [--synthetic] [--in-process]
 
 Uses the bundled traces `resnet`, `resnet_qat`, `resnet_fp32` when they exist, else shape-only
 ResNet-18 (CIFAR) traces (rct w=8,a=8,g=8; qat; fp32) made with `synth_trace`. Prints the plan
 time, the sweep's wall time, points per second, the mean time of one point inside a worker, and
 the time of a rerun that finds every point in the store. Numbers from one run on this machine.
+
+`--in-process` instead runs every worker task (`simulate_job`, as the sweep cuts them) in this
+process, one core, and splits the CPU time of a point into the engine (`simulate_step`) and
+everything else (counting, pricing, placement, summary, result): best of 3 passes.
 """
 
 from __future__ import annotations
@@ -49,12 +53,59 @@ def traces(folder: Path, synthetic: bool) -> tuple[list[str], str]:
     return names, "synthetic resnet18_cifar traces (rct, qat, fp32)"
 
 
+def in_process(plan, folder: Path, workers: int) -> None:
+    """Every worker task of the plan run here, timed in CPU seconds: engine and the rest.
+    (Imports here: bench_speed.py imports this file against an older checkout too.)"""
+    import rctsim.replay
+    from rctsim.sweep.plan import sweep_points
+    from rctsim.sweep.runner import JOB_SIZE, prepare_traces
+    from rctsim.sweep.work import simulate_job, split_jobs
+
+    traces_, _ = prepare_traces(plan, cache=TraceCache(folder / "cache"),
+                                executor=LocalExecutor(1))
+    points = sweep_points(plan, traces_)
+    tasks = []
+    for trace in traces_:
+        items = [(p.key, p.hardware.spec) for p in points if p.trace is trace]
+        tasks += [(trace.path, job) for job in split_jobs(
+            items, workers=workers, options=plan.options, baseline=plan.baseline,
+            max_size=JOB_SIZE)]
+    engine = [0.0]
+    step = rctsim.replay.simulate_step
+
+    def timed(*a, **k):
+        start = time.process_time()
+        try:
+            return step(*a, **k)
+        finally:
+            engine[0] += time.process_time() - start
+
+    rctsim.replay.simulate_step = timed
+    try:
+        passes = []
+        for _ in range(3):
+            engine[0] = 0.0
+            start = time.process_time()
+            for path, job in tasks:
+                simulate_job(path, job)
+            passes.append((time.process_time() - start, engine[0]))
+    finally:
+        rctsim.replay.simulate_step = step
+    total, eng = min(passes)
+    n = len(points)
+    print(f"{n} points in {len(tasks)} worker tasks, in this process (CPU time, best of 3): "
+          f"{total / n * 1e3:.2f} ms per point = engine {eng / n * 1e3:.2f} ms + the rest "
+          f"{(total - eng) / n * 1e3:.2f} ms")
+
+
 def main() -> None:
     """Plan, run, rerun; print the numbers."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--synthetic", action="store_true",
                         help="Use synthetic ResNet-18 (CIFAR) traces even if bundled ones exist.")
+    parser.add_argument("--in-process", action="store_true",
+                        help="Time the worker tasks in this process: engine and the rest.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -64,6 +115,10 @@ def main() -> None:
         start = time.perf_counter()
         plan = plan_sweep(parse_sweep_config("bench", data), source="bench", base_dir=folder)
         t_plan = time.perf_counter() - start
+        if args.in_process:
+            print(what)
+            in_process(plan, folder, args.workers)
+            return
         executor = LocalExecutor(args.workers)
         with SweepStore(folder / "bench.db") as store:
             start = time.perf_counter()

@@ -9,11 +9,12 @@ from the banked model calibrated on CACTI (`hwmodels.sram`); DRAM from the techn
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from hwmodels import energy, sram
 from hwmodels.dram import dram_technology
+from hwmodels.elementwise import ElementwiseEnergy
 from hwmodels.load import load_energy_table
 from hwmodels.registry import DEFAULT_COMPONENTS, ComponentRegistry, default_registry
 from hwmodels.schema import ArraySpec, DramSpec, EnergyTable, HardwareSpec, MemorySpec
@@ -117,11 +118,20 @@ class TableMac:
     """The compute array (supported widths)."""
     table: EnergyTable
     """Energy table the numbers come from."""
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Answers already computed, by arguments (a pure function of them and the fields)."""
 
     def mac_energy_pj(
         self, *, a_bits: int, b_bits: int, is_float: bool = False, acc_bits: int = 32
     ) -> float:
-        """Energy in pJ of one MAC."""
+        """Energy in pJ of one MAC (each distinct argument tuple computed once)."""
+        key = (a_bits, b_bits, is_float, acc_bits)
+        pj = self._memo.get(key)
+        if pj is None:
+            pj = self._memo[key] = self._mac_energy_pj(a_bits, b_bits, is_float, acc_bits)
+        return pj
+
+    def _mac_energy_pj(self, a_bits: int, b_bits: int, is_float: bool, acc_bits: int) -> float:
         if is_float:
             bits = max(a_bits, b_bits)
             return energy.fp_mult_pj(self.table, bits) + energy.fp_add_pj(
@@ -268,6 +278,12 @@ class CostModels:
     """Off-chip memory."""
     global_buffer_name: str
     """Name of the shared global buffer in `sram`."""
+    elementwise: ElementwiseEnergy | None = field(default=None, repr=False, compare=False)
+    """Elementwise op energies of `table`, computed once each (made from `table` if None)."""
+
+    def __post_init__(self) -> None:
+        if self.elementwise is None:
+            object.__setattr__(self, "elementwise", ElementwiseEnergy(self.table))
 
     @property
     def global_buffer(self) -> SramModel:

@@ -36,3 +36,27 @@ def op_energy_pj(table: EnergyTable, op: str, bits: int, is_float: bool) -> floa
 def rng_op_pj(table: EnergyTable) -> float:
     """Energy in pJ of one shift-xor step of the random-number generator (a 32-bit add)."""
     return energy.int_add_pj(table, RNG_WORD_BITS)
+
+
+class ElementwiseEnergy:
+    """`op_energy_pj` and `rng_op_pj` of one energy table, each answer computed once (a machine
+    prices the same few (op, bits, float) triples for every op of every phase)."""
+
+    def __init__(self, table: EnergyTable) -> None:
+        self.table = table
+        self._memo: dict[tuple, float] = {}
+
+    def op_pj(self, op: str, bits: int, is_float: bool) -> float:
+        """`op_energy_pj(table, op, bits, is_float)`."""
+        key = (op, bits, is_float)
+        pj = self._memo.get(key)
+        if pj is None:
+            pj = self._memo[key] = op_energy_pj(self.table, op, bits, is_float)
+        return pj
+
+    def rng_pj(self) -> float:
+        """`rng_op_pj(table)`."""
+        pj = self._memo.get(("rng",))
+        if pj is None:
+            pj = self._memo[("rng",)] = rng_op_pj(self.table)
+        return pj

@@ -31,14 +31,21 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 def _bundled(folder: str) -> dict[str, Traversable]:
     """Bundled YAML files in `hwmodels/<folder>`, by name without the suffix."""
+    return dict(_bundled_items(folder))
+
+
+@functools.lru_cache(maxsize=8)
+def _bundled_items(folder: str) -> tuple[tuple[str, Traversable], ...]:
+    """The listing `_bundled` returns, made once per process and folder (the package's own
+    files do not change while it runs; every sweep point's result label asks for it)."""
     root = resources.files("hwmodels") / folder
     if not root.is_dir():
-        return {}
-    return {
-        item.name.rsplit(".", 1)[0]: item
+        return ()
+    return tuple(
+        (item.name.rsplit(".", 1)[0], item)
         for item in root.iterdir()
         if item.name.endswith(YAML_SUFFIXES)
-    }
+    )
 
 
 def list_presets() -> list[str]:

@@ -24,9 +24,32 @@ from rctsim.trace.model import LayerSpec
 
 
 def dram_producers(layers: tuple[LayerSpec, ...], schedule: list[Op],
-                   counts: list[OpCounts]) -> list[tuple[int, ...]]:
-    """For each op of the schedule, the indices of earlier ops whose DRAM writes it reads."""
-    pos = {(op.layer, op.kind): idx for idx, op in enumerate(schedule)}
+                   counts: list[OpCounts], memo: dict | None = None,
+                   traffic: list[tuple[bool, bool]] | None = None) -> list[tuple[int, ...]]:
+    """For each op of the schedule, the indices of earlier ops whose DRAM writes it reads.
+
+    `memo`: a dict kept between calls on the same layer table (rctsim.reuse.PolicyWork.deps);
+    the candidates of each op follow from the schedule's shape alone, so they are derived once
+    per shape and only filtered by this step's DRAM traffic. `traffic`: per op, whether it
+    reads and whether it writes DRAM, when the caller knows (else read from `counts`)."""
+    shape = tuple((op.layer, op.kind) for op in schedule)
+    candidates = memo.get(shape) if memo is not None else None
+    if candidates is None:
+        candidates = _candidates(layers, shape)
+        if memo is not None:
+            memo[shape] = candidates
+    if traffic is None:
+        traffic = [(c.dram_read_bytes > 0, c.dram_write_bytes > 0) for c in counts]
+    writes = [w for _, w in traffic]
+    return [tuple([d for d in cands if writes[d]]) if r and cands else ()
+            for (r, _), cands in zip(traffic, candidates, strict=True)]
+
+
+def _candidates(layers: tuple[LayerSpec, ...],
+                shape: tuple[tuple[int, str], ...]) -> list[tuple[int, ...]]:
+    """Per op of a schedule given as (layer, kind) pairs: the earlier ops (sorted) that write
+    what it would read from DRAM, before looking at which of them do go through DRAM."""
+    pos = {key: idx for idx, key in enumerate(shape)}
     index = {layer.name: i for i, layer in enumerate(layers)}
     preds = [[index[p] for p in layer.preds] for layer in layers]
     gemm_consumers: dict[int, list[int]] = {i: [] for i in range(len(layers))}
@@ -43,22 +66,17 @@ def dram_producers(layers: tuple[LayerSpec, ...], schedule: list[Op],
         return [f for p in preds[i] for f in forward_of(p, seen | {i})]
 
     out: list[tuple[int, ...]] = []
-    for idx, (op, c) in enumerate(zip(schedule, counts, strict=True)):
-        if c.dram_read_bytes <= 0:
-            out.append(())
-            continue
-        i = op.layer
+    for idx, (i, kind) in enumerate(shape):
         x_in = [f for p in preds[i] for f in forward_of(p)]
         dy = [(j, "dgrad") for j in gemm_consumers[i][:1]]
-        if op.kind == "fwd":
+        if kind == "fwd":
             sources = x_in
-        elif op.kind == "dgrad":
+        elif kind == "dgrad":
             sources = dy + ([] if layers[i].has_weights else [(i, "fwd"), *x_in])
-        elif op.kind == "wgrad":
+        elif kind == "wgrad":
             sources = [(i, "fwd"), *x_in, *dy]
         else:
             sources = [(i, "wgrad")]
         deps = {pos[s] for s in sources if s in pos}
-        out.append(tuple(sorted(d for d in deps
-                                if d < idx and counts[d].dram_write_bytes > 0)))
+        out.append(tuple(sorted(d for d in deps if d < idx)))
     return out

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rctsim.counting import OpCounts
 from rctsim.ops import Op
-from rctsim.placement import Placement, Transient, TransientHomes
+from rctsim.placement import LayerGraph, Placement, Transient, TransientHomes, layer_graph
 from rctsim.storage import LayerFormats
 from rctsim.trace.model import LayerSpec
 
@@ -64,26 +64,38 @@ def _live_transients(op: Op, homes: TransientHomes, layer: LayerSpec,
 
 def step_footprint(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
                    placement: Placement, homes: TransientHomes,
-                   counts: list[OpCounts]) -> Footprint:
-    """Footprint of a step whose ops (in schedule order) were counted into `counts`."""
+                   counts: list[OpCounts], graph: LayerGraph | None = None) -> Footprint:
+    """Footprint of a step whose ops (in schedule order) were counted into `counts` (`graph`:
+    the table's placement.layer_graph, derived here if not given)."""
     sizes = placement.persistent_bytes
-    index = {layer.name: i for i, layer in enumerate(layers)}
+    preds = (graph or layer_graph(layers)).pred
+    resident = placement.resident_bytes
     # Resident tensors hold their on-chip space for the whole step; the rest live off chip.
     off_static = sum(v for (i, c), v in sizes.items()
                      if c != "activations" and (i, c) not in placement.on_chip)
     acts_off = [0.0 if placement.resident(i, "activations")
                 else sizes.get((i, "activations"), 0.0) for i in range(len(layers))]
+    kept_off, run = [], 0.0  # kept_off[i] = sum(acts_off[: i + 1]), added in the same order
+    for v in acts_off:
+        run += v
+        kept_off.append(run)
     peak_total, peak_chip, peak_grads, peak_ws = 0.0, 0.0, 0.0, 0.0
     for c in counts:
-        i, layer = c.op.layer, layers[c.op.layer]
-        pred = index[layer.preds[0]] if layer.preds else None
-        live = _live_transients(c.op, homes, layer, pred)
+        i = c.op.layer
+        live = _live_transients(c.op, homes, layers[i], preds[i])
+        both, on, out = 0, 0, 0  # sums over `live` in its order, as sum() adds them
+        for t in live:
+            both += t.nbytes
+            if t.in_dram:
+                out += t.nbytes
+            else:
+                on += t.nbytes
         if c.op.kind != "fwd":
-            peak_grads = max(peak_grads, sum(t.nbytes for t in live))
+            peak_grads = max(peak_grads, both)
         ws = c.mapping.buffer_bytes if c.mapping else 0.0
         peak_ws = max(peak_ws, ws)
-        chip = placement.resident_bytes + ws + sum(t.nbytes for t in live if not t.in_dram)
-        off = off_static + sum(acts_off[: i + 1]) + sum(t.nbytes for t in live if t.in_dram)
+        chip = resident + ws + on
+        off = off_static + kept_off[i] + out
         peak_chip = max(peak_chip, chip)
         peak_total = max(peak_total, chip + off)
     return Footprint(

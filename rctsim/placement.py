@@ -13,6 +13,7 @@ A layer's output goes straight into its consumers' resident slots when they keep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from rctsim.ops import stored_input_elems, stored_weight_elems
 from rctsim.storage import LayerFormats
@@ -44,9 +45,9 @@ class Placement:
         the workspace; the other half holds the running GEMM's tiles)."""
         return nbytes <= self.workspace_bytes / 2 / TRANSIENT_SLOTS
 
-    @property
+    @cached_property
     def resident_bytes(self) -> float:
-        """Bytes of persistent tensors on chip."""
+        """Bytes of persistent tensors on chip (summed once: the placement is frozen)."""
         return sum(self.persistent_bytes[key] for key in self.on_chip)
 
 
@@ -110,9 +111,11 @@ class TransientHomes:
     """wgrad output dW (the gradient of the second operand for a layer without weights)."""
 
     def key(self, layer: int) -> tuple:
-        """Everything about one layer's transients that changes its counts (for caching)."""
-        return (self.x_in_dram[layer], self.y[layer], self.dy[layer], self.dx[layer],
-                self.dw[layer])
+        """Everything about one layer's transients that changes its counts (for caching), as
+        plain numbers and flags (hashed and compared without a Python call per field)."""
+        y, dy, dx, dw = self.y[layer], self.dy[layer], self.dx[layer], self.dw[layer]
+        return (self.x_in_dram[layer], y.nbytes, y.in_dram, dy.nbytes, dy.in_dram, dx.nbytes,
+                dx.in_dram, dw.nbytes, dw.in_dram)
 
 
 TRANSIENT_SLOTS = 3
@@ -120,38 +123,74 @@ TRANSIENT_SLOTS = 3
 below, and dW); each gets an equal slot of the transient half of the workspace."""
 
 
-def transient_homes(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
-                    placement: Placement) -> TransientHomes:
-    """Decide once per phase where each layer's Y, dY, dX and dW live."""
+@dataclass(frozen=True)
+class LayerGraph:
+    """What the homes and the footprint read of a layer table's shape, derived once per table
+    (`layer_graph`): it does not change between phases."""
+
+    pred: tuple[int | None, ...]
+    """Index of each layer's first predecessor (None for an input layer)."""
+    first_consumers: tuple[tuple[int, ...], ...]
+    """Per layer: the layers whose first predecessor it is."""
+    first_gemm_consumer: tuple[int | None, ...]
+    """Per layer: the first of those with a GEMM (its dgrad writes this layer's dY)."""
+    has_gemm: tuple[bool, ...]
+    y_elems: tuple[int, ...]
+    """Elements of the forward output as a transient (M*N of a GEMM, else act_elems)."""
+    out_elems: tuple[int, ...]
+    """M*N."""
+    input_elems: tuple[int, ...]
+    """`stored_input_elems` (X and dX)."""
+    weight_elems: tuple[int, ...]
+    """`stored_weight_elems` (W and dW)."""
+
+
+def layer_graph(layers: tuple[LayerSpec, ...]) -> LayerGraph:
+    """The LayerGraph of a layer table."""
     index = {layer.name: i for i, layer in enumerate(layers)}
-    first_consumers: dict[int, list[int]] = {i: [] for i in range(len(layers))}
+    first: list[list[int]] = [[] for _ in layers]
     for j, layer in enumerate(layers):
         if layer.preds:
-            first_consumers[index[layer.preds[0]]].append(j)
+            first[index[layer.preds[0]]].append(j)
+    gemm = tuple(layer.has_gemm for layer in layers)
+    return LayerGraph(
+        pred=tuple(index[layer.preds[0]] if layer.preds else None for layer in layers),
+        first_consumers=tuple(tuple(c) for c in first),
+        first_gemm_consumer=tuple(next((j for j in c if gemm[j]), None) for c in first),
+        has_gemm=gemm,
+        y_elems=tuple(layer.m * layer.n if layer.has_gemm else layer.act_elems
+                      for layer in layers),
+        out_elems=tuple(layer.m * layer.n for layer in layers),
+        input_elems=tuple(stored_input_elems(layer) for layer in layers),
+        weight_elems=tuple(stored_weight_elems(layer) for layer in layers))
+
+
+def transient_homes(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
+                    placement: Placement, graph: LayerGraph | None = None) -> TransientHomes:
+    """Decide once per phase where each layer's Y, dY, dX and dW live (`graph`: the table's
+    layer_graph, derived here if not given)."""
+    g = graph or layer_graph(layers)
+    limit = placement.workspace_bytes / 2 / TRANSIENT_SLOTS  # placement.transient_on_chip
+    on_chip = placement.on_chip
 
     def home(nbytes: float) -> Transient:
-        return Transient(nbytes, not placement.transient_on_chip(nbytes))
+        return Transient(nbytes, not nbytes <= limit)
 
     y, dx, dw = [], [], []
-    for i, (layer, fmt) in enumerate(zip(layers, formats, strict=True)):
+    for i, fmt in enumerate(formats):
         act = fmt.activations.bytes
-        if layer.has_gemm:  # partial sums of the output live at the accumulator's width
+        if g.has_gemm[i]:  # partial sums of the output live at the accumulator's width
             act = max(act, fmt.acc.bytes)
         grad_acc = fmt.gradients if fmt.gradients.is_float else fmt.acc
         grad = max(fmt.gradients.bytes, grad_acc.bytes)
-        consumers = first_consumers[i]
-        kept = bool(consumers) and all(placement.resident(j, "activations") for j in consumers)
-        y_elems = layer.m * layer.n if layer.has_gemm else layer.act_elems
+        consumers = g.first_consumers[i]
+        kept = bool(consumers) and all((j, "activations") in on_chip for j in consumers)
         # Written straight into the consumers' resident slots: no transient space, no DRAM.
-        y.append(Transient(0.0, False) if kept else home(y_elems * act))
-        dx.append(home(stored_input_elems(layer) * grad))
-        dw.append(home(stored_weight_elems(layer) * grad))
-    dy = []
-    for i, (layer, fmt) in enumerate(zip(layers, formats, strict=True)):
-        consumers = [j for j in first_consumers[i] if layers[j].has_gemm]
-        dy.append(dx[consumers[0]] if consumers
-                  else home(layer.m * layer.n * fmt.gradients.bytes))
-    x_in = tuple(not layer.preds or (y[index[layer.preds[0]]].in_dram
-                                     and not placement.resident(i, "activations"))
-                 for i, layer in enumerate(layers))
+        y.append(Transient(0.0, False) if kept else home(g.y_elems[i] * act))
+        dx.append(home(g.input_elems[i] * grad))
+        dw.append(home(g.weight_elems[i] * grad))
+    dy = [dx[j] if j is not None else home(g.out_elems[i] * fmt.gradients.bytes)
+          for i, (j, fmt) in enumerate(zip(g.first_gemm_consumer, formats, strict=True))]
+    x_in = tuple(p is None or (y[p].in_dram and (i, "activations") not in on_chip)
+                 for i, p in enumerate(g.pred))
     return TransientHomes(x_in_dram=x_in, y=tuple(y), dy=tuple(dy), dx=tuple(dx), dw=tuple(dw))

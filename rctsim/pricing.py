@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from hwmodels.components import CostModels
 from hwmodels.compute import FLOAT_BITS, unit_component
-from hwmodels.elementwise import op_energy_pj, rng_op_pj
 from rctsim.counting import OpCounts
 from rctsim.ledger import Ledger
 
@@ -18,6 +17,8 @@ PJ_PER_J = 1e12
 def price_op(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) -> None:
     """Add the rows of one op's counts to the ledger."""
     op = c.op
+    kind = op.kind
+    add = ledger.add_key
     gb = costs.global_buffer
     sram = f"sram:{gb.memory.name}"
     feed_bits = "-"
@@ -31,9 +32,8 @@ def price_op(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) ->
             pj = costs.mac.mac_energy_pj(a_bits=width, b_bits=width, is_float=True,
                                          acc_bits=op.acc.bits)
             bits = c.mac_fmt
-        ledger.add(layer=layer_name, op=op.kind,
-                   component=unit_component(c.unit, c.unit_placement), action="mac", tensor="-",
-                   bits=bits, quantity=c.macs, energy_pj=c.macs * pj)
+        add((layer_name, kind, unit_component(c.unit, c.unit_placement), "mac", "-", bits),
+            c.macs, c.macs * pj)
         if c.unit_placement != "vector":
             _price_pe_local(c, layer_name, costs, ledger, bits)
         feed_bits = bits
@@ -41,9 +41,8 @@ def price_op(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) ->
         f = op.acc
         pj = costs.mac.mac_energy_pj(a_bits=f.bits, b_bits=f.bits, is_float=f.is_float,
                                      acc_bits=f.bits)
-        ledger.add(layer=layer_name, op=op.kind, component="vector", action="update_mac",
-                   tensor="-", bits=f.label(), quantity=c.update_macs,
-                   energy_pj=c.update_macs * pj)
+        add((layer_name, kind, "vector", "update_mac", "-", f.label()), c.update_macs,
+            c.update_macs * pj)
     _price_nongemm(c, layer_name, costs, ledger)
     # operand feed into the MACs carries the MACs' format in `bits` (energy_pj.gemm_datapath
     # counts it); the DMA side of the buffer carries "-"
@@ -52,13 +51,11 @@ def price_op(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) ->
             ("write", "-", c.sram_write, gb.write_pj_per_byte)]
     for action, bits_label, counter, per_byte in rows:
         for tensor, nbytes in counter.items():
-            ledger.add(layer=layer_name, op=op.kind, component=sram, action=action, tensor=tensor,
-                       bits=bits_label, quantity=nbytes, energy_pj=nbytes * per_byte)
+            add((layer_name, kind, sram, action, tensor, bits_label), nbytes, nbytes * per_byte)
     for action, counter, per_byte in (("read", c.dram_read, costs.dram.read_pj_per_byte),
                                       ("write", c.dram_write, costs.dram.write_pj_per_byte)):
         for tensor, nbytes in counter.items():
-            ledger.add(layer=layer_name, op=op.kind, component="dram", action=action,
-                       tensor=tensor, bits="-", quantity=nbytes, energy_pj=nbytes * per_byte)
+            add((layer_name, kind, "dram", action, tensor, "-"), nbytes, nbytes * per_byte)
 
 
 def _dma_reads(c: OpCounts) -> dict[str, float]:
@@ -73,12 +70,12 @@ def _dma_reads(c: OpCounts) -> dict[str, float]:
 
 def _price_nongemm(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) -> None:
     """Non-GEMM primitive ops: one `vector` row per kind, action = the kind, quantity = ops."""
-    table = costs.table
+    table = costs.elementwise  # hwmodels.elementwise.ElementwiseEnergy: each answer once
     for kind, (mix, fmt) in c.nongemm.items():
         if kind == "random_bits":
-            pj = mix.total * rng_op_pj(table)
+            pj = mix.total * table.rng_pj()
         else:
-            pj = sum(count * op_energy_pj(table, name, fmt.bits, fmt.is_float)
+            pj = sum(count * table.op_pj(name, fmt.bits, fmt.is_float)
                      for name, count in (("add", mix.add), ("mul", mix.mul), ("cmp", mix.cmp))
                      if count)
         ledger.add(layer=layer_name, op=c.op.kind, component="vector", action=kind, tensor="-",

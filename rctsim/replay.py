@@ -17,10 +17,10 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from hwmodels.components import CostModels, build_cost_models
+from hwmodels.components import CostModels, build_cost_models, component_name
 from hwmodels.compute import chip_area_mm2, compute_leakage_w
 from hwmodels.load import hardware_digest, load_hardware
-from hwmodels.registry import default_registry
+from hwmodels.registry import DEFAULT_COMPONENTS, default_registry
 from hwmodels.schema import HardwareSpec
 from rctsim.baselines import Baseline, is_baseline_name, parse_baseline, split_baselines
 from rctsim.counting import OpCounts, StepContext, count_op
@@ -30,10 +30,11 @@ from rctsim.errors import InputError
 from rctsim.footprint import Footprint, step_footprint
 from rctsim.ledger import Ledger
 from rctsim.nongemm import DEFAULT_INTERVAL
-from rctsim.ops import NONGEMM_OPS, Op, layer_ops, step_schedule
+from rctsim.ops import GEMM_KINDS, NONGEMM_OPS, Op, layer_ops, step_schedule
 from rctsim.placement import persistent_sizes, place, transient_homes
 from rctsim.pricing import PJ_PER_J, price_leakage, price_op
-from rctsim.result import PolicyResult, Result, summarise
+from rctsim.result import PolicyResult, Result, summarise, summary_state
+from rctsim.reuse import MachineWork, PolicyWork, ReplayCache, machine_key
 from rctsim.storage import layer_formats
 from rctsim.trace import load_trace, trace_digest
 from rctsim.trace.model import Trace
@@ -97,22 +98,28 @@ def build_machine(hw: HardwareSpec | str | Path) -> Machine:
 def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
              baseline: str | Trace | Path | Sequence[str | Trace | Path] | None = "qat",
              options: SimOptions | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> Result:
+             progress: Callable[[str, int, int], None] | None = None,
+             cache: ReplayCache | None = None) -> Result:
     """Simulate a trace on a hardware and compare it with a baseline.
 
     `baseline`: a named baseline (`qat`, `qat-fp16`, `mixed-bf16`, `qat:dgrad_weights=master`,
     ...: a counterfactual, the trace's layers at that policy's formats; rctsim.baselines), a
     trace (a real run of another policy), a list of those or a comma-separated string of names
     (one comparison each; `comparison` is the first), or None. `progress(label, done, total)` is
-    called after each distinct phase (bit pattern) is simulated.
+    called after each distinct phase (bit pattern) is simulated. `cache`: work kept from
+    earlier calls (rctsim.reuse; a sweep worker passes one to the points of a job); None: this
+    call's own.
     """
     options = options or SimOptions()
     machine = build_machine(hw)
+    cache = cache if cache is not None else ReplayCache(max_machines=1)
+    work = cache.machine(machine_key(machine.spec, machine.costs.dram),
+                         _elementwise_key(machine))
     tr = trace if isinstance(trace, Trace) else load_trace(trace)
     trace_name = tr.header.model if isinstance(trace, Trace) else str(trace)
     own = tr.header.policy.name
     runs = {own: simulate_policy(machine, tr, role="trace", options=options, progress=progress,
-                                 source=trace_name)}
+                                 source=trace_name, cache=work)}
     labels: list[str] = []
     infos: dict[str, dict | None] = {}
     for one in baseline_list(baseline):
@@ -127,7 +134,7 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
             runs[label] = simulate_policy(
                 machine, base, role=role, options=options, progress=progress,
                 source=str(one if not isinstance(one, Trace) else base.header.model),
-                baseline=spec, label=label)
+                baseline=spec, label=label, cache=work)
         except InputError as err:
             raise InputError(err.source, err.field, f"the {label} baseline: {err.problem}",
                              f"{err.allowed}; or another baseline (--baseline none)") from None
@@ -140,6 +147,15 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
                         options=options.model_dump(),
                         area_mm2=chip_area_mm2(machine.spec, dict(machine.costs.sram)),
                         baselines=labels, baseline_traces=infos)
+
+
+def _elementwise_key(machine: Machine) -> str | None:
+    """The machine key less the array's dataflow when the component models are the defaults
+    (they price element-wise work without reading it; a plug-in model might); else None."""
+    if any(component_name(machine.spec, slot) != name
+           for slot, name in DEFAULT_COMPONENTS.items()):
+        return None
+    return machine_key(machine.spec, machine.costs.dram, dataflow=False)
 
 
 def baseline_list(baseline) -> list:
@@ -289,19 +305,25 @@ def distinct_phases(tr: Trace) -> tuple[np.ndarray, np.ndarray]:
 def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptions,
                     progress: Callable[[str, int, int], None] | None = None,
                     source: str | None = None, baseline: Baseline | None = None,
-                    label: str | None = None) -> PolicyResult:
+                    label: str | None = None, cache: MachineWork | None = None) -> PolicyResult:
     """Simulate every distinct phase of a trace once; scale by its iterations over the run.
 
     Cost: one simulation per distinct bit pattern plus vectorised passes over the phases, so a
     trace whose bits toggle every iteration costs as much as one with two phases. `baseline`:
     the counterfactual baseline whose formats apply (None: the trace's policy); `label`: the
-    name the result carries (default the trace's policy).
+    name the result carries (default the trace's policy). `cache`: work of this machine key
+    kept from earlier replays (rctsim.reuse; None: this replay's own).
     """
     if baseline is not None and baseline.dgrad_weights is not None:
         options = options.model_copy(update={"qat_dgrad_weights": baseline.dgrad_weights})
     total = Ledger()
     uses: dict[int, list] = {}  # id(cache entry) -> [entry, iterations it runs in, all phases]
-    op_cache: dict[tuple, list] = {}  # [counts, priced rows or None] by _count_cached's key
+    source = source or tr.header.model
+    mw = cache if cache is not None else MachineWork()
+    per_param, state_bits = _opt_facts(tr, source)
+    pw = mw.policy((id(tr.layers), tr.header.policy.name, per_param, state_bits,
+                    _stats_interval(tr), baseline, options.model_copy(
+                        update={"keep_timeline": False, "split_stalls": False})), tr.layers)
     cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0, "non_gemm": 0.0,
               **dict.fromkeys(STALL_CAUSES, 0.0)}
     op_cycles: dict[tuple[str, str], dict[str, float]] = {}
@@ -314,15 +336,18 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
     lengths = tr.phase_lengths()
     iterations = np.bincount(which, weights=lengths, minlength=len(first))
     step_pj = np.empty(len(first))
+    run_key = (tuple(tr.phase_bits[i].tobytes() for i in first), tuple(iterations.tolist()))
+    dynamic = pw.dynamic if pw.dynamic is not None and pw.dynamic[0] == run_key \
+        and all(k in pw.phases for k in run_key[0]) else None
     for d, phase_index in enumerate(first):
         if progress is not None:
             progress(f"{label or tr.header.policy.name} ({role})", d + 1, len(first))
-        entries, step_dynamic_pj, timing, fp, ng_cycles, step_cycles = _simulate_phase(
-            machine, tr, tr.phase_bits[phase_index], op_cache, options,
-            start=int(tr.phase_start[phase_index]), source=source or tr.header.model,
+        entries, step_dynamic_pj, timing, fp, ng_cycles, cycle_keys = _simulate_phase(
+            machine, tr, tr.phase_bits[phase_index], mw, pw, options,
+            start=int(tr.phase_start[phase_index]), source=source,
             baseline=baseline, keep_timeline=options.keep_timeline and not timeline)
         times = int(iterations[d])
-        for entry in entries:
+        for entry in entries if dynamic is None else ():
             use = uses.get(id(entry))
             if use is None:
                 uses[id(entry)] = [entry, times]
@@ -334,18 +359,35 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
         cycles["total"] += timing.total_cycles * times
         for cause in STALL_CAUSES:
             cycles[cause] += getattr(timing, cause) * times
-        for key, values in step_cycles.items():
-            acc = op_cycles.setdefault(key, dict.fromkeys(values, 0.0))
-            for k, v in values.items():
-                acc[k] += v * times
+        for key, t in zip(cycle_keys, timing.ops, strict=True):  # one op per (layer, kind)
+            acc = op_cycles.get(key)
+            if acc is None:
+                acc = op_cycles[key] = dict.fromkeys(CYCLE_PARTS, 0.0)
+            acc["compute"] += t.compute * times
+            acc["stall_dram_bandwidth"] += t.dram_bandwidth * times
+            acc["stall_sram_bandwidth"] += t.sram_bandwidth * times
+            acc["stall_dram_latency"] += t.dram_latency * times
         peak = fp if peak is None else _max_fp(peak, fp)
         timeline = timeline or timing.timeline
         step_pj[d] = step_dynamic_pj + leak_w * timing.total_cycles / clock * PJ_PER_J
-    for entry, times in uses.values():  # each distinct op's rows once, x all its iterations
-        total.extend(entry[1], times=times)
+    if dynamic is not None:  # the same prepared phases, the same iterations: the same rows
+        total, summed = dynamic[1], dynamic[2]
+    else:
+        for entry, times in uses.values():  # each distinct op's rows once, x its iterations
+            total.extend(entry[1], times=times)
+        summed = None
+        if all(k in pw.phases for k in run_key[0]) and not any(
+                key[0] == "*" for key in total._rows):  # leakage rows (layer *) come after
+            # kept (never changed again) for a replay of the same phases on other DRAM timing
+            summed = summary_state(total)
+            if summed is not None:
+                pw.dynamic = (run_key, total, summed)
     seconds = cycles["total"] / clock
-    price_leakage(seconds, machine.costs, total, compute_w)
+    leak = total if summed is None else Ledger()
+    price_leakage(seconds, machine.costs, leak, compute_w)
     return summarise(ledger=total, policy=label or tr.header.policy.name, role=role,
+                     added=None if summed is None else leak,
+                     summed=summed,
                      cycles=cycles,
                      seconds=seconds, footprint=peak, iterations=tr.iterations,
                      phases=len(tr.phase_start), distinct_phases=len(first),
@@ -380,58 +422,122 @@ def _max_fp(a: Footprint, b: Footprint) -> Footprint:
     return Footprint(**{f: max(getattr(a, f), getattr(b, f)) for f in a.__dataclass_fields__})
 
 
-def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray,
-                    op_cache: dict[tuple, list], options: SimOptions,
+@dataclass
+class PhasePrep:
+    """A distinct phase up to the engine: what does not depend on DRAM timing (rctsim.reuse)."""
+
+    entries: list[list]
+    """Its ops' cache entries (counts, priced rows, engine work), in schedule order."""
+    dynamic_pj: float
+    """The step's energy before leakage."""
+    work: list[OpWork]
+    """What the engine runs."""
+    footprint: Footprint
+    ng_cycles: float
+    """Cycles of the step's non-GEMM work."""
+    cycle_keys: list[tuple[str, str]]
+    """(layer name, op kind) of each op, for the per-op cycle sums."""
+
+
+def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray, mw: MachineWork,
+                    pw: PolicyWork, options: SimOptions,
                     start: int = 0, source: str = "<trace>", baseline: Baseline | None = None,
                     keep_timeline: bool | None = None):
-    """One distinct phase: its ops counted (cached by `op_cache`), priced and timed.
+    """One distinct phase: its ops counted (cached by `pw.ops`), priced and timed; the work
+    before the engine is reused from `pw.phases` when this phase was prepared before. Returns
+    (cache entries, energy before leakage, timing, footprint, non-GEMM cycles, the (layer,
+    kind) of each op of `timing.ops`).
     `keep_timeline`: record the step's timeline (default `options.keep_timeline`; the replay
     asks only until it has one, as a result keeps the first)."""
     if keep_timeline is None:
         keep_timeline = options.keep_timeline
-    per_param, state_bits = _opt_facts(tr, source)
+    key = bits.tobytes()
+    prep = pw.phases.get(key)
+    if prep is None:
+        prep = _prepare_phase(machine, tr, bits, pw, options, start, source, baseline)
+        mw.keep_phase(pw, key, prep)
+    work = prep.work
+    timing = simulate_step(work, keep_timeline=keep_timeline, split_latency=options.split_stalls,
+                           **engine_rates(machine))
+    return prep.entries, prep.dynamic_pj, timing, prep.footprint, prep.ng_cycles, prep.cycle_keys
+
+
+CYCLE_PARTS: tuple[str, ...] = ("compute", "stall_dram_bandwidth", "stall_sram_bandwidth",
+                                "stall_dram_latency")
+"""Per-op cycle sums of a policy result (`op_cycles`), in this order."""
+
+
+def _layer_work(tr: Trace, rows: list, pw: PolicyWork, machine: Machine, options: SimOptions,
+                state_bits: int | None, baseline: Baseline | None):
+    """Each layer's formats, ops by kind and (layer, bits) key, derived once per key
+    (`pw.layer_ops`)."""
     policy = tr.header.policy.name
-    formats = [layer_formats(policy, b, opt_state_bits=state_bits,
-                             packing=machine.spec.packing, opt_state=options.opt_state,
-                             baseline=baseline) for b in bits]
+    formats, by_layer, keys = [], [], []
+    cache = pw.layer_ops
+    for i, row in enumerate(rows):
+        key = (i, *row)
+        keys.append(key)
+        got = cache.get(key)
+        if got is None:
+            f = layer_formats(policy, row, opt_state_bits=state_bits,
+                              packing=machine.spec.packing, opt_state=options.opt_state,
+                              baseline=baseline)
+            got = cache[key] = (f, layer_ops(i, tr.layers[i], f,
+                                             qat_dgrad_weights=options.qat_dgrad_weights,
+                                             dgrad=options.first_layer_dgrad or i > 0))
+        formats.append(got[0])
+        by_layer.append(got[1])
+    return formats, by_layer, keys
+
+
+def _prepare_phase(machine: Machine, tr: Trace, bits: np.ndarray, pw: PolicyWork,
+                   options: SimOptions, start: int, source: str,
+                   baseline: Baseline | None) -> PhasePrep:
+    """Formats, placement, ops counted and priced, footprint and the engine's work of a phase."""
+    per_param, state_bits = _opt_facts(tr, source)
+    formats, by_layer, layer_keys = _layer_work(tr, bits.tolist(), pw, machine, options,
+                                                state_bits, baseline)
     gb = machine.spec.global_buffer
     placement = place(persistent_sizes(tr.layers, formats, per_param),
                       buffer_bytes=gb.size_bytes, workspace_fraction=options.workspace_fraction)
-    homes = transient_homes(tr.layers, formats, placement)
+    homes = transient_homes(tr.layers, formats, placement, pw.graph)
     ctx = StepContext(layers=tr.layers, placement=placement, homes=homes, array=machine.array,
                       rows=machine.spec.array.rows, cols=machine.spec.array.cols,
                       source=machine.source, hw=machine.spec,
                       stats_interval=_stats_interval(tr))
-    schedule = step_schedule([layer_ops(i, la, f, qat_dgrad_weights=options.qat_dgrad_weights,
-                                        dgrad=options.first_layer_dgrad or i > 0)
-                              for i, (la, f) in enumerate(zip(tr.layers, formats, strict=True))])
-    _check_accumulators(schedule, tr, start, source)
+    schedule = step_schedule(by_layer)
+    checked = pw.checked  # layers (by bits) whose ops passed: the same ops pass again
+    _check_accumulators([op for op in schedule if layer_keys[op.layer] not in checked], tr,
+                        start, source)
+    checked.update(layer_keys)
     entries = []
     chip = _on_chip_by_layer(placement.on_chip)
+    ws = placement.workspace_bytes
+    by_kind = [_layer_entries(pw, (key, ws, homes.key(i), chip.get(i, ())))
+               for i, key in enumerate(layer_keys)]
     for op in schedule:
-        try:
-            entries.append(_count_cached(op, ctx, op_cache, chip))
-        except InputError as err:
-            raise _operand_error(err, op, tr, start, source) from None
+        got = by_kind[op.layer]
+        entry = got.get(op.kind)
+        if entry is None:
+            ops = pw.ops if op.kind in GEMM_KINDS else pw.elementwise_ops
+            try:
+                entry = got[op.kind] = _count_cached(op, ctx, ops, chip)
+            except InputError as err:
+                raise _operand_error(err, op, tr, start, source) from None
+        entries.append(entry)
     counts = [entry[0] for entry in entries]
     dynamic_pj = _price_step(entries, tr, machine.costs)
-    after = dram_producers(tr.layers, schedule, counts)
+    after = dram_producers(tr.layers, schedule, counts, memo=pw.deps,
+                           traffic=[_dram_traffic(entry) for entry in entries])
     work = [_op_work_cached(entry, tr, placement.workspace_bytes, deps)
             for entry, deps in zip(entries, after, strict=True)]
-    timing = simulate_step(work, keep_timeline=keep_timeline, split_latency=options.split_stalls,
-                           **engine_rates(machine))
-    step_cycles: dict[tuple[str, str], dict[str, float]] = {}
-    for c, t in zip(counts, timing.ops, strict=True):
-        values = {"compute": t.compute, "stall_dram_bandwidth": t.dram_bandwidth,
-                  "stall_sram_bandwidth": t.sram_bandwidth, "stall_dram_latency": t.dram_latency}
-        acc = step_cycles.setdefault((tr.layers[c.op.layer].name, c.op.kind),
-                                     dict.fromkeys(values, 0.0))
-        for k, v in values.items():
-            acc[k] += v
     gemm_and_update = [c for c in counts if c.op.kind not in NONGEMM_OPS]  # same transients
     ng_cycles = float(sum(c.nongemm_compute_cycles for c in counts))
-    footprint = step_footprint(tr.layers, formats, placement, homes, gemm_and_update)
-    return entries, dynamic_pj, timing, footprint, ng_cycles, step_cycles
+    footprint = step_footprint(tr.layers, formats, placement, homes, gemm_and_update,
+                               pw.graph)
+    names = [layer.name for layer in tr.layers]
+    return PhasePrep(entries, dynamic_pj, work, footprint, ng_cycles,
+                     [(names[c.op.layer], c.op.kind) for c in counts])
 
 
 def _stats_interval(tr: Trace) -> int:
@@ -477,6 +583,16 @@ def _op_work_cached(entry: list, tr: Trace, workspace_bytes: float,
     return work
 
 
+def _dram_traffic(entry: list) -> tuple[bool, bool]:
+    """(reads DRAM, writes DRAM) of a cache entry's counts, kept in the entry (index 3)."""
+    if len(entry) < 4:
+        if len(entry) < 3:
+            entry.append({})
+        c = entry[0]
+        entry.append((c.dram_read_bytes > 0, c.dram_write_bytes > 0))
+    return entry[3]
+
+
 def _on_chip_by_layer(on_chip) -> dict[int, tuple[str, ...]]:
     """The placement's on-chip persistent tensors of each layer, sorted (part of an op's key)."""
     out: dict[int, list[str]] = {}
@@ -485,10 +601,22 @@ def _on_chip_by_layer(on_chip) -> dict[int, tuple[str, ...]]:
     return {layer: tuple(sorted(tensors)) for layer, tensors in out.items()}
 
 
+def _layer_entries(pw: PolicyWork, key: tuple) -> dict[str, list]:
+    """The cache entries of one layer's ops by kind, kept by the layer's (index, bits), the
+    workspace, its transient homes and on-chip tensors: everything `_count_cached`'s key holds
+    of the layer's ops (their formats follow from the layer's bits), so a layer whose bits and
+    homes did not change skips the per-op lookups."""
+    got = pw.layer_entries.get(key)
+    if got is None:
+        got = pw.layer_entries[key] = {}
+    return got
+
+
 def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, list],
                   chip: dict[int, tuple[str, ...]]) -> list:
-    """[counts, priced rows (filled by _price_step) or None, then its OpWork by dependencies]
-    of one op, counted once per key:
+    """[counts, priced rows (filled by _price_step) or None, then its OpWork by dependencies
+    (_op_work_cached) and whether it reads and writes DRAM (_dram_traffic)] of one op, counted
+    once per key:
     the op, the workspace, its layer's transient homes and on-chip persistent tensors."""
     key = (op, ctx.placement.workspace_bytes, ctx.homes.key(op.layer), chip.get(op.layer, ()))
     entry = cache.get(key)

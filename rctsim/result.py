@@ -10,6 +10,7 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from hwmodels.load import hardware_label
@@ -20,7 +21,7 @@ from rctsim.atomic import write_atomic
 from rctsim.engine import Interval
 from rctsim.errors import InputError
 from rctsim.footprint import Footprint
-from rctsim.ledger import Ledger, Row
+from rctsim.ledger import Ledger, Query, Row
 from rctsim.nongemm import RANDOM_WORD_BITS, XORSHIFT_OPS_PER_WORD
 from rctsim.storage import PARAM_TENSORS, TENSORS
 from rctsim.trace.model import Trace
@@ -68,19 +69,55 @@ class PolicyResult:
     memory_bytes: dict[str, float]
     breakdown_energy_pj: dict[str, dict[str, float]]
     """Energy by layer, op, component and tensor."""
-    rows: tuple[Row, ...] = field(repr=False)
+    ledger_parts: tuple[Ledger, ...] = field(repr=False, compare=False)
+    """The run's ledger, or a ledger and the rows added after it (the leakage of a replay that
+    went on from an earlier one's ledger): `ledger` joins them when first asked for, as `rows`
+    and `per_layer` are (a sweep point asks for none of them)."""
     timeline: tuple[Interval, ...] = field(repr=False, default=())
     phase_energy: tuple[dict[str, float], ...] = field(repr=False, default=())
     """Per phase: start, stop and the energy of one of its iterations (leakage included)."""
-    per_layer: dict[str, dict] = field(repr=False, default_factory=dict)
-    """Per layer, over the run: `macs` (GEMM MACs on any unit) and `energy_pj` by component."""
     non_gemm: dict = field(default_factory=dict)
     """Non-GEMM work: whether the trace recorded it, what is missing, primitive ops by kind,
     random bits drawn (docs/run-json.md)."""
-    breakdown_cycles: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
-    """Compute and stall cycles (by cause) by layer and by op kind, over all iterations."""
     op_cycles: dict[tuple[str, str], dict[str, float]] = field(repr=False, default_factory=dict)
-    """The same per (layer, op kind): the CSV's timing rows."""
+    """Compute and stall cycles (by cause) per (layer, op kind), over all iterations: the CSV's
+    timing rows."""
+
+    @cached_property
+    def breakdown_cycles(self) -> dict[str, dict[str, dict[str, float]]]:
+        """The same by layer and by op kind (summed from `op_cycles` when first asked for)."""
+        return _cycle_breakdown(self.op_cycles)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """The run's ledger (the parts joined: the rows of each in order)."""
+        first, *rest = self.ledger_parts
+        if not rest:
+            return first
+        out = first.copy()
+        for part in rest:
+            for key, (quantity, energy) in part._rows.items():
+                out.add_key(key, quantity, energy)
+        return out
+
+    @cached_property
+    def rows(self) -> tuple[Row, ...]:
+        """Every ledger row, sorted by key."""
+        return tuple(self.ledger.rows())
+
+    @cached_property
+    def per_layer(self) -> dict[str, dict]:
+        """Per layer, over the run: `macs` (GEMM MACs on any unit) and `energy_pj` by
+        component (summed over the rows in key order)."""
+        out: dict[str, dict] = {layer: {"macs": 0.0, "energy_pj": {}}
+                                for layer in self.breakdown_energy_pj["layer"]}
+        for row in self.rows:
+            cell = out[row.layer]
+            parts = cell["energy_pj"]
+            parts[row.component] = parts.get(row.component, 0.0) + row.energy_pj
+            if row.action == "mac":  # GEMM MACs, on the array or a float unit
+                cell["macs"] += row.quantity
+        return out
 
     def to_dict(self) -> dict:
         """JSON-ready summary (rows and timeline excluded)."""
@@ -103,40 +140,46 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
               distinct_phases: int, timeline: tuple[Interval, ...],
               phase_energy: tuple[dict[str, float], ...] = (),
               nongemm_recorded: bool = True,
-              op_cycles: dict[tuple[str, str], dict[str, float]] | None = None
-              ) -> PolicyResult:
-    """Derive every total from the ledger rows."""
-    macs = {k: ledger.total("quantity", action="mac", op=k) for k in GEMM_OPS}
+              op_cycles: dict[tuple[str, str], dict[str, float]] | None = None,
+              summed: tuple | None = None, added: Ledger | None = None) -> PolicyResult:
+    """Derive every total from the ledger rows (one pass: `_SUMMARY`). `summed`:
+    `summary_state(ledger)`, and `added`: rows under keys `ledger` does not have, added after
+    it (each key once): the pass goes on from `summed` over `added` alone, and the result's
+    ledger is the two joined."""
+    if summed is None:
+        if added is not None:
+            raise ValueError("added rows need the summed state of the ledger before them")
+        joined: tuple[Ledger, ...] = (ledger,)
+        sums = _SUMMARY.run(ledger)
+    else:
+        if summed[0] != len(ledger._rows) or any(key in ledger._rows for key in added._rows):
+            raise ValueError("summed is not the state of this ledger, or added rows repeat "
+                             "its keys")
+        joined = (ledger, added)
+        sums = _SUMMARY.run(added, start=(0, *summed[1:]))
+    t, (by_layer, by_op, by_component, by_tensor, vector_pj, vector_ops) = sums
+    macs = {k: t[i] for i, k in enumerate(GEMM_OPS)}
     macs["total"] = sum(macs.values())
-    sram = ("sram:*",)
-    arith = ledger.total(action="mac")
+    arith = t[3]
     # MAC feed: PE-local register traffic and global-buffer operand reads of the GEMMs, i.e. the
     # sram rows of GEMM ops whose `bits` names the MAC format (DMA rows carry "-")
-    feed = (ledger.total(component=sram, op=GEMM_OPS, action=("read", "write"))
-            - ledger.total(component=sram, op=GEMM_OPS, action=("read", "write"), bits="-"))
+    feed = t[4] - t[5]
     energy = {
-        "mac": (ledger.total(component=COMPUTE_COMPONENTS)
-                - ledger.total(component=COMPUTE_COMPONENTS, action="leak")),
+        "mac": t[6] - t[7],
         "gemm": arith,
         "gemm_arith": arith,
         "gemm_datapath": arith + feed,
-        "sram": ledger.total(component=sram, action=("read", "write")),
-        "dram": ledger.total(component="dram"),
-        "leakage": ledger.total(action="leak"),
-        "param_movement": ledger.total(component=("dram", "sram:*"), tensor=PARAM_TENSORS),
+        "sram": t[8],
+        "dram": t[9],
+        "leakage": t[10],
+        "param_movement": t[11],
     }
     energy["total"] = energy["mac"] + energy["sram"] + energy["dram"] + energy["leakage"]
-    parts = {NONGEMM_PART.get(k, k): v for k, v in ledger.breakdown("action",
-                                                                    component="vector").items()}
+    parts = {NONGEMM_PART.get(k, k): v for k, v in vector_pj.items()}
     energy["non_gemm"] = {"total": sum(parts.values()), "parts": parts}
-    traffic = {
-        "sram_read": ledger.total("quantity", component=sram, action="read", tensor=TENSORS),
-        "sram_write": ledger.total("quantity", component=sram, action="write", tensor=TENSORS),
-        "dram_read": ledger.total("quantity", component="dram", action="read"),
-        "dram_write": ledger.total("quantity", component="dram", action="write"),
-    }
+    traffic = {"sram_read": t[12], "sram_write": t[13], "dram_read": t[14], "dram_write": t[15]}
     traffic["dram_total"] = traffic["dram_read"] + traffic["dram_write"]
-    traffic["param_dram"] = ledger.total("quantity", component="dram", tensor=PARAM_TENSORS)
+    traffic["param_dram"] = t[16]
     fp = footprint
     memory = {
         "params": fp.params, "master_copy": fp.master_copy, "optimizer": fp.optimizer,
@@ -146,16 +189,8 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
         "gradients_peak": fp.gradients_peak, "workspace_peak": fp.workspace_peak,
         "peak_on_chip": fp.peak_on_chip, "peak_total": fp.peak_total,
     }
-    breakdown = {by: ledger.breakdown(by) for by in ("layer", "op", "component", "tensor")}
-    per_layer: dict[str, dict] = {layer: {"macs": 0.0, "energy_pj": {}}
-                                  for layer in breakdown["layer"]}
-    for row in ledger.rows():
-        cell = per_layer[row.layer]
-        cell["energy_pj"][row.component] = cell["energy_pj"].get(row.component, 0.0) + row.energy_pj
-        if row.action == "mac":  # GEMM MACs, on the array or a float unit
-            cell["macs"] += row.quantity
-    ops = {NONGEMM_PART.get(k, k): v
-           for k, v in ledger.breakdown("action", "quantity", component="vector").items()}
+    breakdown = {"layer": by_layer, "op": by_op, "component": by_component, "tensor": by_tensor}
+    ops = {NONGEMM_PART.get(k, k): v for k, v in vector_ops.items()}
     non_gemm = {
         "recorded": nongemm_recorded,
         "missing": None if nongemm_recorded else NONGEMM_MISSING,
@@ -166,10 +201,43 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
                         distinct_phases=distinct_phases, macs=macs, cycles=cycles,
                         seconds=seconds, energy_pj=energy, traffic_bytes=traffic,
                         memory_bytes=memory, breakdown_energy_pj=breakdown,
-                        rows=tuple(ledger.rows()), timeline=timeline,
-                        phase_energy=phase_energy, per_layer=per_layer, non_gemm=non_gemm,
-                        breakdown_cycles=_cycle_breakdown(op_cycles or {}),
+                        ledger_parts=joined, timeline=timeline,
+                        phase_energy=phase_energy, non_gemm=non_gemm,
                         op_cycles=dict(op_cycles or {}))
+
+
+_SRAM = ("sram:*",)
+_SRAM_RW = {"component": _SRAM, "action": ("read", "write")}
+_SUMMARY = Query(
+    totals=(
+        *(("quantity", {"action": "mac", "op": k}) for k in GEMM_OPS),  # 0-2 MACs by op
+        ("energy_pj", {"action": "mac"}),  # 3 GEMM arithmetic
+        ("energy_pj", {**_SRAM_RW, "op": GEMM_OPS}),  # 4 GEMMs' SRAM traffic
+        ("energy_pj", {**_SRAM_RW, "op": GEMM_OPS, "bits": "-"}),  # 5 ... of which DMA
+        ("energy_pj", {"component": COMPUTE_COMPONENTS}),  # 6 compute
+        ("energy_pj", {"component": COMPUTE_COMPONENTS, "action": "leak"}),  # 7 ... leakage
+        ("energy_pj", _SRAM_RW),  # 8 SRAM access
+        ("energy_pj", {"component": "dram"}),  # 9 DRAM
+        ("energy_pj", {"action": "leak"}),  # 10 leakage
+        ("energy_pj", {"component": ("dram", "sram:*"), "tensor": PARAM_TENSORS}),  # 11
+        ("quantity", {"component": _SRAM, "action": "read", "tensor": TENSORS}),  # 12
+        ("quantity", {"component": _SRAM, "action": "write", "tensor": TENSORS}),  # 13
+        ("quantity", {"component": "dram", "action": "read"}),  # 14
+        ("quantity", {"component": "dram", "action": "write"}),  # 15
+        ("quantity", {"component": "dram", "tensor": PARAM_TENSORS}),  # 16 parameter DRAM
+    ),
+    breakdowns=(
+        *((by, "energy_pj", {}) for by in ("layer", "op", "component", "tensor")),
+        ("action", "energy_pj", {"component": "vector"}),
+        ("action", "quantity", {"component": "vector"}),
+    ))
+"""Every total and breakdown `summarise` reads of a policy's ledger, asked in one pass (the
+same filters, each summed in the order `Ledger.total` and `Ledger.breakdown` sum)."""
+
+
+def summary_state(ledger: Ledger) -> tuple:
+    """`summarise`'s sums over a ledger, to go on from once more rows are added."""
+    return _SUMMARY.state(ledger)
 
 
 def _cycle_breakdown(op_cycles: dict[tuple[str, str], dict[str, float]]) -> dict:
@@ -212,10 +280,9 @@ def _non_finite(value: object, path: str) -> tuple[str, float] | None:
 def _check_finite(summary: PolicyResult, label: str, hardware: str) -> None:
     """Every number of a policy's result is finite (InputError naming the quantity, else):
     an infinite or NaN total comes from inputs whose magnitudes overflow."""
-    data = summary.to_dict()
-    found = _non_finite({k: data[k] for k in ("macs", "cycles", "seconds", "energy_pj",
-                                              "traffic_bytes", "memory_bytes",
-                                              "breakdown_energy_pj", "phase_energy")}, label)
+    found = _non_finite({k: getattr(summary, k) for k in (
+        "macs", "cycles", "seconds", "energy_pj", "traffic_bytes", "memory_bytes",
+        "breakdown_energy_pj", "phase_energy")}, label)
     if found:
         path, value = found
         raise InputError(hardware, f"result {path}", f"is {value}: the inputs' magnitudes "

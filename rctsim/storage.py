@@ -8,6 +8,7 @@ tensor class. No hardware numbers live here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from rctsim.baselines import Baseline
 from rctsim.errors import InputError
@@ -56,9 +57,10 @@ class Fmt:
     bfloat: bool = False
     """A 16-bit float in bfloat16 layout (8 exponent bits) rather than IEEE binary16."""
 
-    @property
+    @cached_property
     def bytes(self) -> float:
-        """Bytes per element in memory (`stored_bytes`; fractional only when packed)."""
+        """Bytes per element in memory (`stored_bytes`; fractional only when packed; worked
+        out once per Fmt: it is frozen)."""
         return stored_bytes(self.bits, self.packing)
 
     def label(self) -> str:

@@ -1,25 +1,30 @@
-"""The replay's speed-ups (op counts and priced rows cached per distinct op, the ledger's running
-energy total, the engine's leaner event loop, the memoised mapping search) give the same results,
-to 1e-12 relative, as the straightforward path: every op counted and priced afresh in every phase,
-every total a scan over all ledger rows, the engine loop of main c0e2661
-(tests/engine_reference.py).
+"""The replay's speed-ups (op counts and priced rows cached per distinct op and per layer, the
+ledger's running energy total and one-pass summary, the engine's leaner event loop, the memoised
+mapping search and energy lookups, dependencies derived once per schedule shape, the sweep
+worker's ReplayCache shared between points) give the same results, to 1e-12 relative, as the
+straightforward path: every op counted and priced afresh in every phase, every total a scan over
+all ledger rows, every energy computed from the table, the engine loop of main c0e2661
+(tests/engine_reference.py), a fresh simulate per sweep point.
 
 Every bundled trace x every bundled preset, cut to two phases (fast, not timed).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hwmodels.components import TableMac
+from hwmodels.elementwise import ElementwiseEnergy, op_energy_pj, rng_op_pj
 from hwmodels.load import list_presets
 from rctsim import engine, replay
 from rctsim.counting import count_op
 from rctsim.errors import InputError
-from rctsim.ledger import KEY_FIELDS, Ledger, _match
+from rctsim.ledger import KEY_FIELDS, Ledger, Query, _match
 from rctsim.pricing import price_op
 from rctsim.trace import load_trace
 from rctsim.trace.model import Trace
@@ -47,6 +52,76 @@ def _reference_breakdown(self: Ledger, by: str, field: str = "energy_pj", **wher
         if all(_match(key[KEY_FIELDS.index(f)], v) for f, v in where.items()):
             out[key[pos]] = out.get(key[pos], 0.0) + cell[idx]
     return out
+
+
+def _reference_query(self: Query, ledger: Ledger, start=None):
+    """Every total and breakdown of a Query as its own scan of all rows (the reference path
+    never goes on from a state: summary_state gives none)."""
+    assert start is None
+    def name(idx: int) -> str:
+        return "quantity" if idx == 0 else "energy_pj"
+
+    totals = [_reference_total(ledger, name(idx), **where) for idx, where in self._totals]
+    groups = [_reference_breakdown(ledger, KEY_FIELDS[pos], name(idx), **where)
+              for pos, idx, where in self._breakdowns]
+    return totals, groups
+
+
+def _reference_producers(layers, schedule, counts, memo=None, traffic=None):
+    """The dependencies as main c0e2661 derived them: every op's sources afresh."""
+    pos = {(op.layer, op.kind): idx for idx, op in enumerate(schedule)}
+    index = {layer.name: i for i, layer in enumerate(layers)}
+    preds = [[index[p] for p in layer.preds] for layer in layers]
+    gemm_consumers: dict[int, list[int]] = {i: [] for i in range(len(layers))}
+    for j, layer in enumerate(layers):
+        if layer.preds and layer.has_gemm:
+            gemm_consumers[index[layer.preds[0]]].append(j)
+
+    def forward_of(i, seen=frozenset()):
+        if (i, "fwd") in pos:
+            return [(i, "fwd")]
+        if i in seen:
+            return []
+        return [f for p in preds[i] for f in forward_of(p, seen | {i})]
+
+    out = []
+    for idx, (op, c) in enumerate(zip(schedule, counts, strict=True)):
+        if c.dram_read_bytes <= 0:
+            out.append(())
+            continue
+        i = op.layer
+        x_in = [f for p in preds[i] for f in forward_of(p)]
+        dy = [(j, "dgrad") for j in gemm_consumers[i][:1]]
+        if op.kind == "fwd":
+            sources = x_in
+        elif op.kind == "dgrad":
+            sources = dy + ([] if layers[i].has_weights else [(i, "fwd"), *x_in])
+        elif op.kind == "wgrad":
+            sources = [(i, "fwd"), *x_in, *dy]
+        else:
+            sources = [(i, "wgrad")]
+        deps = {pos[s] for s in sources if s in pos}
+        out.append(tuple(sorted(d for d in deps if d < idx and counts[d].dram_write_bytes > 0)))
+    return out
+
+
+def _reference_patches(m) -> None:
+    """Every cache and shortcut of the replay replaced by the plain computation."""
+    m.setattr(replay, "_count_cached", _reference_count)
+    m.setattr(replay, "_layer_entries", lambda pw, key: {})
+    m.setattr(replay, "_price_step", _reference_price)
+    m.setattr(replay, "dram_producers", _reference_producers)
+    m.setattr(replay, "summary_state", lambda ledger: None)  # every summary a whole pass
+    m.setattr(Ledger, "total", _reference_total)
+    m.setattr(Ledger, "breakdown", _reference_breakdown)
+    m.setattr(Query, "run", _reference_query)
+    m.setattr(TableMac, "mac_energy_pj",
+              lambda self, *, a_bits, b_bits, is_float=False, acc_bits=32:
+              self._mac_energy_pj(a_bits, b_bits, is_float, acc_bits))
+    m.setattr(ElementwiseEnergy, "op_pj",
+              lambda self, op, bits, is_float: op_energy_pj(self.table, op, bits, is_float))
+    m.setattr(ElementwiseEnergy, "rng_pj", lambda self: rng_op_pj(self.table))
+    m.setattr(engine, "_run", engine_reference._run)
 
 
 def _reference_count(op, ctx, cache, chip):
@@ -107,11 +182,7 @@ def test_fast_replay_equals_the_straightforward_one(trace_path, monkeypatch):
     for preset in list_presets():
         fast = _run(preset, tr)
         with monkeypatch.context() as m:
-            m.setattr(replay, "_count_cached", _reference_count)
-            m.setattr(replay, "_price_step", _reference_price)
-            m.setattr(Ledger, "total", _reference_total)
-            m.setattr(Ledger, "breakdown", _reference_breakdown)
-            m.setattr(engine, "_run", engine_reference._run)
+            _reference_patches(m)
             ref = _run(preset, tr)
         assert (fast is None) == (ref is None), preset
         if ref is None:
@@ -229,3 +300,174 @@ def test_unsplit_stalls_keep_every_total(preset):
         assert b.cycles["stall_dram_bandwidth"] == pytest.approx(
             a.cycles["stall_dram_bandwidth"] + a.cycles["stall_dram_latency"], rel=REL)
         assert b.energy_pj == a.energy_pj and b.traffic_bytes == a.traffic_bytes
+
+
+def test_summary_query_equals_scans_of_the_rows():
+    """Query.run (summarise's one pass) gives each filter's scan, bit for bit, over ledgers
+    that share keys (its per-key memo is reused) and ledgers that do not."""
+    rng = np.random.default_rng(11)
+    choice = {"layer": ["conv1", "conv2", "fc", "*"], "op": ["fwd", "dgrad", "wgrad", "*"],
+              "component": ["array", "vector", "sram:gb", "sram:pe", "dram", "unit:fpu"],
+              "action": ["mac", "read", "write", "leak"], "tensor": ["weights", "grads", "-"],
+              "bits": ["int8xint8", "fp32", "-"]}
+    totals = [("quantity", {}), ("energy_pj", {"component": ("dram", "sram:*")}),
+              ("energy_pj", {"action": ("read", "write"), "bits": "-", "layer": "conv*"}),
+              ("quantity", {"op": ("fwd", "dgrad"), "action": "mac", "tensor": "-"})]
+    groups = [("layer", "energy_pj", {}), ("action", "quantity", {"component": "vector"})]
+    query = Query(totals, groups)
+    for _ in range(4):
+        ledger = Ledger()
+        for _ in range(300):
+            ledger.add(**{f: str(rng.choice(v)) for f, v in choice.items()},
+                       quantity=float(rng.random()), energy_pj=float(rng.random() * 1e6))
+        got_totals, got_groups = query.run(ledger)
+        for (field, where), got in zip(totals, got_totals, strict=True):
+            assert got == _reference_total(ledger, field, **where)
+        for (by, field, where), got in zip(groups, got_groups, strict=True):
+            assert got == _reference_breakdown(ledger, by, field, **where)
+
+
+def test_energy_memos_equal_the_table_rules():
+    """The per-machine memo of MAC and elementwise energies answers what the rules compute."""
+    machine = replay.build_machine("edge_npu")
+    mac, table = machine.costs.mac, machine.costs.table
+    for _ in range(2):  # the second round answers from the memo
+        for a in (2, 4, 8):
+            for b in (4, 8):
+                assert mac.mac_energy_pj(a_bits=a, b_bits=b, acc_bits=32) == \
+                    mac._mac_energy_pj(a, b, False, 32)
+        assert mac.mac_energy_pj(a_bits=16, b_bits=16, is_float=True, acc_bits=32) == \
+            mac._mac_energy_pj(16, 16, True, 32)
+        for op in ("add", "mul", "cmp"):
+            for bits, is_float in ((8, False), (32, False), (16, True), (32, True)):
+                assert machine.costs.elementwise.op_pj(op, bits, is_float) == \
+                    op_energy_pj(table, op, bits, is_float)
+        assert machine.costs.elementwise.rng_pj() == rng_op_pj(table)
+
+
+def _hardware_points(axes: dict):
+    from rctsim.sweep.config import parse_sweep_config
+    from rctsim.sweep.plan import plan_sweep
+
+    config = parse_sweep_config("test", {"hardware": {"base": "edge_npu", "axes": axes},
+                                         "policies": {"traces": [str(TRACES[0])]}})
+    return plan_sweep(config, source="test", base_dir=Path.cwd()).hardware
+
+
+def test_machine_key_leaves_out_only_dram_timing():
+    """Points that differ in DRAM bandwidth or latency share a machine key; SRAM size, array
+    shape, dataflow and DRAM energy each make another."""
+    from rctsim.reuse import machine_key
+
+    def key(spec):
+        machine = replay.build_machine(spec)
+        return machine_key(machine.spec, machine.costs.dram)
+
+    pts = _hardware_points({"sram_kb": [64, 128], "array": ["8x8", "16x16"],
+                            "dataflow": ["ws", "os"], "dram_gb_per_s": [3.2, 25.6],
+                            "dram.latency_ns": [0, 120]})
+    groups: dict[str, set] = {}
+    for hp in pts:
+        rest = tuple(v for k, v in hp.params.items() if not k.startswith("dram"))
+        groups.setdefault(key(hp.spec), set()).add(rest)
+    assert len(groups) == 8 and all(len(v) == 1 for v in groups.values())
+    spec = pts[0].spec
+    energy = spec.model_copy(update={"dram": spec.dram.model_copy(
+        update={"energy_pj_per_bit": 99.0})})
+    assert key(energy) != key(spec)
+
+
+def test_replay_cache_bounds():
+    """At most max_machines machine keys (least recently used dropped first) and max_phases
+    prepared phases per policy key."""
+    from rctsim.reuse import ReplayCache
+
+    cache = ReplayCache(max_machines=2, max_phases=1)
+    a, b = cache.machine("a"), cache.machine("b")
+    assert cache.machine("a") is a  # a is now the most recently used
+    cache.machine("c")
+    assert len(cache) == 2 and cache.machine("a") is a and cache.machine("b") is not b
+    work = a.policy(("p",), ())
+    a.keep_phase(work, b"1", "first")
+    a.keep_phase(work, b"2", "second")
+    assert work.phases == {b"1": "first"}
+    with pytest.raises(ValueError):
+        ReplayCache(max_machines=0)
+
+
+SWEEP_AXES = {"sram_kb": [64, 256], "array": ["8x8", "16x16"], "dataflow": ["ws", "os"],
+              "dram_gb_per_s": [3.2, 25.6], "dram.latency_ns": [0, 150]}
+"""32 points: groups of 4 that differ only in DRAM timing (they share everything before the
+engine), pairs of groups that differ only in dataflow (they share the element-wise ops), groups
+that differ in SRAM or array."""
+
+
+@pytest.mark.parametrize("trace_path", [p for p in TRACES if p.stem in ("resnet", "charlm_qat")],
+                         ids=lambda p: p.stem)
+@pytest.mark.parametrize("sweep_options", [True, False], ids=["sweep-options", "defaults"])
+def test_shared_cache_equals_a_fresh_simulate_per_point(trace_path, sweep_options, monkeypatch,
+                                                        tmp_path):
+    """A sweep job's points share one ReplayCache; every point's result (every summary number,
+    every ledger row, the sweep metrics) equals a fresh simulate of that point alone, and the
+    shared cache does skip work (fewer phases prepared than points x phases)."""
+    from rctsim.sweep.metrics import result_metrics
+    from rctsim.sweep.work import SimJob, simulate_job
+
+    options = (replay.SimOptions(keep_timeline=False, split_stalls=False) if sweep_options
+               else replay.SimOptions())
+    tr = _two_phases(load_trace(trace_path))
+    pts = _hardware_points(SWEEP_AXES)
+    prepared = []
+    prepare = replay._prepare_phase
+    monkeypatch.setattr(replay, "_prepare_phase",
+                        lambda *a, **k: prepared.append(1) or prepare(*a, **k))
+    cache = replay.ReplayCache()
+    shared = [replay.simulate(hp.spec, tr, baseline="qat", options=options, cache=cache)
+              for hp in pts]
+    phases = len(replay.distinct_phases(tr)[0]) + 1  # the trace's and the baseline's
+    assert len(prepared) == 8 * phases  # once per SRAM x array x dataflow group
+    fresh = [replay.simulate(hp.spec, tr, baseline="qat", options=options) for hp in pts]
+    assert len(prepared) == 8 * phases + len(pts) * phases
+    counted = []
+    monkeypatch.setattr(replay, "count_op", lambda *a: counted.append(1) or count_op(*a))
+    assert pts[4].params["dataflow"] != pts[0].params["dataflow"]
+    for cache in (None, replay.ReplayCache()):  # two dataflows: apart, then sharing a cache
+        for hp in (pts[0], pts[4]):
+            replay.simulate(hp.spec, tr, baseline="qat", options=options, cache=cache)
+        counted.append(None)
+    apart = counted.index(None)
+    assert len(counted) - apart - 2 < apart  # the second dataflow counted its GEMMs only
+    for hp, got, want in zip(pts, shared, fresh, strict=True):
+        where = f"{trace_path.stem}/{hp.params}"
+        _assert_same(got.to_dict(), want.to_dict(), where)
+        for label, pr in want.policies.items():
+            assert got.policies[label].rows == pr.rows, (where, label)
+        _assert_same(result_metrics(got), result_metrics(want), where)
+    if sweep_options:  # the worker task itself, against the fresh results
+        from rctsim.trace import write_trace
+
+        write_trace(tr, tmp_path / "two.trace")
+        job = SimJob(tuple((str(i), hp.spec) for i, hp in enumerate(pts)), options, "qat")
+        for outcome, want in zip(simulate_job(tmp_path / "two.trace", job), fresh, strict=True):
+            assert outcome.status == "ok"
+            _assert_same(outcome.metrics, result_metrics(want), f"job {outcome.key}")
+
+
+def test_summary_query_goes_on_from_a_state():
+    """run(start=state of the first rows) over a ledger with rows added under new keys gives
+    the sums of a whole pass (summarise goes on from a replay's ledger before leakage)."""
+    rng = np.random.default_rng(13)
+    query = Query([("energy_pj", {"action": "leak"}), ("quantity", {"component": "sram:*"})],
+                  [("component", "energy_pj", {}), ("action", "quantity", {})])
+    ledger = Ledger()
+    for i in range(200):
+        ledger.add(layer=f"l{i % 7}", op="fwd", component=str(rng.choice(["sram:gb", "dram"])),
+                   action=str(rng.choice(["read", "write"])), tensor="-", bits="-",
+                   quantity=float(rng.random()), energy_pj=float(rng.random()))
+    state = query.state(ledger)
+    before = copy.deepcopy(state)
+    for name in ("sram:gb", "array"):
+        ledger.add(layer="*", op="*", component=name, action="leak", tensor="-", bits="-",
+                   quantity=2.0, energy_pj=float(rng.random()))
+    assert query.run(ledger, start=state) == query.run(ledger)
+    assert state == before  # the state is not changed by going on from it

@@ -9,6 +9,7 @@ from pathlib import Path
 from hwmodels.schema import HardwareSpec
 from rctsim.errors import InputError
 from rctsim.replay import SimOptions, simulate
+from rctsim.reuse import ReplayCache
 from rctsim.sweep.metrics import result_metrics
 from rctsim.trace.io import read_trace, trace_from_bytes
 
@@ -36,14 +37,20 @@ class PointOutcome:
 
 
 def simulate_job(trace_ref: str | Path | bytes, job: SimJob) -> list[PointOutcome]:
-    """Simulate every item of `job` on the trace (a file path, or the file's bytes)."""
+    """Simulate every item of `job` on the trace (a file path, or the file's bytes).
+
+    The job's points share one ReplayCache (rctsim.reuse), dropped when the job ends: points
+    that differ only in DRAM bandwidth or latency reuse every op count, price and prepared
+    phase of the one before."""
     trace = (trace_from_bytes(trace_ref) if isinstance(trace_ref, bytes)
              else read_trace(trace_ref))
+    cache = ReplayCache()
     outcomes = []
     for key, spec in job.items:
         start = time.perf_counter()
         try:
-            result = simulate(spec, trace, baseline=job.baseline, options=job.options)
+            result = simulate(spec, trace, baseline=job.baseline, options=job.options,
+                              cache=cache)
             status, error, metrics = "ok", None, result_metrics(result)
         except InputError as err:
             status, error, metrics = "error", str(err), {}
