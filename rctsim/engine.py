@@ -165,8 +165,14 @@ def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
     if engine == "c" and not engine_c.available():
         raise ValueError("engine='c': the compiled step engine was not built (it is built at "
                          "install where a C compiler is there: pip install -e .)")
-    _run_one = _run_c if engine == "c" else _run_simpy if engine == "simpy" else _run
     eff = [max(w.compute_cycles, w.sram_bytes / sram_bytes_per_cycle) for w in work]
+    if engine == "c":  # the ops converted once for both runs
+        step = engine_c.prepare(work, eff, dram_bytes_per_cycle)
+
+        def _run_one(_work, _eff, _bw, latency, keep, merge):
+            return _run_c(step, latency, keep, merge)
+    else:
+        _run_one = _run_simpy if engine == "simpy" else _run
     run = _run_one(work, eff, dram_bytes_per_cycle, latency_cycles, keep_timeline, merge)
     has_dram = any(w.dram_read_bytes > 0 or w.dram_write_bytes > 0 for w in work)
     idle0 = run.idle
@@ -176,9 +182,9 @@ def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
     for w, e, wait, wait0 in zip(work, eff, run.idle, idle0, strict=True):
         wait = max(0.0, wait)
         lat = min(wait, max(0.0, wait - wait0))
-        ops.append(OpTiming(compute=float(w.compute_cycles),
-                            sram_bandwidth=float(e - w.compute_cycles),
-                            dram_bandwidth=float(wait - lat), dram_latency=float(lat)))
+        # positional, in field order: compute, sram_bandwidth, dram_bandwidth, dram_latency
+        ops.append(OpTiming(float(w.compute_cycles), float(e - w.compute_cycles),
+                            float(wait - lat), float(lat)))
     compute_total = float(sum(w.compute_cycles for w in work))
     total = float(run.total)
     return StepTiming(
@@ -201,12 +207,12 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
                 timeline=[Interval(*iv) for iv in log], simulated=simulated)
 
 
-def _run_c(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: bool,
-           merge: bool) -> _Run:
-    """One pass of the compiled engine (rctsim/_engine.c): `engine_fast.run` in C,
-    bit-identical to it and to `_run_simpy` (tests/test_engine_fast.py)."""
-    total, idle, busy, log, simulated = engine_c.run(work, eff, bw, latency, keep, merge,
-                                                     BUFFERS, MAX_PERIOD)
+def _run_c(step: engine_c.Prepared, latency: float, keep: bool, merge: bool) -> _Run:
+    """One pass of the compiled engine (rctsim/_engine.c) over a step converted by
+    `engine_c.prepare`: `engine_fast.run` in C, bit-identical to it and to `_run_simpy`
+    (tests/test_engine_fast.py)."""
+    total, idle, busy, log, simulated = engine_c.run_prepared(step, latency, keep, merge,
+                                                              BUFFERS, MAX_PERIOD)
     return _Run(total=total, idle=idle, dram_busy=busy,
                 timeline=[Interval(*iv) for iv in log], simulated=simulated)
 
