@@ -250,3 +250,22 @@ def test_c_engine_rejects_what_the_python_one_rejects():
         for name in ("fast", "c"):
             with pytest.raises(exc):
                 simulate_step(work, dram_bytes_per_cycle=bw, engine=name)
+
+
+@needs_c
+@pytest.mark.parametrize("seed", range(20))
+def test_c_run_returns_what_the_python_run_returns(seed):
+    """`engine_c.run` against `engine_fast.run` before `simulate_step` touches the results:
+    total, idle per op, DRAM busy cycles, the raw timeline (every interval in the order made,
+    with the ops' labels) and the chunks replayed, bit for bit."""
+    from rctsim import engine_fast
+
+    rng = np.random.default_rng(5000 + seed)
+    work = (_integer_work(rng, int(rng.integers(1, 12)), 30) if seed % 2
+            else _real_work(rng, int(rng.integers(1, 30)), 400))
+    bw = 1.0 if seed % 2 else float(rng.uniform(2, 64))
+    eff = [w.compute_cycles for w in work]
+    for latency in (0.0, float(rng.choice([1.0, 2.0, 37.5]))):
+        for merge in (True, False):
+            args = (work, eff, bw, latency, True, merge, engine.BUFFERS, engine.MAX_PERIOD)
+            assert _bits(engine_c.run(*args)) == _bits(engine_fast.run(*args))
