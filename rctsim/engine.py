@@ -19,9 +19,12 @@ cycles each) instead of being replayed (docs/model.md §4).
 Output: compute, stall and total cycles, the stall split by cause (DRAM bandwidth, SRAM
 bandwidth, DRAM latency) per op and in total, and a per-op timeline.
 
-Two engines compute it: the default event loop of rctsim/engine_fast.py (`_run`) and the SimPy
-processes below (`_run_simpy`, `engine="simpy"`), the reference the default one is tested
-against: the same events in the same order, bit-identical results.
+Three engines compute it, with bit-identical results: the event loop of rctsim/engine_fast.py
+(`_run`, `engine="fast"`), the same loop in C (rctsim/_engine.c through rctsim/engine_c.py,
+`engine="c"`; built at install where a C compiler is there) and the SimPy processes below
+(`_run_simpy`, `engine="simpy"`), the reference the other two are tested against: the same
+events in the same order. The default (`engine="auto"`, `default_engine()`) is the C engine
+where it was built, the Python one otherwise.
 """
 
 from __future__ import annotations
@@ -32,14 +35,15 @@ from dataclasses import dataclass
 
 import simpy
 
-from rctsim import engine_fast
+from rctsim import engine_c, engine_fast
 
 BUFFERS = 2
 """Tile buffers between DMA and compute (double buffering)."""
 
-ENGINES = ("fast", "simpy")
-"""The step engines: the event loop of rctsim/engine_fast.py (default) and the SimPy one it is
-tested against (the reference)."""
+ENGINES = ("auto", "c", "fast", "python", "simpy")
+"""The step engine names `simulate_step` takes: "auto" (the default: `default_engine()`), "c"
+(rctsim/_engine.c), "fast" or its alias "python" (rctsim/engine_fast.py) and "simpy" (the
+reference the others are tested against)."""
 
 MAX_PERIOD = 3
 """Longest repeating pattern (in chunks) looked for in a steady run: the pipeline settles into
@@ -134,23 +138,41 @@ class _Run:
     simulated: int
 
 
+def default_engine() -> str:
+    """The engine `simulate_step` uses by default: "c" where the compiled engine was built and
+    loads, "fast" (the Python event loop) otherwise."""
+    return "c" if engine_c.available() else "fast"
+
+
 def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
                   sram_bytes_per_cycle: float = math.inf, latency_cycles: float = 0.0,
                   keep_timeline: bool = False, merge: bool = True,
-                  split_latency: bool = True, engine: str = "fast") -> StepTiming:
+                  split_latency: bool = True, engine: str = "auto") -> StepTiming:
     """Run the step's ops through DMA and compute; return its timing.
 
     `latency_cycles`: DRAM access latency of each read (write-backs are posted).
     `merge=False` replays every chunk (the closed form for steady runs is then not used; for
     tests). `split_latency=False` skips the zero-latency run that splits a wait between DRAM
     bandwidth and DRAM latency (the whole wait is then DRAM bandwidth; totals unchanged).
-    `engine`: "fast" (the default, rctsim/engine_fast.py) or "simpy" (the reference it is
-    tested against); both give bit-identical results.
+    `engine`: "auto" (the default: `default_engine()`), "c" (rctsim/_engine.c; an error where
+    it was not built), "fast" or "python" (rctsim/engine_fast.py) or "simpy" (the reference
+    the others are tested against); all give bit-identical results.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    _run_one = _run if engine == "fast" else _run_simpy
+    if engine == "auto":
+        engine = default_engine()
+    if engine == "c" and not engine_c.available():
+        raise ValueError("engine='c': the compiled step engine was not built (it is built at "
+                         "install where a C compiler is there: pip install -e .)")
     eff = [max(w.compute_cycles, w.sram_bytes / sram_bytes_per_cycle) for w in work]
+    if engine == "c":  # the ops converted once for both runs
+        step = engine_c.prepare(work, eff, dram_bytes_per_cycle)
+
+        def _run_one(_work, _eff, _bw, latency, keep, merge):
+            return _run_c(step, latency, keep, merge)
+    else:
+        _run_one = _run_simpy if engine == "simpy" else _run
     run = _run_one(work, eff, dram_bytes_per_cycle, latency_cycles, keep_timeline, merge)
     has_dram = any(w.dram_read_bytes > 0 or w.dram_write_bytes > 0 for w in work)
     idle0 = run.idle
@@ -160,9 +182,9 @@ def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
     for w, e, wait, wait0 in zip(work, eff, run.idle, idle0, strict=True):
         wait = max(0.0, wait)
         lat = min(wait, max(0.0, wait - wait0))
-        ops.append(OpTiming(compute=float(w.compute_cycles),
-                            sram_bandwidth=float(e - w.compute_cycles),
-                            dram_bandwidth=float(wait - lat), dram_latency=float(lat)))
+        # positional, in field order: compute, sram_bandwidth, dram_bandwidth, dram_latency
+        ops.append(OpTiming(float(w.compute_cycles), float(e - w.compute_cycles),
+                            float(wait - lat), float(lat)))
     compute_total = float(sum(w.compute_cycles for w in work))
     total = float(run.total)
     return StepTiming(
@@ -181,6 +203,16 @@ def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: 
     `_run_simpy`'s order without SimPy, bit-identical to it (tests/test_engine_fast.py)."""
     total, idle, busy, log, simulated = engine_fast.run(work, eff, bw, latency, keep, merge,
                                                         BUFFERS, MAX_PERIOD)
+    return _Run(total=total, idle=idle, dram_busy=busy,
+                timeline=[Interval(*iv) for iv in log], simulated=simulated)
+
+
+def _run_c(step: engine_c.Prepared, latency: float, keep: bool, merge: bool) -> _Run:
+    """One pass of the compiled engine (rctsim/_engine.c) over a step converted by
+    `engine_c.prepare`: `engine_fast.run` in C, bit-identical to it and to `_run_simpy`
+    (tests/test_engine_fast.py)."""
+    total, idle, busy, log, simulated = engine_c.run_prepared(step, latency, keep, merge,
+                                                              BUFFERS, MAX_PERIOD)
     return _Run(total=total, idle=idle, dram_busy=busy,
                 timeline=[Interval(*iv) for iv in log], simulated=simulated)
 

@@ -1,5 +1,7 @@
-"""The default step engine (rctsim/engine_fast.py) against the SimPy engine it replaces, its
-reference (`simulate_step(..., engine="simpy")`): bit-identical results, field by field (total,
+"""The step engines against the SimPy engine they replace, their reference
+(`simulate_step(..., engine="simpy")`): the Python event loop (rctsim/engine_fast.py,
+`engine="fast"`) and the same loop in C (rctsim/_engine.c, `engine="c"`; its checks are skipped,
+saying why, where the library was not built). Bit-identical results, field by field (total,
 stalls by cause per op, DRAM busy cycles, chunks replayed, the timeline), on random workloads
 (tie-heavy small integers, where a load request and a write-back often fall on the same cycle,
 and real-valued ones) and on the OpWork lists every bundled trace x preset hands the engine."""
@@ -16,13 +18,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hwmodels.load import list_presets
-from rctsim import engine, replay
+from rctsim import engine, engine_c, replay
 from rctsim.engine import OpWork, simulate_step
 from rctsim.errors import InputError
 from rctsim.trace import load_trace
 from rctsim.trace.model import Trace
 
 TRACES = sorted((Path(__file__).resolve().parents[1] / "workloads" / "traces").glob("*.trace"))
+
+NOT_BUILT = ("the compiled step engine (rctsim/_engine.c) was not built: no C compiler at "
+             "install (pip install -e . builds it)")
+needs_c = pytest.mark.skipif(not engine_c.available(), reason=NOT_BUILT)
+
+
+@pytest.fixture(scope="module", params=["fast", pytest.param("c", marks=needs_c)])
+def eng(request) -> str:
+    """The engine checked against the SimPy reference."""
+    return request.param
 
 
 def _bits(value):
@@ -37,10 +49,10 @@ def _bits(value):
     return (type(value).__name__, value)
 
 
-def _assert_identical(work: list[OpWork], **kw) -> None:
-    fast = simulate_step(work, **kw)
+def _assert_identical(eng: str, work: list[OpWork], **kw) -> None:
+    got = simulate_step(work, engine=eng, **kw)
     ref = simulate_step(work, engine="simpy", **kw)
-    assert _bits(fast) == _bits(ref), kw
+    assert _bits(got) == _bits(ref), (eng, kw)
 
 
 def _integer_work(rng: np.random.Generator, n_ops: int, max_chunks: int) -> list[OpWork]:
@@ -75,24 +87,25 @@ def _real_work(rng: np.random.Generator, n_ops: int, max_chunks: int) -> list[Op
 
 
 @pytest.mark.parametrize("seed", range(60))
-def test_tie_heavy_integer_steps_are_bit_identical(seed):
+def test_tie_heavy_integer_steps_are_bit_identical(eng, seed):
     rng = np.random.default_rng(seed)
     work = _integer_work(rng, int(rng.integers(1, 12)), max_chunks=30)
     for merge in (True, False):
-        _assert_identical(work, dram_bytes_per_cycle=1.0,
+        _assert_identical(eng, work, dram_bytes_per_cycle=1.0,
                           sram_bytes_per_cycle=float(rng.choice([math.inf, 1.0, 2.0])),
                           latency_cycles=float(rng.choice([0, 1, 2, 3])), merge=merge,
                           keep_timeline=True, split_latency=bool(rng.random() < 0.8))
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_real_valued_steps_are_bit_identical(seed):
+def test_real_valued_steps_are_bit_identical(eng, seed):
     rng = np.random.default_rng(1000 + seed)
     kw = {"dram_bytes_per_cycle": float(rng.uniform(2, 64)),
           "sram_bytes_per_cycle": float(rng.choice([math.inf, rng.uniform(8, 512)])),
           "latency_cycles": float(rng.choice([0.0, rng.uniform(1, 300)]))}
-    _assert_identical(_real_work(rng, int(rng.integers(1, 40)), 5000), keep_timeline=True, **kw)
-    _assert_identical(_real_work(rng, int(rng.integers(1, 10)), 60), merge=False, **kw)
+    _assert_identical(eng, _real_work(rng, int(rng.integers(1, 40)), 5000), keep_timeline=True,
+                      **kw)
+    _assert_identical(eng, _real_work(rng, int(rng.integers(1, 10)), 60), merge=False, **kw)
 
 
 _int_op = st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3),
@@ -102,30 +115,30 @@ _int_op = st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3),
 @settings(max_examples=150, deadline=None)
 @given(st.lists(_int_op, min_size=1, max_size=7), st.sampled_from([0.0, 1.0, 2.0, 5.0]),
        st.sampled_from([1.0, 2.0]), st.booleans(), st.data())
-def test_any_small_integer_step_is_bit_identical(ops, lat, bw, merge, data):
+def test_any_small_integer_step_is_bit_identical(eng, ops, lat, bw, merge, data):
     """Hypothesis: any short step of small integer chunks (per chunk: compute, read and write
     cycles at 1 byte/cycle, SRAM bytes), any RAW dependencies on earlier ops."""
     work = [OpWork(str(i), float(c * n), float(r * n), float(w * n), n, float(s * n),
                    tuple(sorted(data.draw(st.sets(st.integers(0, i - 1), max_size=2)))) if i
                    else ())
             for i, (c, r, w, n, s) in enumerate(ops)]
-    _assert_identical(work, dram_bytes_per_cycle=bw, sram_bytes_per_cycle=2.0,
+    _assert_identical(eng, work, dram_bytes_per_cycle=bw, sram_bytes_per_cycle=2.0,
                       latency_cycles=lat, merge=merge, keep_timeline=True)
 
 
-def test_edge_cases_are_bit_identical():
+def test_edge_cases_are_bit_identical(eng):
     """No ops; an op waiting for itself (the loader never starts it: the run ends where SimPy's
     ends); zero everything; an op with no compute between two that write back."""
     kw = {"dram_bytes_per_cycle": 1.0, "latency_cycles": 1.0, "keep_timeline": True}
-    _assert_identical([], **kw)
-    _assert_identical([OpWork("a", 2, 2, 2, 2), OpWork("b", 2, 2, 2, 2, 0.0, (1,))], **kw)
-    _assert_identical([OpWork("z", 0, 0, 0, 5)], **kw)
-    _assert_identical([OpWork("a", 4, 2, 2, 2), OpWork("b", 0, 2, 0, 3, 0.0, (0,)),
-                       OpWork("c", 4, 0, 2, 2, 0.0, (0, 0, 1))], **kw)
+    _assert_identical(eng, [], **kw)
+    _assert_identical(eng, [OpWork("a", 2, 2, 2, 2), OpWork("b", 2, 2, 2, 2, 0.0, (1,))], **kw)
+    _assert_identical(eng, [OpWork("z", 0, 0, 0, 5)], **kw)
+    _assert_identical(eng, [OpWork("a", 4, 2, 2, 2), OpWork("b", 0, 2, 0, 3, 0.0, (0,)),
+                            OpWork("c", 4, 0, 2, 2, 0.0, (0, 0, 1))], **kw)
 
 
 @pytest.mark.parametrize("latency", [0.0, 0.5, 1.0])
-def test_delays_lost_to_rounding_are_bit_identical(latency):
+def test_delays_lost_to_rounding_are_bit_identical(eng, latency):
     """After 2^53 cycles a half-cycle transfer adds nothing to the clock: SimPy then schedules
     the timeout at the current time (behind what is already due), and so must the fast loop."""
     big = float(2**53)
@@ -134,13 +147,19 @@ def test_delays_lost_to_rounding_are_bit_identical(latency):
                  [OpWork("a", big, 4, 1.0, 2), OpWork("b", 0.0, 1.0, 1.0, 4, 0.0, (0,)),
                   OpWork("c", 0.0, 1.0, 1.0, 3, 0.0, (1,))]):
         for merge in (True, False):
-            _assert_identical(work, dram_bytes_per_cycle=1.0, latency_cycles=latency,
+            _assert_identical(eng, work, dram_bytes_per_cycle=1.0, latency_cycles=latency,
                               merge=merge, keep_timeline=True)
 
 
-def _captured_steps(monkeypatch) -> list[tuple[list[OpWork], dict]]:
+@pytest.fixture(scope="module")
+def captured_steps() -> list[tuple[list[OpWork], dict]]:
     """The OpWork list and rates of every step the replays of every bundled trace (first and
     a middle phase) x every preset hand the engine."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return _captured_steps(monkeypatch)
+
+
+def _captured_steps(monkeypatch) -> list[tuple[list[OpWork], dict]]:
     steps: list[tuple[list[OpWork], dict]] = []
     real = replay.simulate_step
 
@@ -165,21 +184,88 @@ def _captured_steps(monkeypatch) -> list[tuple[list[OpWork], dict]]:
     return steps
 
 
-def test_every_bundled_trace_and_preset_is_bit_identical(monkeypatch):
-    steps = _captured_steps(monkeypatch)
+def test_every_bundled_trace_and_preset_is_bit_identical(eng, captured_steps):
+    steps = captured_steps
     assert len(steps) >= 2 * len(TRACES)  # two phases of each trace, at least one preset
     assert len({kw["dram_bytes_per_cycle"] for _, kw in steps}) >= 3
     for work, kw in steps:
         kw = {**kw, "keep_timeline": True, "split_latency": True}
-        _assert_identical(work, **kw)
+        _assert_identical(eng, work, **kw)
 
 
-def test_the_fast_engine_is_the_default_and_engines_are_named(monkeypatch):
+def _refuse(name: str):
     def refuse(*_args):
-        raise AssertionError("the SimPy engine ran")
+        raise AssertionError(f"the {name} engine ran")
+    return refuse
 
-    monkeypatch.setattr(engine, "_run_simpy", refuse)
+
+@needs_c
+def test_the_c_engine_is_the_default_when_built(monkeypatch):
+    assert engine.default_engine() == "c"
+    monkeypatch.setattr(engine, "_run_simpy", _refuse("SimPy"))
+    monkeypatch.setattr(engine, "_run", _refuse("Python fast"))
     t = simulate_step([OpWork("a", 100, 800, 400, 1)], dram_bytes_per_cycle=8)
     assert t.total_cycles == 800 / 8 + 100 + 400 / 8  # load, compute, write-back in series
-    with pytest.raises(ValueError, match="engine must be one of fast, simpy"):
+
+
+def test_without_the_library_the_python_engine_is_the_default(monkeypatch):
+    monkeypatch.setattr(engine_c, "available", lambda: False)
+    monkeypatch.setattr(engine, "_run_simpy", _refuse("SimPy"))
+    monkeypatch.setattr(engine, "_run_c", _refuse("C"))
+    assert engine.default_engine() == "fast"
+    for name in ("auto", "fast", "python"):
+        t = simulate_step([OpWork("a", 100, 800, 400, 1)], dram_bytes_per_cycle=8, engine=name)
+        assert t.total_cycles == 800 / 8 + 100 + 400 / 8
+    with pytest.raises(ValueError, match="engine='c': the compiled step engine was not built"):
+        simulate_step([], dram_bytes_per_cycle=8, engine="c")
+
+
+def test_engines_are_named():
+    with pytest.raises(ValueError, match="engine must be one of auto, c, fast, python, simpy"):
         simulate_step([], dram_bytes_per_cycle=8, engine="numpy")
+
+
+@needs_c
+def test_c_engine_asks_again_for_a_longer_timeline(monkeypatch):
+    """A timeline longer than the room first made for it (`engine_c.LOG_ROOM`) comes back
+    whole: the loader calls again at the size the first call reports."""
+    monkeypatch.setattr(engine_c, "LOG_ROOM", 3)
+    rng = np.random.default_rng(7)
+    work = _integer_work(rng, 8, max_chunks=12)
+    for merge in (True, False):
+        _assert_identical("c", work, dram_bytes_per_cycle=1.0, latency_cycles=1.0, merge=merge,
+                          keep_timeline=True)
+        assert len(simulate_step(work, engine="c", dram_bytes_per_cycle=1.0, merge=merge,
+                                 keep_timeline=True).timeline) > 3
+
+
+@needs_c
+def test_c_engine_rejects_what_the_python_one_rejects():
+    """Negative delays, a RAW wait on an op that is not there, no DRAM bandwidth: the same
+    exception types as the Python engine."""
+    cases = [([OpWork("a", 1, -8.0, 0, 1)], 1.0, ValueError),
+             ([OpWork("a", 1, 1, 0, 1), OpWork("b", 1, 1, 0, 1, 0.0, (5,))], 1.0, IndexError),
+             ([OpWork("a", 1, 1, 0, 1)], 0.0, ZeroDivisionError)]
+    for work, bw, exc in cases:
+        for name in ("fast", "c"):
+            with pytest.raises(exc):
+                simulate_step(work, dram_bytes_per_cycle=bw, engine=name)
+
+
+@needs_c
+@pytest.mark.parametrize("seed", range(20))
+def test_c_run_returns_what_the_python_run_returns(seed):
+    """`engine_c.run` against `engine_fast.run` before `simulate_step` touches the results:
+    total, idle per op, DRAM busy cycles, the raw timeline (every interval in the order made,
+    with the ops' labels) and the chunks replayed, bit for bit."""
+    from rctsim import engine_fast
+
+    rng = np.random.default_rng(5000 + seed)
+    work = (_integer_work(rng, int(rng.integers(1, 12)), 30) if seed % 2
+            else _real_work(rng, int(rng.integers(1, 30)), 400))
+    bw = 1.0 if seed % 2 else float(rng.uniform(2, 64))
+    eff = [w.compute_cycles for w in work]
+    for latency in (0.0, float(rng.choice([1.0, 2.0, 37.5]))):
+        for merge in (True, False):
+            args = (work, eff, bw, latency, True, merge, engine.BUFFERS, engine.MAX_PERIOD)
+            assert _bits(engine_c.run(*args)) == _bits(engine_fast.run(*args))
