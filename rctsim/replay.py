@@ -128,7 +128,7 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
         if label in runs and role == "baseline (trace)":  # a real qat run beside `qat`
             label = f"{label}_trace"
         if label in runs:
-            raise InputError("command line", "--baseline", f"{label} is named twice",
+            raise InputError(*BASELINE_ARG, f"{label} is named twice",
                              "each baseline once")
         try:
             runs[label] = simulate_policy(
@@ -158,15 +158,20 @@ def _elementwise_key(machine: Machine) -> str | None:
     return machine_key(machine.spec, machine.costs.dram, dataflow=False)
 
 
+BASELINE_ARG = ("simulate()", "baseline")
+"""Where `simulate`'s errors about its `baseline` argument say the problem is (the command line
+names its own flag: rctsim.cli.run_cmd)."""
+
+
 def baseline_list(baseline) -> list:
     """Normalise `simulate`'s `baseline` to a list: None -> [], a string of comma-separated
     baselines (rctsim.baselines.split_baselines) -> its items, a list -> itself."""
     if baseline is None:
         return []
     if isinstance(baseline, str):
-        items = split_baselines(baseline)
+        items = split_baselines(baseline, BASELINE_ARG[1], file=BASELINE_ARG[0])
         if not items:
-            raise InputError("command line", "--baseline", "empty", "a baseline name or none")
+            raise InputError(*BASELINE_ARG, "empty", "a baseline name or none")
         return [None if i == "none" else i for i in items if i != "none"]
     if isinstance(baseline, Trace | Path):
         return [baseline]
@@ -181,7 +186,7 @@ def _resolve_baseline(baseline: str | Trace | Path, tr: Trace):
     """(label, trace to simulate, role, {name, sha256} of a real baseline trace or None,
     the parsed Baseline of a counterfactual or None)."""
     if isinstance(baseline, str) and (is_baseline_name(baseline) or _looks_like_name(baseline)):
-        spec = parse_baseline(baseline)
+        spec = parse_baseline(baseline, BASELINE_ARG[1], file=BASELINE_ARG[0])
         return (spec.label, counterfactual(tr, spec), "baseline (counterfactual)", None, spec)
     base = baseline if isinstance(baseline, Trace) else load_trace(baseline)
     if [(la.m, la.n, la.k) for la in base.layers] != [(la.m, la.n, la.k) for la in tr.layers]:

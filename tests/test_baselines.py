@@ -242,6 +242,20 @@ def test_cli_several_baselines(tmp_path, capsys):
     assert "vs fp32" in text and "vs qat" in text
 
 
+def test_baseline_errors_name_the_argument_the_caller_gave(capsys):
+    """From Python the error names simulate()'s `baseline`; from the command line, --baseline
+    (the same problem and allowed values)."""
+    for text in ("qatt", "qat,,fp32", "fp32:w_q=3"):
+        with pytest.raises(InputError) as err:
+            simulate("edge_npu", "resnet", baseline=text)
+        assert str(err.value).startswith("simulate(): baseline: ")
+        code, out = _run(["run", "--trace", "resnet", "--baseline", text], capsys)
+        assert code == 2 and out.strip() == "rctsim: error: command line: --baseline: " \
+            + str(err.value).removeprefix("simulate(): baseline: ")
+    code, out = _run(["run", "--trace", "resnet", "--baseline", "qat,fp32,qat"], capsys)
+    assert code == 2 and "command line: --baseline: qat is named twice" in out
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["--baseline", "qat,mixed-fp8"], "mixed-fp16"),
     (["--baseline", "qat:w_q=1"], "2..16"),
@@ -261,5 +275,5 @@ def test_a_real_run_beside_its_counterfactual(tmp_path):
     result = simulate(hardware(), trace, baseline=["qat", real])
     assert list(result.comparisons) == ["qat", "qat_trace"]
     assert result.comparisons["qat_trace"]["baseline_role"] == "baseline (trace)"
-    with pytest.raises(InputError, match="named twice"):
+    with pytest.raises(InputError, match=r"^simulate\(\): baseline: qat is named twice"):
         simulate(hardware(), trace, baseline="qat,fp32,qat")

@@ -19,7 +19,7 @@ from rctsim.cli.run_summary import print_summary
 from rctsim.display import shown
 from rctsim.errors import InputError
 from rctsim.gemm import gemm_report
-from rctsim.replay import SimOptions, simulate
+from rctsim.replay import BASELINE_ARG, SimOptions, simulate
 from rctsim.storage import OPT_STATES
 from rctsim.sweep.table import to_csv
 from rctsim.units import count, duration, quantity, si
@@ -85,11 +85,16 @@ def run(
             parse_baseline(item)  # a wrong parameter fails before anything runs
     base = None if bases in ([], ["none"]) else (bases[0] if len(bases) == 1 else bases)
     with phase_progress() as progress:
-        result = simulate(hw, trace, baseline=base, progress=progress,
-                          options=SimOptions(workspace_fraction=workspace_fraction,
-                                             qat_dgrad_weights=qat_dgrad_weights,
-                                             opt_state=opt_state,
-                                             first_layer_dgrad=first_layer_dgrad))
+        try:
+            result = simulate(hw, trace, baseline=base, progress=progress,
+                              options=SimOptions(workspace_fraction=workspace_fraction,
+                                                 qat_dgrad_weights=qat_dgrad_weights,
+                                                 opt_state=opt_state,
+                                                 first_layer_dgrad=first_layer_dgrad))
+        except InputError as err:
+            if (err.source, err.field) != BASELINE_ARG:
+                raise
+            raise InputError("command line", "--baseline", err.problem, err.allowed) from None
     if json_out:
         write_output(json_out, result.to_json())
     if csv_out:
