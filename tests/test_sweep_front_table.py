@@ -101,3 +101,23 @@ def test_a_front_over_several_models_says_so(folder, tmp_path, capsys):
     (tmp_path / "one").mkdir()
     text, _ = _sweep(folder, tmp_path / "one", capsys, single)
     assert "models (" not in text
+
+
+def test_front_headers_name_the_quantity_and_cells_carry_the_unit(folder, tmp_path, capsys):
+    """`energy` heads cells in joules (not `energy_pj` over mJ values); the CSV keeps the store
+    column and its picojoules."""
+    config = {"version": 2, "name": "units",
+              "hardware": {"base": "edge_npu", "axes": {"sram_kb": [16, 64]}},
+              "policies": {"traces": [str(folder / "rct.trace")]},
+              "objectives": ["energy", "latency", "sram"]}
+    text, front = _sweep(folder, tmp_path, capsys, config)
+    header, rows = _table(text)
+    assert {"energy", "latency", "sram"} <= set(header)
+    assert not {"energy_pj", "latency_s", "sram_bytes"} & set(header)
+    best = min(front, key=lambda p: float(p["energy_pj"]))
+    cell = rows[0][header.index("energy")]
+    value, unit = cell.split()
+    scale = {"J": 1.0, "mJ": 1e-3, "µJ": 1e-6, "nJ": 1e-9, "kJ": 1e3}[unit]
+    assert float(value) * scale == pytest.approx(float(best["energy_pj"]) * 1e-12, rel=5e-3)
+    assert rows[0][header.index("latency")].endswith("s")
+    assert rows[0][header.index("sram")].endswith("B")

@@ -30,13 +30,14 @@ _STAGES = {"train": ("training traces", "traces"), "simulate": ("simulating", "p
 
 
 class RateColumn(ProgressColumn):
-    """Items per second over the last half minute."""
+    """Items per second over the last half minute (`now`: the closing summary gives the mean
+    over the whole stage)."""
 
     def render(self, task: Task) -> Text:
         """`12.3 points/s`."""
         unit = task.fields.get("unit", "")
         speed = task.speed
-        return Text(f"{speed:,.1f} {unit}/s" if speed else f"- {unit}/s", style="cyan")
+        return Text(f"{speed:,.1f} {unit}/s now" if speed else f"- {unit}/s", style="cyan")
 
 
 class SweepBar:
@@ -78,7 +79,8 @@ def print_summary(console: Console, plan: SweepPlan, outcome: SweepOutcome, *,
         f"  simulated now {outcome.computed}, already in the store {outcome.resumed}, "
         f"rejected by the model {outcome.errors}",
         f"  {outcome.seconds:.1f} s on {outcome.executor}, "
-        + (f"{rate:,.1f} points/s simulated" if outcome.computed else "nothing left to simulate"),
+        + (f"{rate:,.1f} points/s over the simulation stage (worker start-up included)"
+           if outcome.computed else "nothing left to simulate"),
         f"  traces: {len(plan.policies) - trained} given, {trained} trained "
         f"({outcome.trained} now, {trained - outcome.trained} from the cache)",
         f"  store: {shown(store, 400)}",
@@ -130,6 +132,20 @@ def _binary(value: float) -> str:
 HEADERS = {"trace_name": "trace"}
 """Front-table headers that differ from the store column."""
 
+UNIT_SUFFIXES = ("_pj", "_s", "_bytes")
+"""Store-column suffixes that name a unit; the front table prints such a value with its unit
+(`447 mJ`), so its header drops the suffix (`energy`, not `energy_pj`)."""
+
+
+def _header(column: str, plan: SweepPlan) -> str:
+    if column in HEADERS:
+        return HEADERS[column]
+    if column not in plan.axes:
+        for suffix in UNIT_SUFFIXES:
+            if column.endswith(suffix) and len(column) > len(suffix):
+                return column.removesuffix(suffix)
+    return column
+
 
 def front_table(plan: SweepPlan, rows: Sequence[dict[str, Any]], *, limit: int) -> Table:
     """The front as a table: axes, trace, objectives; sorted by the first objective. The
@@ -140,7 +156,7 @@ def front_table(plan: SweepPlan, rows: Sequence[dict[str, Any]], *, limit: int) 
                "trace_name", "policy", *dict.fromkeys(o.column for o in plan.objectives)]
     table = Table(title=f"Pareto front ({len(rows)} point{'' if len(rows) == 1 else 's'})")
     for column in columns:
-        table.add_column(shown(HEADERS.get(column, column)),
+        table.add_column(shown(_header(column, plan)),
                          justify="left" if column in ("trace_name", "policy") else "right")
     for row in ordered[:limit]:
         table.add_row(*(shown(_fmt(c, row.get(c), plain=c in plan.axes or c == "point"))
