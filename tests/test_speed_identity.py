@@ -105,8 +105,9 @@ def _reference_producers(layers, schedule, counts, memo=None, traffic=None):
     return out
 
 
-def _reference_patches(m) -> None:
-    """Every cache and shortcut of the replay replaced by the plain computation."""
+def _reference_patches(m) -> list:
+    """Every cache and shortcut of the replay replaced by the plain computation; returns a list
+    that gains an item per reference engine run (so a test can see the reference ran)."""
     m.setattr(replay, "_count_cached", _reference_count)
     m.setattr(replay, "_layer_entries", lambda pw, key: {})
     m.setattr(replay, "_price_step", _reference_price)
@@ -121,7 +122,17 @@ def _reference_patches(m) -> None:
     m.setattr(ElementwiseEnergy, "op_pj",
               lambda self, op, bits, is_float: op_energy_pj(self.table, op, bits, is_float))
     m.setattr(ElementwiseEnergy, "rng_pj", lambda self: rng_op_pj(self.table))
-    m.setattr(engine, "_run", engine_reference._run)
+    # the engine of main c0e2661 (SimPy), whichever engine the default would pick (the compiled
+    # one where it was built)
+    m.setattr(engine, "default_engine", lambda: "fast")
+    runs: list = []
+
+    def reference_run(*args):
+        runs.append(1)
+        return engine_reference._run(*args)
+
+    m.setattr(engine, "_run", reference_run)
+    return runs
 
 
 def _reference_count(op, ctx, cache, chip):
@@ -182,11 +193,12 @@ def test_fast_replay_equals_the_straightforward_one(trace_path, monkeypatch):
     for preset in list_presets():
         fast = _run(preset, tr)
         with monkeypatch.context() as m:
-            _reference_patches(m)
+            engine_runs = _reference_patches(m)
             ref = _run(preset, tr)
         assert (fast is None) == (ref is None), preset
         if ref is None:
             continue
+        assert engine_runs, "the reference replay did not run the reference engine"
         ran += 1
         assert fast.baseline == ref.baseline
         for label, pr in ref.policies.items():
@@ -260,7 +272,8 @@ def test_engine_loop_equals_the_reference_loop(seed, monkeypatch):
         fast = engine.simulate_step(work, keep_timeline=True, merge=merge, **kw)
         with monkeypatch.context() as m:
             m.setattr(engine, "_run", engine_reference._run)
-            ref = engine.simulate_step(work, keep_timeline=True, merge=merge, **kw)
+            ref = engine.simulate_step(work, keep_timeline=True, merge=merge, engine="fast",
+                                       **kw)
         assert fast.simulated_chunks == ref.simulated_chunks
         _assert_same(fast.__dict__, ref.__dict__, f"seed {seed} merge {merge}")
 
