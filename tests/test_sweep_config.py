@@ -130,7 +130,9 @@ def test_scale_leakage_is_accepted_and_changes_nothing(trace_dir):
 
 
 @pytest.mark.parametrize("axes, words", [
-    ({"sram_kib": [64]}, "hardware.axes.sram_kib: unknown hardware axis"),
+    ({"sram_kib": [64]}, "hardware.axes.sram_kib: unknown hardware axis (did you mean "
+     "'sram_kb'?)"),
+    ({"array.dataflw": ["ws"]}, "unknown hardware axis (did you mean 'array.dataflow'?)"),
     ({"dataflow": ["ws", "xs"]}, "hardware.axes.dataflow: 'xs' is rejected by the hardware "
      "schema: array.dataflow"),
     ({"sram_kb": [64, 0]}, "hardware.axes.sram_kb: 0 is rejected by the hardware schema: "
@@ -216,6 +218,8 @@ def test_flags_write_over_the_config():
     assert data["seed"] == 0 and data["objectives"] == ["energy"]
     with pytest.raises(InputError, match="unknown axis 'colour'"):
         overlay("s.yaml", {}, axes={"colour": ["red"]})
+    with pytest.raises(InputError, match=r"unknown axis 't_loww' \(did you mean 't_low'\?\)"):
+        overlay("s.yaml", {}, axes={"t_loww": [0.1]})
 
 
 def test_cli_bad_config_is_one_line_and_no_store(tmp_path, trace_dir, capsys):
@@ -276,3 +280,19 @@ def test_bank_size_axis_builds_larger_buffers_from_more_banks(trace_dir):
     assert banks == [(256 * 1024, 8), (1024 * 1024, 32)]
     with pytest.raises(InputError, match="sram_bank_kb: 48 does not divide"):
         _plan({"hardware": {"axes": {"sram_kb": [256], "sram_bank_kb": [48]}}}, trace_dir)
+
+
+def test_misspelt_axes_get_the_closest_name_in_grid_and_search(trace_dir):
+    """A grid plan and a search space name the same closest axis for a misspelt name."""
+    from rctsim.sweep.search_space import search_space
+
+    for section, name, close in (("hardware", "dram_gb_per_sec", "dram_gb_per_s"),
+                                 ("policies", "t_hihg", "t_high")):
+        data = {"policies": {"traces": ["rct.trace"]}}
+        data.setdefault(section, {})["axes"] = {name: [1]}
+        config = parse_sweep_config("s.yaml", data)
+        for make in (plan_sweep, search_space):
+            with pytest.raises(InputError) as err:
+                make(config, source="s.yaml", base_dir=trace_dir)
+            assert f"{section}.axes.{name}: unknown " in str(err.value)
+            assert f"(did you mean '{close}'?)" in str(err.value)

@@ -8,8 +8,14 @@ from typing import Any
 import yaml
 
 from hwmodels.validation import load_yaml
-from rctsim.errors import InputError
-from rctsim.sweep.hardware import FIELD_ROOTS, HARDWARE_AXES, HW_AXIS, is_hardware_axis
+from rctsim.errors import InputError, did_you_mean
+from rctsim.sweep.hardware import (
+    FIELD_ROOTS,
+    HARDWARE_AXES,
+    HW_AXIS,
+    hardware_axis_names,
+    is_hardware_axis,
+)
 from rctsim.sweep.policies import TRAIN_AXES
 
 FLAG_AXES: dict[str, str] = {
@@ -84,7 +90,8 @@ def overlay(source: str, data: dict[str, Any], *, axes: dict[str, Any],
         elif name in policy_axis_names():
             _section(source, _section(source, out, "policies"), "axes")[name] = values
         else:
-            raise InputError("command line", "--axis", f"unknown axis {name!r}", ", ".join(
+            raise InputError("command line", "--axis", f"unknown axis {name!r}" + did_you_mean(
+                name, [*hardware_axis_names(), *policy_axis_names()]), ", ".join(
                 [*HARDWARE_AXES, HW_AXIS, *(f"{r}.FIELD" for r in FIELD_ROOTS),
                  *policy_axis_names()]))
     for key, value in (("base", hw), ("sample", sample)):

@@ -23,7 +23,7 @@ from hwmodels.compute import memory_area_parts
 from hwmodels.load import check_hardware, hardware_digest, load_hardware
 from hwmodels.schema import ArraySpec, DramSpec, HardwareSpec, MemorySpec
 from hwmodels.validation import validate_model
-from rctsim.errors import InputError
+from rctsim.errors import InputError, did_you_mean
 from rctsim.sweep.config import AreaModel, HardwareSpace
 from rctsim.sweep.values import (
     Axis,
@@ -183,6 +183,21 @@ def is_hardware_axis(name: str) -> bool:
             or (bool(dot) and root in FIELD_ROOTS and key in FIELD_ROOTS[root].model_fields))
 
 
+def hardware_axis_names() -> list[str]:
+    """Every hardware axis name: the named ones, `hw`, and each dotted schema field."""
+    return [*HARDWARE_AXES, HW_AXIS,
+            *(f"{root}.{key}" for root, model in FIELD_ROOTS.items() for key in model.model_fields)]
+
+
+def check_hardware_axis(source: str, name: str) -> None:
+    """InputError naming `hardware.axes.NAME` (with the closest name) unless it is an axis."""
+    if not is_hardware_axis(name):
+        raise InputError(source, f"hardware.axes.{name}",
+                         "unknown hardware axis" + did_you_mean(name, hardware_axis_names()),
+                         ", ".join([*HARDWARE_AXES, HW_AXIS, "ROOT.FIELD with ROOT in "
+                                    + "/".join(FIELD_ROOTS)]))
+
+
 def _edit_for(name: str) -> Edit:
     if name in HARDWARE_AXES:
         return HARDWARE_AXES[name].apply
@@ -242,10 +257,7 @@ def read_hardware_axes(source: str, space: HardwareSpace) -> list[Axis]:
     """The hardware axes of a config; InputError for an unknown name or empty values."""
     axes = []
     for name, raw in space.axes.items():
-        if not is_hardware_axis(name):
-            raise InputError(source, f"hardware.axes.{name}", "unknown hardware axis",
-                             ", ".join([*HARDWARE_AXES, HW_AXIS, "ROOT.FIELD with ROOT in "
-                                        + "/".join(FIELD_ROOTS)]))
+        check_hardware_axis(source, name)
         axes.append(read_axis(source, f"hardware.axes.{name}", name, raw,
                               sampling=space.sample is not None))
     return check_conditions(source, "hardware.axes", axes)

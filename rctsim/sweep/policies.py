@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from hwmodels.validation import validation_input_error
-from rctsim.errors import InputError
+from rctsim.errors import InputError, did_you_mean
 from rctsim.sweep.config import PolicySpace
 from rctsim.sweep.values import Axis, check_conditions, grid, grid_size, read_axis, sample
 from rctsim.trace.catalog import resolve_trace
@@ -108,12 +108,19 @@ def trained_points(source: str, space: PolicySpace, *,
     return list(points.values())
 
 
+def check_policy_axis(source: str, name: str, param_names: list[str]) -> None:
+    """InputError naming `policies.axes.NAME` (with the closest name) unless it is a training
+    axis or a policy parameter."""
+    if name not in TRAIN_AXES and name not in param_names:
+        choices = [*TRAIN_AXES, *param_names]
+        raise InputError(source, f"policies.axes.{name}",
+                         "unknown policy axis" + did_you_mean(name, choices), ", ".join(choices))
+
+
 def _read_axes(source: str, space: PolicySpace, param_names: list[str]) -> list[Axis]:
     axes = []
     for name, raw in space.axes.items():
-        if name not in TRAIN_AXES and name not in param_names:
-            raise InputError(source, f"policies.axes.{name}", "unknown policy axis",
-                             ", ".join([*TRAIN_AXES, *param_names]))
+        check_policy_axis(source, name, param_names)
         axes.append(read_axis(source, f"policies.axes.{name}", name, raw,
                               sampling=space.sample is not None))
     return check_conditions(source, "policies.axes", axes)

@@ -21,13 +21,13 @@ from rctsim.sweep.hardware import (
     HardwarePoint,
     _Builder,
     _check_values,
-    is_hardware_axis,
+    check_hardware_axis,
 )
 from rctsim.sweep.policies import (
-    TRAIN_AXES,
     PolicyPoint,
     _registries,
     _trained_point,
+    check_policy_axis,
     given_points,
 )
 from rctsim.sweep.values import Axis, check_conditions, grid, grid_size, read_axis
@@ -162,9 +162,7 @@ def search_space(config: SweepConfig, *, source: str, base_dir: Path) -> SearchS
     """The space of a config (InputError for an unknown axis, a bad range or condition)."""
     axes: list[Axis] = []
     for name, raw in config.hardware.axes.items():
-        if not is_hardware_axis(name):
-            raise InputError(source, f"hardware.axes.{name}", "unknown hardware axis",
-                             "see rctsim sweep --list-axes")
+        check_hardware_axis(source, name)
         axes.append(read_axis(source, f"hardware.axes.{name}", name, raw, sampling=True))
     axes = check_conditions(source, "hardware.axes", axes)
     hardware = frozenset(a.name for a in axes)
@@ -184,9 +182,7 @@ def search_space(config: SweepConfig, *, source: str, base_dir: Path) -> SearchS
         _, policies, _, _ = _registries()
         params = {k for entry in policies.values() for k in entry.params.model_fields}
         for name, raw in config.policies.axes.items():
-            if name not in TRAIN_AXES and name not in params:
-                raise InputError(source, f"policies.axes.{name}", "unknown policy axis",
-                                 ", ".join([*TRAIN_AXES, *sorted(params)]))
+            check_policy_axis(source, name, sorted(params))
             policy_axes.append(read_axis(source, f"policies.axes.{name}", name, raw,
                                          sampling=True))
         policy_axes = check_conditions(source, "policies.axes", policy_axes)
