@@ -8,9 +8,10 @@ on-chip workspace (double-buffered). Three loop orders are considered (docs/mode
   ceil(k/tk) times and read back ceil(k/tk) - 1 times;
 - `b_stationary`   (m innermost): B fetched once, A ceil(n/tn) times, C as for a_stationary.
 
-Operands already on chip cost no DRAM traffic and need no tile buffer. The search is exhaustive
-over a small candidate set per dimension, vectorised with numpy (one broadcast grid per
-GEMM) and memoised per process.
+Operands already on chip cost no DRAM traffic and need no tile buffer. The answer is that of an
+exhaustive search over a small candidate set per dimension (`_grid_search`, one broadcast numpy
+grid); `_pruned_search` finds the same Mapping from far fewer candidates (why: its docstring), and
+answers are memoised per process.
 """
 
 from __future__ import annotations
@@ -200,9 +201,10 @@ comes near float64's subnormal range, where the relative error bound of `_MARGIN
 def _in_domain(ops: GemmOperands, workspace_bytes: float) -> bool:
     """True where `_pruned_search`'s argument holds: int dimensions >= 1 whose pairwise products
     are exact in float64, float byte widths 0 or in [_NARROWEST, _WIDEST], int element counts in
-    [0, _EXACT_INT), a workspace that is a number."""
+    [0, _EXACT_INT), a float workspace that is a number (`choose_mapping` passes a float)."""
     dims = (ops.m, ops.n, ops.k)
-    if not all(isinstance(d, int) and d >= 1 for d in dims) or workspace_bytes != workspace_bytes:
+    if not all(isinstance(d, int) and d >= 1 for d in dims) \
+            or not isinstance(workspace_bytes, float) or workspace_bytes != workspace_bytes:
         return False
     if max(ops.m * ops.n, ops.n * ops.k, ops.m * ops.k) >= _EXACT_INT:
         return False
@@ -218,16 +220,24 @@ _MARGIN = 1e-9
 expression; outside it an estimate that is off by far less (a few float64 roundings) decides."""
 
 def _pruned_search(ops: GemmOperands, workspace_bytes: float) -> Mapping | None:
-    """The same answer as `_grid_search`, from one candidate tile_k per (tile_m, tile_n).
+    """The same Mapping as `_grid_search`, from the leading sizes of each axis and one tile_k
+    per (tile_m, tile_n).
 
-    Why it is the same: the workspace a tile needs is non-decreasing in tile_k (non-negative
-    terms; float64 rounding is monotone), so the tile_k that fit a (tile_m, tile_n) are a prefix
-    of the ascending candidates. DRAM bytes (every order) and tile count are non-increasing
-    functions of ceil(k / tile_k), which is smallest at the largest fitting tile_k; every
-    tile_k with that same count costs the same bytes and tiles, and the smallest of them comes
-    first. So that one tile_k per (tile_m, tile_n) beats or ties, and precedes, every other.
-    The prefix length is found from a real-number estimate; where a candidate lies within
-    `_MARGIN` of the workspace edge it is decided with the grid's own expression."""
+    Why it is the same (inside `_in_domain`: non-negative widths, exact integer products):
+    - a tile's workspace is non-decreasing in each tile size (non-negative terms; float64
+      rounding is monotone), and DRAM bytes (every order) and the tile count are non-decreasing
+      in each tile count ceil(d / size);
+    - so of two sizes with the same count the smaller fits wherever the larger does, costs the
+      same bytes and tiles with its best tile_k and comes first: only the leading (smallest)
+      size of each count can be chosen, on every axis;
+    - the tile_k that fit a (tile_m, tile_n) are a prefix of the ascending sizes, and the
+      largest of them has the smallest count: it beats or ties every other tile_k of that
+      (tile_m, tile_n), and among leading sizes no other has its count;
+    - ties left (least bytes, then fewest tiles) go to the first in (order, m, n) order, as in
+      the grid.
+    The prefix length comes from a real-number estimate; a candidate within `_MARGIN` of the
+    workspace is decided with the grid's own expression. Every sum is the grid's, term by
+    term, in its order."""
     ax_m = _candidates_of(ops.m, int(ops.align_m))
     ax_n = _candidates_of(ops.n, int(ops.align_n))
     ax_k = _candidates_of(ops.k, 1)

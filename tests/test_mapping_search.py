@@ -187,8 +187,8 @@ def _random_operands(rng: np.random.Generator) -> GemmOperands:
         a_elems=int(m * k * rng.uniform(0.05, 2)) if rng.random() < 0.3 else None,
         b_elems=int(k * n * rng.uniform(0.5, 4)) if rng.random() < 0.2 else None,
         out_elems=int(m * n * rng.uniform(0.05, 2)) if rng.random() < 0.2 else None,
-        align_m=int(rng.choice([1, 4, 8, 16, 32, 64, 128, 256])),
-        align_n=int(rng.choice([1, 4, 8, 16, 32, 64, 128, 256])))
+        align_m=int(rng.choice([0, 1, 4, 8, 16, 32, 64, 128, 256])),
+        align_n=int(rng.choice([0, 1, 4, 8, 16, 32, 64, 128, 256])))
 
 
 def _buffer_of(ops: GemmOperands, tm: int, tn: int, tk: int) -> float:
@@ -226,6 +226,15 @@ def _random_workspace(rng: np.random.Generator, ops: GemmOperands) -> float:
         return float(rng.choice([0.0, np.inf, 1.0]))
     return float(np.exp(rng.uniform(math.log(max(smallest, 1.0)) - 1,
                                      math.log(max(largest, 2.0)) + 1)))
+
+
+def test_candidate_sizes_are_the_references():
+    """The candidate list (now built in Python) is the reference's np.unique of the clipped
+    list, for tiny, odd, huge and degenerate dimensions and alignments."""
+    dims = [*range(-2, 130), 196, 3136, 12544, 10**6, 2**45, 2**45 + 1, 3**30]
+    for dim in dims:
+        for align in (-4, 0, 1, 3, 16, 64, 1000, 2**40):
+            assert _candidates(dim, align).tolist() == _ref_candidates(dim, align).tolist()
 
 
 @pytest.mark.parametrize("seed", range(20))
