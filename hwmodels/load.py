@@ -262,12 +262,19 @@ def load_hardware(name_or_path: str | Path) -> HardwareSpec:
 
 
 def _load_text(source: str, text: str, base_dir: Path | None) -> HardwareSpec:
-    """A validated hardware description from one file's text."""
+    """A validated hardware description from one file's text (parsed once per process for each
+    distinct text; the checks against other files, such as its energy table, run each time)."""
+    return check_hardware(source, _parse_hardware_text(source, text), base_dir)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_hardware_text(source: str, text: str) -> HardwareSpec:
+    """The schema-validated description of one file's text (a pure function of both; the spec is
+    frozen; errors are raised each time, never cached)."""
     data = parse_mapping(source, text, HardwareSpec)
     if is_v1(data):
         data = upgrade_v1(source, data)
-    spec: HardwareSpec = validate_model(source, data, HardwareSpec)
-    return check_hardware(source, spec, base_dir)
+    return validate_model(source, data, HardwareSpec)
 
 
 def hardware_digest(spec: HardwareSpec) -> str:

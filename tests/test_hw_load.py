@@ -280,3 +280,23 @@ def test_yaml11_float_pitfall_is_explained(tmp_path):
         load_hardware(path)
     assert "array.clock_hz" in str(exc.value) and "YAML 1.1" in str(exc.value)
     assert "200.0e+6" in str(exc.value) and yaml.safe_load("x: 200.0e+6")["x"] == 200e6
+
+
+def test_a_preset_is_parsed_once_per_text_and_an_edit_is_seen(tmp_path):
+    """The YAML of one file's text is parsed and validated once per process; a changed file
+    (new text) is parsed again, and a bad text fails every time it is loaded."""
+    from hwmodels import load as hw_load
+
+    path = tmp_path / "mine.yaml"
+    path.write_text(hw_load._read("edge_npu", "presets", "hardware")[1])
+    first = load_hardware(path)
+    before = hw_load._parse_hardware_text.cache_info()
+    again = load_hardware(path)
+    after = hw_load._parse_hardware_text.cache_info()
+    assert again == first and after.hits == before.hits + 1 and after.misses == before.misses
+    path.write_text(path.read_text().replace("name: edge_npu", "name: mine", 1))
+    assert load_hardware(path).name == "mine"
+    path.write_text("array: [1, 2\n")
+    for _ in range(2):
+        with pytest.raises(InputError, match="mine.yaml"):
+            load_hardware(path)
