@@ -5,8 +5,17 @@ not build (no C compiler) the install still succeeds and the replay uses the Pyt
 which gives the same results (docs/model.md §4).
 """
 
+import hashlib
+from pathlib import Path
+
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+
+SOURCE = "rctsim/_engine.c"
+DIGEST = hashlib.sha256((Path(__file__).resolve().parent / SOURCE).read_bytes()).hexdigest()
+"""sha256 of the C source, built into the library (`rct_engine_source`): rctsim/engine_c.py uses
+a library only when it was built from the `_engine.c` beside it (an editable checkout updated
+without a rebuild falls back to the Python engine, with a warning, instead of running old code)."""
 
 
 class BuildExt(build_ext):
@@ -22,8 +31,9 @@ class BuildExt(build_ext):
         super().build_extensions()
 
     def get_export_symbols(self, ext):
-        return ["rct_engine_run", "rct_engine_abi"]
+        return ["rct_engine_run", "rct_engine_abi", "rct_engine_source"]
 
 
-setup(ext_modules=[Extension("rctsim._engine", ["rctsim/_engine.c"], optional=True)],
+setup(ext_modules=[Extension("rctsim._engine", [SOURCE], optional=True,
+                             define_macros=[("RCT_ENGINE_SOURCE", f'"{DIGEST}"')])],
       cmdclass={"build_ext": BuildExt})

@@ -415,6 +415,13 @@ static void done_event(Sim *s, int64_t op) {
 
 int rct_engine_abi(void) { return RCT_ENGINE_ABI; }
 
+/* sha256 of this file as it was built (setup.py defines it): the loader uses the library only
+   when it matches the _engine.c beside it. */
+#ifndef RCT_ENGINE_SOURCE
+#define RCT_ENGINE_SOURCE ""
+#endif
+const char *rct_engine_source(void) { return RCT_ENGINE_SOURCE; }
+
 /* One pass over the step (engine_fast.run). Per op (n_ops of each): rd, cy, wr are the
    per-chunk read, compute and write cycles (engine_fast's `per`), chunks the chunk counts
    already raised to >= 1; the RAW waits of op j are dep_idx[dep_off[j] .. dep_off[j+1]]

@@ -12,7 +12,9 @@ idle list and the timeline tuples with the ops' labels.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import importlib.machinery
+import warnings
 from array import array
 from functools import cache
 from operator import attrgetter
@@ -32,8 +34,15 @@ for again at the size that call reports)."""
 
 @cache
 def _library() -> ctypes.CDLL | None:
-    """The built library beside this module, or None when it is not there (or stale)."""
-    here = Path(__file__).resolve().parent
+    """The built library beside this module (`load`), looked for once per process."""
+    return load(Path(__file__).resolve().parent)
+
+
+def load(here: Path) -> ctypes.CDLL | None:
+    """The library built in folder `here`, or None when it is not there or stale: built from
+    another interface version, or (where the C source is beside it, as in a checkout) from
+    another text of `_engine.c` than the one there now; a stale library is named in a warning
+    and the Python engine, which gives the same results, is used."""
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         path = here / f"_engine{suffix}"
         if not path.is_file():
@@ -42,7 +51,13 @@ def _library() -> ctypes.CDLL | None:
             lib = ctypes.CDLL(str(path))
             lib.rct_engine_abi.restype = ctypes.c_int
             lib.rct_engine_abi.argtypes = []
-            if lib.rct_engine_abi() != ABI:
+            stale = (f"interface {lib.rct_engine_abi()}, not {ABI}"
+                     if lib.rct_engine_abi() != ABI else _source_mismatch(lib, here))
+            if stale:
+                warnings.warn(f"rctsim: not using the compiled step engine {path.name} "
+                              f"({stale}); the Python engine gives the same results, more "
+                              "slowly; rebuild it with `pip install -e .`", RuntimeWarning,
+                              stacklevel=2)
                 continue
             fn = lib.rct_engine_run
         except (OSError, AttributeError):
@@ -53,6 +68,29 @@ def _library() -> ctypes.CDLL | None:
                        p, p, p, i64, p, p, p, p, p]
         return lib
     return None
+
+
+def source_digest(folder: Path) -> str | None:
+    """sha256 of `folder/_engine.c`, or None where the source is not there (an installed wheel)."""
+    source = folder / "_engine.c"
+    return hashlib.sha256(source.read_bytes()).hexdigest() if source.is_file() else None
+
+
+def _source_mismatch(lib: ctypes.CDLL, folder: Path) -> str | None:
+    """Why the library was not built from the `_engine.c` in `folder`, or None when it was (or
+    when there is no source to compare with)."""
+    digest = source_digest(folder)
+    if digest is None:
+        return None
+    try:
+        lib.rct_engine_source.restype = ctypes.c_char_p
+        lib.rct_engine_source.argtypes = []
+        built = (lib.rct_engine_source() or b"").decode("ascii", "replace")
+    except AttributeError:
+        built = ""
+    if built == digest:
+        return None
+    return "built from an older _engine.c" if built else "built without a source digest"
 
 
 def available() -> bool:

@@ -269,3 +269,24 @@ def test_c_run_returns_what_the_python_run_returns(seed):
         for merge in (True, False):
             args = (work, eff, bw, latency, True, merge, engine.BUFFERS, engine.MAX_PERIOD)
             assert _bits(engine_c.run(*args)) == _bits(engine_fast.run(*args))
+
+
+@pytest.mark.skipif(not engine_c.available(), reason="the compiled engine was not built here")
+def test_a_library_built_from_another_source_is_not_used(tmp_path):
+    """The library carries the sha256 of the _engine.c it was built from: beside that source (or
+    with no source, as installed from a wheel) it loads; beside an edited source it is refused
+    with a warning naming it, so an updated checkout never runs old compiled code."""
+    import shutil
+    from pathlib import Path
+
+    here = Path(engine_c.__file__).resolve().parent
+    built = next(p for p in here.iterdir() if p.name.startswith("_engine") and p.suffix != ".c")
+    shutil.copy(built, tmp_path / built.name)
+    assert engine_c.load(tmp_path) is not None  # no source beside it
+    source = (here / "_engine.c").read_text()
+    (tmp_path / "_engine.c").write_text(source)
+    assert engine_c.load(tmp_path) is not None
+    (tmp_path / "_engine.c").write_text(source + "\n/* edited */\n")
+    with pytest.warns(RuntimeWarning, match=f"not using the compiled step engine {built.name} "
+                      r"\(built from an older _engine.c\)"):
+        assert engine_c.load(tmp_path) is None
