@@ -80,3 +80,42 @@ def test_bad_store_files_are_one_line(tmp_path):
         SweepStore(old)
     with pytest.raises(InputError, match="folder does not exist"):
         SweepStore(tmp_path / "nope" / "s.db")
+
+
+_OPEN_AT = """
+import sys, time
+from rctsim.sweep.store import SweepStore
+from rctsim.errors import InputError
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+try:
+    with SweepStore(sys.argv[1]) as store:
+        store.insert({"key": sys.argv[3], "status": "ok", "params": {}, "trace_sha256": "t",
+                      "hw_sha256": "h", "options": {}})
+except InputError as err:
+    print(err)
+    sys.exit(2)
+"""
+
+
+def test_sweeps_that_open_one_new_store_at_once_all_open_it(tmp_path):
+    """Processes that create the same new store at the same moment (two sweeps started
+    together) all open it and write: none is told the store is damaged because the other held
+    its lock (before the fix about a third of such opens failed with 'database is locked')."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for round_ in range(5):
+        path = tmp_path / f"s{round_}.db"
+        start = time.time() + 1.5
+        procs = [subprocess.Popen([sys.executable, "-c", _OPEN_AT, str(path), str(start),
+                                   f"k{i}"], cwd=root, stdout=subprocess.PIPE, text=True)
+                 for i in range(3)]
+        outs = [p.communicate(timeout=120)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0], outs
+        with SweepStore(path) as store:
+            assert store.count() == 3

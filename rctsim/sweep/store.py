@@ -15,7 +15,7 @@ import secrets
 import socket
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,27 @@ def damaged(path: str | Path, err: BaseException, field: str = "store") -> Input
                       "a sweep store written by rctsim sweep, or a new file")
 
 
+LOCK_WAIT_S = 30.0
+"""How long opening or writing the store waits for another sweep's lock on it."""
+
+
+def _while_locked(step: Callable[[], object], wait_s: float = LOCK_WAIT_S) -> None:
+    """Run `step`, again while SQLite says the database is locked (up to `wait_s`). Sweeps that
+    open one new store at the same moment race to create it: switching it to WAL and creating
+    its tables can be refused at once, without SQLite's own wait, while the other holds it."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.005
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(0.2, pause * 2)
+
+
 @contextmanager
 def _guard(path: Path) -> Iterator[None]:
     """SQLite and decoding failures of a damaged store as one InputError line."""
@@ -128,10 +149,10 @@ class SweepStore:
             raise InputError(str(path), "--store", "is not a regular file",
                              "a sweep store or a new file")
         try:
-            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=LOCK_WAIT_S)
+            _while_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
             self.conn.execute("PRAGMA synchronous=NORMAL")
-            self._create()
+            _while_locked(self._create)
             self._check_columns()
         except sqlite3.DatabaseError as err:
             raise damaged(self.path, err, "--store") from None
@@ -144,8 +165,8 @@ class SweepStore:
             raise sqlite3.DatabaseError(f"the points table lacks column {missing[0]}")
 
     def _create(self) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN")
+        with self.conn:  # the write lock first: a read that turns into a write can be refused
+            self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, "
                               "value TEXT NOT NULL)")
             self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
