@@ -589,13 +589,9 @@ def _op_work_cached(entry: list, tr: Trace, workspace_bytes: float,
 
 
 def _dram_traffic(entry: list) -> tuple[bool, bool]:
-    """(reads DRAM, writes DRAM) of a cache entry's counts, kept in the entry (index 3)."""
-    if len(entry) < 4:
-        if len(entry) < 3:
-            entry.append({})
-        c = entry[0]
-        entry.append((c.dram_read_bytes > 0, c.dram_write_bytes > 0))
-    return entry[3]
+    """(reads DRAM, writes DRAM) of a cache entry's counts."""
+    c = entry[0]
+    return c.dram_read_bytes > 0, c.dram_write_bytes > 0
 
 
 def _on_chip_by_layer(on_chip) -> dict[int, tuple[str, ...]]:
@@ -620,8 +616,7 @@ def _layer_entries(pw: PolicyWork, key: tuple) -> dict[str, list]:
 def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, list],
                   chip: dict[int, tuple[str, ...]]) -> list:
     """[counts, priced rows (filled by _price_step) or None, then its OpWork by dependencies
-    (_op_work_cached) and whether it reads and writes DRAM (_dram_traffic)] of one op, counted
-    once per key:
+    (_op_work_cached)] of one op, counted once per key:
     the op, the workspace, its layer's transient homes and on-chip persistent tensors."""
     key = (op, ctx.placement.workspace_bytes, ctx.homes.key(op.layer), chip.get(op.layer, ()))
     entry = cache.get(key)
