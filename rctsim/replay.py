@@ -348,7 +348,7 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
         if progress is not None:
             progress(f"{label or tr.header.policy.name} ({role})", d + 1, len(first))
         entries, step_dynamic_pj, timing, fp, ng_cycles, cycle_keys = _simulate_phase(
-            machine, tr, tr.phase_bits[phase_index], mw, pw, options,
+            machine, tr, tr.phase_bits[phase_index], mw, pw, options, (per_param, state_bits),
             start=int(tr.phase_start[phase_index]), source=source,
             baseline=baseline, keep_timeline=options.keep_timeline and not timeline)
         times = int(iterations[d])
@@ -445,13 +445,13 @@ class PhasePrep:
 
 
 def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray, mw: MachineWork,
-                    pw: PolicyWork, options: SimOptions,
+                    pw: PolicyWork, options: SimOptions, opt_facts: tuple[int, int | None],
                     start: int = 0, source: str = "<trace>", baseline: Baseline | None = None,
                     keep_timeline: bool | None = None):
     """One distinct phase: its ops counted (cached by `pw.ops`), priced and timed; the work
     before the engine is reused from `pw.phases` when this phase was prepared before. Returns
     (cache entries, energy before leakage, timing, footprint, non-GEMM cycles, the (layer,
-    kind) of each op of `timing.ops`).
+    kind) of each op of `timing.ops`). `opt_facts`: the trace's (_opt_facts).
     `keep_timeline`: record the step's timeline (default `options.keep_timeline`; the replay
     asks only until it has one, as a result keeps the first)."""
     if keep_timeline is None:
@@ -459,7 +459,8 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray, mw: MachineWo
     key = bits.tobytes()
     prep = pw.phases.get(key)
     if prep is None:
-        prep = _prepare_phase(machine, tr, bits, pw, options, start, source, baseline)
+        prep = _prepare_phase(machine, tr, bits, pw, options, opt_facts, start, source,
+                              baseline)
         mw.keep_phase(pw, key, prep)
     work = prep.work
     timing = simulate_step(work, keep_timeline=keep_timeline, split_latency=options.split_stalls,
@@ -496,10 +497,11 @@ def _layer_work(tr: Trace, rows: list, pw: PolicyWork, machine: Machine, options
 
 
 def _prepare_phase(machine: Machine, tr: Trace, bits: np.ndarray, pw: PolicyWork,
-                   options: SimOptions, start: int, source: str,
-                   baseline: Baseline | None) -> PhasePrep:
-    """Formats, placement, ops counted and priced, footprint and the engine's work of a phase."""
-    per_param, state_bits = _opt_facts(tr, source)
+                   options: SimOptions, opt_facts: tuple[int, int | None], start: int,
+                   source: str, baseline: Baseline | None) -> PhasePrep:
+    """Formats, placement, ops counted and priced, footprint and the engine's work of a phase
+    (`opt_facts`: the trace's parameters per weight and optimiser state bits, _opt_facts)."""
+    per_param, state_bits = opt_facts
     formats, by_layer, layer_keys = _layer_work(tr, bits.tolist(), pw, machine, options,
                                                 state_bits, baseline)
     gb = machine.spec.global_buffer
