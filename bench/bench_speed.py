@@ -86,12 +86,20 @@ def _many_phase_trace(model: str, batch: int, phases: int, seed: int = 1):
                        phase_start=np.arange(phases) * 10, phase_bits=np.stack(rows))
 
 
+MEMOS = (("rctsim.mapping", "_choose_mapping"), ("rctsim.mapping", "_candidates_of"),
+         ("rctsim.storage", "_layer_formats"))
+"""Process-wide memos of pure functions (module, name): emptied before each timed replay."""
+
+
 def _clear_memos() -> None:
     """Empty the in-process memos this checkout has (none in the release)."""
-    import rctsim.mapping
+    import importlib
 
-    for name in ("_choose_mapping", "_candidates_of"):
-        memo = getattr(rctsim.mapping, name, None)
+    for module, name in MEMOS:
+        try:
+            memo = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
         if memo is not None and hasattr(memo, "cache_clear"):
             memo.cache_clear()
 

@@ -67,8 +67,7 @@ def _read(name_or_path: str | Path, folder: str, what: str) -> tuple[str, str, P
         if is_regular_file(path):
             return str(path), read_text_limited(path), path.parent
         if str(path.parent) == "." and stem in bundled:
-            item = bundled[stem]
-            return str(item), item.read_text(encoding="utf-8"), None
+            return _bundled_text(folder, stem)
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(str(name_or_path), "(file)", f"cannot be read: {err}",
                          "a readable UTF-8 YAML file") from None
@@ -83,6 +82,15 @@ def _read(name_or_path: str | Path, folder: str, what: str) -> tuple[str, str, P
         + did_you_mean(Path(str(name_or_path)).stem, sorted(bundled)),
         ", ".join(sorted(bundled)),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _bundled_text(folder: str, stem: str) -> tuple[str, str, None]:
+    """`_read`'s answer for a bundled name, read once per process (the package's own files do
+    not change while it runs; every sweep point reads its energy table and its preset's text).
+    """
+    item = _bundled(folder)[stem]
+    return str(item), item.read_text(encoding="utf-8"), None
 
 
 def bundled_text(name: str, folder: str = "presets") -> str:
@@ -277,18 +285,21 @@ def _parse_hardware_text(source: str, text: str) -> HardwareSpec:
     return validate_model(source, data, HardwareSpec)
 
 
-def hardware_digest(spec: HardwareSpec) -> str:
-    """sha256 of the spec's canonical JSON (sorted keys, no spaces), for result provenance."""
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def hardware_digest(spec: HardwareSpec, dump: dict | None = None) -> str:
+    """sha256 of the spec's canonical JSON (sorted keys, no spaces), for result provenance.
+    `dump`: `spec.model_dump(mode="json")` where the caller has made it already."""
+    data = spec.model_dump(mode="json") if dump is None else dump
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def hardware_label(spec: HardwareSpec) -> str:
+def hardware_label(spec: HardwareSpec, digest: str | None = None) -> str:
     """The name a result shows: the spec's name, with "(modified)" and a short digest when it
-    carries a bundled preset's name but differs from that preset (an edited copy)."""
+    carries a bundled preset's name but differs from that preset (an edited copy). `digest`:
+    `hardware_digest(spec)` where the caller has it."""
     if spec.name not in list_presets():
         return spec.name
-    digest = hardware_digest(spec)
+    digest = digest or hardware_digest(spec)
     if digest == _preset_digest(*_read(spec.name, "presets", "hardware")):
         return spec.name
     return f"{spec.name} (modified, sha256 {digest[:12]})"

@@ -25,6 +25,12 @@ UPDATE_MACS_PER_PARAM = 2
 """SGD with momentum: v = mu*v + g and w = w - lr*v, one multiply-add each (docs/model.md)."""
 
 
+def _tally() -> Counter:
+    """An empty Counter (made without `Counter.__init__`'s argument handling: one is made per
+    byte class of every op counted)."""
+    return Counter.__new__(Counter)
+
+
 @dataclass
 class OpCounts:
     """What one op of one step does."""
@@ -46,15 +52,15 @@ class OpCounts:
     """Random bits drawn (stochastic rounding of the update)."""
     nongemm_compute_cycles: int = 0
     """The part of `compute_cycles` spent on the non-GEMM ops (set when they are counted)."""
-    sram_read: Counter = field(default_factory=Counter)
+    sram_read: Counter = field(default_factory=_tally)
     """Bytes read from the global buffer, by tensor class."""
-    sram_write: Counter = field(default_factory=Counter)
+    sram_write: Counter = field(default_factory=_tally)
     """Bytes written to the global buffer, by tensor class."""
-    dram_read: Counter = field(default_factory=Counter)
+    dram_read: Counter = field(default_factory=_tally)
     """Bytes read from DRAM, by tensor class."""
-    dram_write: Counter = field(default_factory=Counter)
+    dram_write: Counter = field(default_factory=_tally)
     """Bytes written to DRAM, by tensor class."""
-    feed_read: Counter = field(default_factory=Counter)
+    feed_read: Counter = field(default_factory=_tally)
     """Bytes of `sram_read` that feed the MACs (operands and partial sums read into the array
     or unit), by tensor class; the rest of `sram_read` is DMA write-back."""
     unit: str = ARRAY

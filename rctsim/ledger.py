@@ -65,6 +65,28 @@ class Ledger:
         cell[1] += energy_pj
         self._energy += energy_pj
 
+    def add_many(self, rows: list[tuple[tuple[str, ...], float, float]]) -> None:
+        """`add_key(key, quantity, energy_pj)` for each row in order, in one call."""
+        cells = self._rows
+        energy = self._energy
+        changed = False
+        for key, quantity, energy_pj in rows:
+            if quantity == 0 and energy_pj == 0:
+                continue
+            changed = True
+            cell = cells.get(key)
+            if cell is None:
+                cells[key] = [0.0 + quantity, 0.0 + energy_pj]
+            else:
+                cell[0] += quantity
+                cell[1] += energy_pj
+            energy += energy_pj
+        if changed:
+            self._energy = energy
+            if self._present:
+                self._present = {}
+            self._sorted = None
+
     def extend(self, other: Ledger, times: float = 1.0) -> None:
         """Add every row of `other`, multiplied by `times` (iterations of a phase)."""
         rows = self._rows
@@ -179,7 +201,7 @@ class Query:
             return all(_match(key[KEY_FIELDS.index(f)], v) for f, v in where.items())
 
         totals = tuple((j, idx) for j, (idx, where) in enumerate(self._totals) if ok(where))
-        groups = tuple((j, pos, idx) for j, (pos, idx, where) in enumerate(self._breakdowns)
+        groups = tuple((j, key[pos], idx) for j, (pos, idx, where) in enumerate(self._breakdowns)
                        if ok(where))
         return totals, groups
 
@@ -208,9 +230,8 @@ class Query:
             totals, groups = got
             for j, idx in totals:
                 acc[j] += cell[idx]
-            for j, pos, idx in groups:
+            for j, name, idx in groups:  # the group's name: the key's value at its field
                 out = outs[j]
-                name = key[pos]
                 out[name] = out.get(name, 0.0) + cell[idx]
         return acc, outs
 

@@ -15,10 +15,12 @@ PJ_PER_J = 1e12
 
 
 def price_op(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) -> None:
-    """Add the rows of one op's counts to the ledger."""
+    """Add the rows of one op's counts to the ledger (in one `Ledger.add_many` call: the
+    rows in the order, and with the sums, that one `add_key` per row gives)."""
     op = c.op
     kind = op.kind
-    add = ledger.add_key
+    rows: list[tuple[tuple[str, ...], float, float]] = []
+    add = rows.append
     gb = costs.global_buffer
     sram = f"sram:{gb.memory.name}"
     feed_bits = "-"
@@ -32,57 +34,73 @@ def price_op(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) ->
             pj = costs.mac.mac_energy_pj(a_bits=width, b_bits=width, is_float=True,
                                          acc_bits=op.acc.bits)
             bits = c.mac_fmt
-        add((layer_name, kind, unit_component(c.unit, c.unit_placement), "mac", "-", bits),
-            c.macs, c.macs * pj)
+        add(((layer_name, kind, unit_component(c.unit, c.unit_placement), "mac", "-", bits),
+             c.macs, c.macs * pj))
         if c.unit_placement != "vector":
-            _price_pe_local(c, layer_name, costs, ledger, bits)
+            _price_pe_local(c, layer_name, costs, rows, bits)
         feed_bits = bits
     if c.update_macs:
         f = op.acc
         pj = costs.mac.mac_energy_pj(a_bits=f.bits, b_bits=f.bits, is_float=f.is_float,
                                      acc_bits=f.bits)
-        add((layer_name, kind, "vector", "update_mac", "-", f.label()), c.update_macs,
-            c.update_macs * pj)
-    _price_nongemm(c, layer_name, costs, ledger)
+        add(((layer_name, kind, "vector", "update_mac", "-", f.label()), c.update_macs,
+             c.update_macs * pj))
+    if c.nongemm:
+        _price_nongemm(c, layer_name, costs, rows)
     # operand feed into the MACs carries the MACs' format in `bits` (energy_pj.gemm_datapath
     # counts it); the DMA side of the buffer carries "-"
-    rows = [("read", feed_bits, c.feed_read, gb.read_pj_per_byte),
-            ("read", "-", _dma_reads(c), gb.read_pj_per_byte),
-            ("write", "-", c.sram_write, gb.write_pj_per_byte)]
-    for action, bits_label, counter, per_byte in rows:
-        for tensor, nbytes in counter.items():
-            add((layer_name, kind, sram, action, tensor, bits_label), nbytes, nbytes * per_byte)
-    for action, counter, per_byte in (("read", c.dram_read, costs.dram.read_pj_per_byte),
-                                      ("write", c.dram_write, costs.dram.write_pj_per_byte)):
-        for tensor, nbytes in counter.items():
-            add((layer_name, kind, "dram", action, tensor, "-"), nbytes, nbytes * per_byte)
+    per_byte = gb.read_pj_per_byte
+    for tensor, nbytes in c.feed_read.items():
+        add(((layer_name, kind, sram, "read", tensor, feed_bits), nbytes, nbytes * per_byte))
+    for tensor, nbytes in _dma_reads(c).items():
+        add(((layer_name, kind, sram, "read", tensor, "-"), nbytes, nbytes * per_byte))
+    per_byte = gb.write_pj_per_byte
+    for tensor, nbytes in c.sram_write.items():
+        add(((layer_name, kind, sram, "write", tensor, "-"), nbytes, nbytes * per_byte))
+    per_byte = costs.dram.read_pj_per_byte
+    for tensor, nbytes in c.dram_read.items():
+        add(((layer_name, kind, "dram", "read", tensor, "-"), nbytes, nbytes * per_byte))
+    per_byte = costs.dram.write_pj_per_byte
+    for tensor, nbytes in c.dram_write.items():
+        add(((layer_name, kind, "dram", "write", tensor, "-"), nbytes, nbytes * per_byte))
+    ledger.add_many(rows)
 
 
 def _dma_reads(c: OpCounts) -> dict[str, float]:
     """Global-buffer bytes read for DMA write-back: sram_read less the MAC feed."""
     out = {}
+    feed = c.feed_read
     for tensor, nbytes in c.sram_read.items():
-        rest = nbytes - c.feed_read.get(tensor, 0.0)
+        rest = nbytes - feed.get(tensor, 0.0)
         if rest > 1e-9 * nbytes:
             out[tensor] = rest
     return out
 
 
-def _price_nongemm(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger) -> None:
+Rows = list[tuple[tuple[str, ...], float, float]]
+"""(key, quantity, energy) rows as `Ledger.add_many` takes them."""
+
+
+def _price_nongemm(c: OpCounts, layer_name: str, costs: CostModels, rows: Rows) -> None:
     """Non-GEMM primitive ops: one `vector` row per kind, action = the kind, quantity = ops."""
     table = costs.elementwise  # hwmodels.elementwise.ElementwiseEnergy: each answer once
+    kind_of_op = c.op.kind
     for kind, (mix, fmt) in c.nongemm.items():
         if kind == "random_bits":
             pj = mix.total * table.rng_pj()
         else:
-            pj = sum(count * table.op_pj(name, fmt.bits, fmt.is_float)
-                     for name, count in (("add", mix.add), ("mul", mix.mul), ("cmp", mix.cmp))
-                     if count)
-        ledger.add(layer=layer_name, op=c.op.kind, component="vector", action=kind, tensor="-",
-                   bits=fmt.label(), quantity=mix.total, energy_pj=pj)
+            pj = 0
+            bits, is_float = fmt.bits, fmt.is_float
+            if mix.add:  # the terms of sum(...) over the non-zero counts, in this order
+                pj = pj + mix.add * table.op_pj("add", bits, is_float)
+            if mix.mul:
+                pj = pj + mix.mul * table.op_pj("mul", bits, is_float)
+            if mix.cmp:
+                pj = pj + mix.cmp * table.op_pj("cmp", bits, is_float)
+        rows.append(((layer_name, kind_of_op, "vector", kind, "-", fmt.label()), mix.total, pj))
 
 
-def _price_pe_local(c: OpCounts, layer_name: str, costs: CostModels, ledger: Ledger,
+def _price_pe_local(c: OpCounts, layer_name: str, costs: CostModels, rows: Rows,
                     bits: str) -> None:
     """Per-PE registers: each MAC reads both operands and reads+writes its partial sum."""
     for name, model in costs.sram.items():
@@ -91,10 +109,11 @@ def _price_pe_local(c: OpCounts, layer_name: str, costs: CostModels, ledger: Led
         op = c.op
         read = c.macs * (op.a.bytes + op.b.bytes + op.acc.bytes)  # the MACs' operand widths
         write = c.macs * op.acc.bytes
-        for action, nbytes, per in (("read", read, model.read_pj_per_byte),
-                                    ("write", write, model.write_pj_per_byte)):
-            ledger.add(layer=layer_name, op=op.kind, component=f"sram:{name}", action=action,
-                       tensor="-", bits=bits, quantity=nbytes, energy_pj=nbytes * per)
+        component = f"sram:{name}"
+        rows.append(((layer_name, op.kind, component, "read", "-", bits), read,
+                     read * model.read_pj_per_byte))
+        rows.append(((layer_name, op.kind, component, "write", "-", bits), write,
+                     write * model.write_pj_per_byte))
 
 
 def price_leakage(seconds: float, costs: CostModels, ledger: Ledger,

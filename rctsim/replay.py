@@ -113,8 +113,9 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
     options = options or SimOptions()
     machine = build_machine(hw)
     cache = cache if cache is not None else ReplayCache(max_machines=1)
-    work = cache.machine(machine_key(machine.spec, machine.costs.dram),
-                         _elementwise_key(machine))
+    dump = machine.spec.model_dump(mode="json")  # one dump: the keys, digest and result
+    work = cache.machine(machine_key(machine.spec, machine.costs.dram, dump=dump),
+                         _elementwise_key(machine, dump))
     tr = trace if isinstance(trace, Trace) else load_trace(trace)
     trace_name = tr.header.model if isinstance(trace, Trace) else str(trace)
     own = tr.header.policy.name
@@ -140,7 +141,8 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
                              f"{err.allowed}; or another baseline (--baseline none)") from None
         labels.append(label)
         infos[label] = info
-    return Result.build(hardware=machine.spec, hardware_sha256=hardware_digest(machine.spec),
+    return Result.build(hardware=machine.spec, hardware_sha256=hardware_digest(machine.spec, dump),
+                        hardware_dump=dump,
                         trace=tr, trace_name=trace_name, trace_sha256=trace_digest(tr),
                         policies=runs, trace_policy=own, baseline=labels[0] if labels else None,
                         baseline_trace=infos.get(labels[0]) if labels else None,
@@ -149,13 +151,14 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
                         baselines=labels, baseline_traces=infos)
 
 
-def _elementwise_key(machine: Machine) -> str | None:
+def _elementwise_key(machine: Machine, dump: dict | None = None) -> str | None:
     """The machine key less the array's dataflow when the component models are the defaults
-    (they price element-wise work without reading it; a plug-in model might); else None."""
+    (they price element-wise work without reading it; a plug-in model might); else None.
+    `dump`: the spec's `model_dump(mode="json")`, where made already."""
     if any(component_name(machine.spec, slot) != name
            for slot, name in DEFAULT_COMPONENTS.items()):
         return None
-    return machine_key(machine.spec, machine.costs.dram, dataflow=False)
+    return machine_key(machine.spec, machine.costs.dram, dataflow=False, dump=dump)
 
 
 BASELINE_ARG = ("simulate()", "baseline")
@@ -331,7 +334,7 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
                         update={"keep_timeline": False, "split_stalls": False})), tr.layers)
     cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0, "non_gemm": 0.0,
               **dict.fromkeys(STALL_CAUSES, 0.0)}
-    op_cycles: dict[tuple[str, str], dict[str, float]] = {}
+    op_cycles: dict[tuple[str, str], list[float]] = {}
     peak = None
     timeline = ()
     compute_w = compute_leakage_w(machine.spec)
@@ -367,11 +370,11 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
         for key, t in zip(cycle_keys, timing.ops, strict=True):  # one op per (layer, kind)
             acc = op_cycles.get(key)
             if acc is None:
-                acc = op_cycles[key] = dict.fromkeys(CYCLE_PARTS, 0.0)
-            acc["compute"] += t.compute * times
-            acc["stall_dram_bandwidth"] += t.dram_bandwidth * times
-            acc["stall_sram_bandwidth"] += t.sram_bandwidth * times
-            acc["stall_dram_latency"] += t.dram_latency * times
+                acc = op_cycles[key] = [0.0, 0.0, 0.0, 0.0]  # CYCLE_PARTS, in order
+            acc[0] += t.compute * times
+            acc[1] += t.dram_bandwidth * times
+            acc[2] += t.sram_bandwidth * times
+            acc[3] += t.dram_latency * times
         peak = fp if peak is None else _max_fp(peak, fp)
         timeline = timeline or timing.timeline
         step_pj[d] = step_dynamic_pj + leak_w * timing.total_cycles / clock * PJ_PER_J
@@ -399,7 +402,9 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
                      timeline=timeline,
                      phase_energy=phase_energy_series(tr.phase_start, tr.phase_stop,
                                                       step_pj[which]),
-                     nongemm_recorded=tr.nongemm_recorded, op_cycles=op_cycles)
+                     nongemm_recorded=tr.nongemm_recorded,
+                     op_cycles={key: dict(zip(CYCLE_PARTS, acc, strict=True))
+                                for key, acc in op_cycles.items()})
 
 
 def phase_energy_series(start: np.ndarray, stop: np.ndarray, pj_per_iteration: np.ndarray,

@@ -277,12 +277,31 @@ def _non_finite(value: object, path: str) -> tuple[str, float] | None:
     return None
 
 
+def _all_finite(value: object) -> bool:
+    """Whether every float inside `value` (nested dicts, lists, tuples) is finite: the check
+    of `_non_finite` without the paths (which are made only for a value that fails)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return True
+
+
 def _check_finite(summary: PolicyResult, label: str, hardware: str) -> None:
     """Every number of a policy's result is finite (InputError naming the quantity, else):
     an infinite or NaN total comes from inputs whose magnitudes overflow."""
-    found = _non_finite({k: getattr(summary, k) for k in (
+    values = {k: getattr(summary, k) for k in (
         "macs", "cycles", "seconds", "energy_pj", "traffic_bytes", "memory_bytes",
-        "breakdown_energy_pj", "phase_energy")}, label)
+        "breakdown_energy_pj", "phase_energy")}
+    if _all_finite(values):
+        return
+    found = _non_finite(values, label)
     if found:
         path, value = found
         raise InputError(hardware, f"result {path}", f"is {value}: the inputs' magnitudes "
@@ -339,9 +358,11 @@ class Result:
               baseline: str | None, options: dict,
               baseline_trace: dict | None = None, area_mm2: dict | None = None,
               baselines: list[str] | None = None,
-              baseline_traces: dict[str, dict | None] | None = None) -> Result:
+              baseline_traces: dict[str, dict | None] | None = None,
+              hardware_dump: dict | None = None) -> Result:
         """Assemble and compute the comparison against each baseline (`baselines`, default
-        `[baseline]`; `baseline_traces` the real baseline traces' {name, sha256} by label)."""
+        `[baseline]`; `baseline_traces` the real baseline traces' {name, sha256} by label;
+        `hardware_dump`: `hardware.model_dump(mode="json")` where the caller has made it)."""
         for label, summary in policies.items():
             _check_finite(summary, label, hardware.name)
         labels = baselines if baselines is not None else ([baseline] if baseline else [])
@@ -356,8 +377,9 @@ class Result:
         comparison = comparisons[labels[0]] if labels else {}
         return cls(
             hardware={"name": hardware.name, "sha256": hardware_sha256,
-                      "label": hardware_label(hardware),
-                      "spec": hardware.model_dump(mode="json"),
+                      "label": hardware_label(hardware, hardware_sha256),
+                      "spec": (hardware.model_dump(mode="json") if hardware_dump is None
+                               else hardware_dump),
                       "dram_technology": hardware.dram.technology,
                       "overrides": hardware_overrides(hardware)},
             trace={"name": trace_name, "sha256": trace_sha256, "model": trace.header.model,

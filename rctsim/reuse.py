@@ -146,13 +146,17 @@ def _lru(table: OrderedDict, key: str, make, most: int):
     return value
 
 
-def machine_key(spec, dram_costs, dataflow: bool = True) -> str:
+def machine_key(spec, dram_costs, dataflow: bool = True, dump: dict | None = None) -> str:
     """What counting and pricing read of a machine: its description less the name, description
     and DRAM, and the DRAM's energy per byte read and written (`dram_costs`: the DramModel);
-    `dataflow=False` leaves out the array's dataflow too (what the element-wise ops read)."""
-    data = spec.model_dump(mode="json", exclude={"name", "description", "dram"})
+    `dataflow=False` leaves out the array's dataflow too (what the element-wise ops read).
+    `dump`: `spec.model_dump(mode="json")` where the caller has made it already (not changed)."""
+    if dump is None:
+        data = spec.model_dump(mode="json", exclude={"name", "description", "dram"})
+    else:
+        data = {k: v for k, v in dump.items() if k not in ("name", "description", "dram")}
     if not dataflow:
-        del data["array"]["dataflow"]
+        data["array"] = {k: v for k, v in data["array"].items() if k != "dataflow"}
     data["dram_pj_per_byte"] = [float(dram_costs.read_pj_per_byte),
                                 float(dram_costs.write_pj_per_byte)]
     return json.dumps(data, sort_keys=True, separators=(",", ":"))

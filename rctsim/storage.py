@@ -8,7 +8,7 @@ tensor class. No hardware numbers live here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from rctsim.baselines import Baseline
 from rctsim.errors import InputError
@@ -114,10 +114,20 @@ def layer_formats(policy: str, bits, *, opt_state_bits: int | None = None,
     decides the formats instead of `policy` and `bits` (a counterfactual baseline,
     rctsim.baselines).
     """
+    w, a, g, acc = bits
+    return _layer_formats(policy, int(w), int(a), int(g), int(acc), opt_state_bits, packing,
+                          opt_state, baseline)
+
+
+@lru_cache(maxsize=4096)
+def _layer_formats(policy: str, w: int, a: int, g: int, acc: int, opt_state_bits: int | None,
+                   packing: str, opt_state: str | None,
+                   baseline: Baseline | None) -> LayerFormats:
+    """`layer_formats` of one layer's bits (a pure function of its arguments, all immutable:
+    worked out once per process for each distinct set, errors raised each time)."""
     if baseline is not None:
         return baseline_formats(baseline, packing=packing, opt_state=opt_state,
                                 opt_state_bits=opt_state_bits)
-    w, a, g, acc = (int(b) for b in bits)
     fp32 = Fmt(32, True, packing)
 
     def _int(b: int) -> Fmt:
