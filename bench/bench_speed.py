@@ -87,7 +87,7 @@ def _many_phase_trace(model: str, batch: int, phases: int, seed: int = 1):
 
 
 MEMOS = (("rctsim.mapping", "_choose_mapping"), ("rctsim.mapping", "_candidates_of"),
-         ("rctsim.storage", "_layer_formats"))
+         ("rctsim.storage", "_layer_formats"), ("hwmodels.systolic", "cached_gemm_timing"))
 """Process-wide memos of pure functions (module, name): emptied before each timed replay."""
 
 

@@ -18,7 +18,7 @@ from math import ceil
 
 from hwmodels.schema import FLOAT_FORMATS, ComputeUnitSpec, HardwareSpec
 from hwmodels.sram import bank_costs
-from hwmodels.systolic import GemmTiming, gemm_timing, operand_traffic
+from hwmodels.systolic import GemmTiming, cached_gemm_timing, operand_traffic
 from rctsim.errors import InputError
 
 ARRAY = "array"
@@ -175,9 +175,9 @@ def float_gemm_timing(unit: GemmUnit, m: int, n: int, k: int, *, a_bytes: float,
     """
     bits = FLOAT_BITS[unit.fmt]
     if unit.placement == "pe":
-        return gemm_timing(m, n, k, unit.rows, unit.cols, unit.dataflow,
-                           scale=Fraction(unit.cycles_per_mac), a_bits_run=bits, b_bits_run=bits,
-                           is_float=True)
+        return cached_gemm_timing(m, n, k, unit.rows, unit.cols, unit.dataflow,
+                                  scale=Fraction(unit.cycles_per_mac), a_bits_run=bits,
+                                  b_bits_run=bits, is_float=True)
     lanes = unit.cols
     folds = m * -(-n // lanes)
     stream = folds * k * unit.cycles_per_mac

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from math import ceil
 from typing import TypeVar
 
@@ -181,6 +182,13 @@ def gemm_timing(m: int, n: int, k: int, rows: int, cols: int, dataflow: str, *,
     )
 
 
+cached_gemm_timing = lru_cache(maxsize=8192)(gemm_timing)
+"""`gemm_timing` worked out once per process for each distinct set of arguments (a pure
+function of them, its GemmTiming frozen): the same layer shapes recur across a step's layers,
+its phases (bit changes do not change the timing of the default precision mode) and a sweep's
+machines that share the array."""
+
+
 def _pow2_at_least(bits: int, floor: int = 2) -> int:
     """Smallest power of two >= max(bits, floor) (Bit Fusion's brick-aligned widths)."""
     width = floor
@@ -195,6 +203,7 @@ class SystolicArray:
     def __init__(self, spec: ArraySpec, *, source: str = "hardware"):
         self.spec = spec
         self.source = source
+        self._scales: dict[tuple[int, int], Fraction] = {}  # stream_scale of integer GEMMs
 
     def run_bits(self, bits: int, operand: str) -> int:
         """Integer width an operand of `bits` runs at: the next supported width in int_bits."""
@@ -238,6 +247,9 @@ class SystolicArray:
                 f"a floating-point GEMM ({m}x{n}x{k}) runs on a compute unit, not the integer "
                 "array", f"integer operands up to {spec.int_bits[-1]} bits")
         a_run, b_run = self.run_bits(a_bits, "a"), self.run_bits(b_bits, "b")
-        return gemm_timing(int(m), int(n), int(k), spec.rows, spec.cols, spec.dataflow,
-                           scale=self.stream_scale(a_run, b_run, is_float),
-                           a_bits_run=a_run, b_bits_run=b_run, is_float=is_float)
+        scale = self._scales.get((a_run, b_run))
+        if scale is None:
+            scale = self._scales[(a_run, b_run)] = self.stream_scale(a_run, b_run, False)
+        return cached_gemm_timing(int(m), int(n), int(k), spec.rows, spec.cols, spec.dataflow,
+                                  scale=scale, a_bits_run=a_run, b_bits_run=b_run,
+                                  is_float=False)

@@ -8,8 +8,9 @@ traffic of its operands that live off chip; `rctsim.placement` where each tensor
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 
 from hwmodels.compute import ARRAY, elementwise_unit, float_gemm_timing, gemm_unit
 from hwmodels.schema import HardwareSpec
@@ -25,10 +26,9 @@ UPDATE_MACS_PER_PARAM = 2
 """SGD with momentum: v = mu*v + g and w = w - lr*v, one multiply-add each (docs/model.md)."""
 
 
-def _tally() -> Counter:
-    """An empty Counter (made without `Counter.__init__`'s argument handling: one is made per
-    byte class of every op counted)."""
-    return Counter.__new__(Counter)
+_tally = partial(defaultdict, int)
+"""A new tally of bytes by tensor class: a `defaultdict(int)` (a missing class reads 0, as in a
+Counter, without a Python-level `__missing__` call: five are made and filled per op counted)."""
 
 
 @dataclass
@@ -52,15 +52,15 @@ class OpCounts:
     """Random bits drawn (stochastic rounding of the update)."""
     nongemm_compute_cycles: int = 0
     """The part of `compute_cycles` spent on the non-GEMM ops (set when they are counted)."""
-    sram_read: Counter = field(default_factory=_tally)
+    sram_read: defaultdict[str, float] = field(default_factory=_tally)
     """Bytes read from the global buffer, by tensor class."""
-    sram_write: Counter = field(default_factory=_tally)
+    sram_write: defaultdict[str, float] = field(default_factory=_tally)
     """Bytes written to the global buffer, by tensor class."""
-    dram_read: Counter = field(default_factory=_tally)
+    dram_read: defaultdict[str, float] = field(default_factory=_tally)
     """Bytes read from DRAM, by tensor class."""
-    dram_write: Counter = field(default_factory=_tally)
+    dram_write: defaultdict[str, float] = field(default_factory=_tally)
     """Bytes written to DRAM, by tensor class."""
-    feed_read: Counter = field(default_factory=_tally)
+    feed_read: defaultdict[str, float] = field(default_factory=_tally)
     """Bytes of `sram_read` that feed the MACs (operands and partial sums read into the array
     or unit), by tensor class; the rest of `sram_read` is DMA write-back."""
     unit: str = ARRAY

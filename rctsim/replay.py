@@ -334,7 +334,7 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
                         update={"keep_timeline": False, "split_stalls": False})), tr.layers)
     cycles = {"compute": 0.0, "stall": 0.0, "total": 0.0, "non_gemm": 0.0,
               **dict.fromkeys(STALL_CAUSES, 0.0)}
-    op_cycles: dict[tuple[str, str], list[float]] = {}
+    cycle_parts: list[tuple] = []
     peak = None
     timeline = ()
     compute_w = compute_leakage_w(machine.spec)
@@ -367,14 +367,7 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
         cycles["total"] += timing.total_cycles * times
         for cause in STALL_CAUSES:
             cycles[cause] += getattr(timing, cause) * times
-        for key, t in zip(cycle_keys, timing.ops, strict=True):  # one op per (layer, kind)
-            acc = op_cycles.get(key)
-            if acc is None:
-                acc = op_cycles[key] = [0.0, 0.0, 0.0, 0.0]  # CYCLE_PARTS, in order
-            acc[0] += t.compute * times
-            acc[1] += t.dram_bandwidth * times
-            acc[2] += t.sram_bandwidth * times
-            acc[3] += t.dram_latency * times
+        cycle_parts.append((cycle_keys, timing.ops, times))  # summed when asked for
         peak = fp if peak is None else _max_fp(peak, fp)
         timeline = timeline or timing.timeline
         step_pj[d] = step_dynamic_pj + leak_w * timing.total_cycles / clock * PJ_PER_J
@@ -402,9 +395,7 @@ def simulate_policy(machine: Machine, tr: Trace, *, role: str, options: SimOptio
                      timeline=timeline,
                      phase_energy=phase_energy_series(tr.phase_start, tr.phase_stop,
                                                       step_pj[which]),
-                     nongemm_recorded=tr.nongemm_recorded,
-                     op_cycles={key: dict(zip(CYCLE_PARTS, acc, strict=True))
-                                for key, acc in op_cycles.items()})
+                     nongemm_recorded=tr.nongemm_recorded, cycle_parts=tuple(cycle_parts))
 
 
 def phase_energy_series(start: np.ndarray, stop: np.ndarray, pj_per_iteration: np.ndarray,
@@ -471,11 +462,6 @@ def _simulate_phase(machine: Machine, tr: Trace, bits: np.ndarray, mw: MachineWo
     timing = simulate_step(work, keep_timeline=keep_timeline, split_latency=options.split_stalls,
                            **engine_rates(machine))
     return prep.entries, prep.dynamic_pj, timing, prep.footprint, prep.ng_cycles, prep.cycle_keys
-
-
-CYCLE_PARTS: tuple[str, ...] = ("compute", "stall_dram_bandwidth", "stall_sram_bandwidth",
-                                "stall_dram_latency")
-"""Per-op cycle sums of a policy result (`op_cycles`), in this order."""
 
 
 def _layer_work(tr: Trace, rows: list, pw: PolicyWork, machine: Machine, options: SimOptions,

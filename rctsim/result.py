@@ -79,9 +79,16 @@ class PolicyResult:
     non_gemm: dict = field(default_factory=dict)
     """Non-GEMM work: whether the trace recorded it, what is missing, primitive ops by kind,
     random bits drawn (docs/run-json.md)."""
-    op_cycles: dict[tuple[str, str], dict[str, float]] = field(repr=False, default_factory=dict)
-    """Compute and stall cycles (by cause) per (layer, op kind), over all iterations: the CSV's
-    timing rows."""
+    cycle_parts: tuple = field(repr=False, compare=False, default=())
+    """Per distinct phase, in order: the (layer, op kind) of each op, the ops' timings
+    (rctsim.engine.OpTiming) and the iterations the phase runs; `op_cycles` sums them when
+    first asked for (a sweep point asks for none)."""
+
+    @cached_property
+    def op_cycles(self) -> dict[tuple[str, str], dict[str, float]]:
+        """Compute and stall cycles (by cause) per (layer, op kind), over all iterations: the
+        CSV's timing rows."""
+        return op_cycle_sums(self.cycle_parts)
 
     @cached_property
     def breakdown_cycles(self) -> dict[str, dict[str, dict[str, float]]]:
@@ -140,7 +147,7 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
               distinct_phases: int, timeline: tuple[Interval, ...],
               phase_energy: tuple[dict[str, float], ...] = (),
               nongemm_recorded: bool = True,
-              op_cycles: dict[tuple[str, str], dict[str, float]] | None = None,
+              cycle_parts: tuple = (),
               summed: tuple | None = None, added: Ledger | None = None) -> PolicyResult:
     """Derive every total from the ledger rows (one pass: `_SUMMARY`). `summed`:
     `summary_state(ledger)`, and `added`: rows under keys `ledger` does not have, added after
@@ -203,7 +210,7 @@ def summarise(*, ledger: Ledger, policy: str, role: str, cycles: dict[str, float
                         memory_bytes=memory, breakdown_energy_pj=breakdown,
                         ledger_parts=joined, timeline=timeline,
                         phase_energy=phase_energy, non_gemm=non_gemm,
-                        op_cycles=dict(op_cycles or {}))
+                        cycle_parts=tuple(cycle_parts))
 
 
 _SRAM = ("sram:*",)
@@ -238,6 +245,27 @@ same filters, each summed in the order `Ledger.total` and `Ledger.breakdown` sum
 def summary_state(ledger: Ledger) -> tuple:
     """`summarise`'s sums over a ledger, to go on from once more rows are added."""
     return _SUMMARY.state(ledger)
+
+
+CYCLE_PARTS: tuple[str, ...] = ("compute", "stall_dram_bandwidth", "stall_sram_bandwidth",
+                                "stall_dram_latency")
+"""Per-op cycle sums of a policy result (`op_cycles`), in this order."""
+
+
+def op_cycle_sums(parts) -> dict[tuple[str, str], dict[str, float]]:
+    """`PolicyResult.op_cycles` from its `cycle_parts`: each op's cycles x the iterations of its
+    phase, summed over the phases in order."""
+    sums: dict[tuple[str, str], list[float]] = {}
+    for keys, ops, times in parts:
+        for key, t in zip(keys, ops, strict=True):  # one op per (layer, kind)
+            acc = sums.get(key)
+            if acc is None:
+                acc = sums[key] = [0.0, 0.0, 0.0, 0.0]  # CYCLE_PARTS, in order
+            acc[0] += t.compute * times
+            acc[1] += t.dram_bandwidth * times
+            acc[2] += t.sram_bandwidth * times
+            acc[3] += t.dram_latency * times
+    return {key: dict(zip(CYCLE_PARTS, acc, strict=True)) for key, acc in sums.items()}
 
 
 def _cycle_breakdown(op_cycles: dict[tuple[str, str], dict[str, float]]) -> dict:
