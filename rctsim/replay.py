@@ -34,7 +34,7 @@ from rctsim.ops import GEMM_KINDS, NONGEMM_OPS, Op, layer_ops, step_schedule
 from rctsim.placement import persistent_sizes, place, transient_homes
 from rctsim.pricing import PJ_PER_J, price_leakage, price_op
 from rctsim.result import PolicyResult, Result, summarise, summary_state
-from rctsim.reuse import MachineWork, PolicyWork, ReplayCache, machine_key
+from rctsim.reuse import MachineWork, PolicyWork, ReplayCache, machine_keys
 from rctsim.storage import layer_formats
 from rctsim.trace import load_trace, trace_digest
 from rctsim.trace.model import Trace
@@ -114,8 +114,8 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
     machine = build_machine(hw)
     cache = cache if cache is not None else ReplayCache(max_machines=1)
     dump = machine.spec.model_dump(mode="json")  # one dump: the keys, digest and result
-    work = cache.machine(machine_key(machine.spec, machine.costs.dram, dump=dump),
-                         _elementwise_key(machine, dump))
+    key, less_dataflow = machine_keys(machine.spec, machine.costs.dram, dump)
+    work = cache.machine(key, less_dataflow if _default_components(machine.spec) else None)
     tr = trace if isinstance(trace, Trace) else load_trace(trace)
     trace_name = tr.header.model if isinstance(trace, Trace) else str(trace)
     own = tr.header.policy.name
@@ -151,14 +151,11 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
                         baselines=labels, baseline_traces=infos)
 
 
-def _elementwise_key(machine: Machine, dump: dict | None = None) -> str | None:
-    """The machine key less the array's dataflow when the component models are the defaults
-    (they price element-wise work without reading it; a plug-in model might); else None.
-    `dump`: the spec's `model_dump(mode="json")`, where made already."""
-    if any(component_name(machine.spec, slot) != name
-           for slot, name in DEFAULT_COMPONENTS.items()):
-        return None
-    return machine_key(machine.spec, machine.costs.dram, dataflow=False, dump=dump)
+def _default_components(spec: HardwareSpec) -> bool:
+    """Whether the component models are the defaults: they price element-wise work without
+    reading the array's dataflow (a plug-in model might), so machines that differ only in it
+    share those ops (ReplayCache.machine's `elementwise_key`)."""
+    return all(component_name(spec, slot) == name for slot, name in DEFAULT_COMPONENTS.items())
 
 
 BASELINE_ARG = ("simulate()", "baseline")
@@ -526,7 +523,7 @@ def _prepare_phase(machine: Machine, tr: Trace, bits: np.ndarray, pw: PolicyWork
     counts = [entry[0] for entry in entries]
     dynamic_pj = _price_step(entries, tr, machine.costs)
     after = dram_producers(tr.layers, schedule, counts, memo=pw.deps,
-                           traffic=[_dram_traffic(entry) for entry in entries])
+                           traffic=[entry[3] for entry in entries])
     work = [_op_work_cached(entry, tr, placement.workspace_bytes, deps)
             for entry, deps in zip(entries, after, strict=True)]
     gemm_and_update = [c for c in counts if c.op.kind not in NONGEMM_OPS]  # same transients
@@ -571,8 +568,6 @@ def _op_work_cached(entry: list, tr: Trace, workspace_bytes: float,
                     after: tuple[int, ...]) -> OpWork:
     """op_work of a cache entry's counts, kept in the entry by its RAW dependencies (the
     entry's key already holds the op and the workspace)."""
-    if len(entry) < 3:
-        entry.append({})
     work = entry[2].get(after)
     if work is None:
         c = entry[0]
@@ -581,10 +576,10 @@ def _op_work_cached(entry: list, tr: Trace, workspace_bytes: float,
     return work
 
 
-def _dram_traffic(entry: list) -> tuple[bool, bool]:
-    """(reads DRAM, writes DRAM) of a cache entry's counts."""
-    c = entry[0]
-    return c.dram_read_bytes > 0, c.dram_write_bytes > 0
+def new_entry(c: OpCounts) -> list:
+    """A cache entry of one counted op: [counts, its priced rows (filled by _price_step), its
+    OpWork by RAW dependencies (_op_work_cached), (reads DRAM, writes DRAM)]."""
+    return [c, None, {}, (c.dram_read_bytes > 0, c.dram_write_bytes > 0)]
 
 
 def _on_chip_by_layer(on_chip) -> dict[int, tuple[str, ...]]:
@@ -608,13 +603,12 @@ def _layer_entries(pw: PolicyWork, key: tuple) -> dict[str, list]:
 
 def _count_cached(op: Op, ctx: StepContext, cache: dict[tuple, list],
                   chip: dict[int, tuple[str, ...]]) -> list:
-    """[counts, priced rows (filled by _price_step) or None, then its OpWork by dependencies
-    (_op_work_cached)] of one op, counted once per key:
-    the op, the workspace, its layer's transient homes and on-chip persistent tensors."""
+    """The cache entry (`new_entry`) of one op, counted once per key: the op, the workspace,
+    its layer's transient homes and on-chip persistent tensors."""
     key = (op, ctx.placement.workspace_bytes, ctx.homes.key(op.layer), chip.get(op.layer, ()))
     entry = cache.get(key)
     if entry is None:
-        entry = cache[key] = [count_op(op, ctx), None]
+        entry = cache[key] = new_entry(count_op(op, ctx))
     return entry
 
 
@@ -627,5 +621,5 @@ def _price_step(entries: list[list], tr: Trace, costs: CostModels) -> float:
             c = entry[0]
             entry[1] = Ledger()
             price_op(c, tr.layers[c.op.layer].name, costs, entry[1])
-        pj += entry[1].total()
+        pj += entry[1].total()  # the running total of the op's rows
     return pj

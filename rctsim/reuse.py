@@ -151,12 +151,19 @@ def machine_key(spec, dram_costs, dataflow: bool = True, dump: dict | None = Non
     and DRAM, and the DRAM's energy per byte read and written (`dram_costs`: the DramModel);
     `dataflow=False` leaves out the array's dataflow too (what the element-wise ops read).
     `dump`: `spec.model_dump(mode="json")` where the caller has made it already (not changed)."""
+    full, less_dataflow = machine_keys(spec, dram_costs, dump)
+    return full if dataflow else less_dataflow
+
+
+def machine_keys(spec, dram_costs, dump: dict | None = None) -> tuple[str, str]:
+    """(`machine_key`, `machine_key` with dataflow=False), the JSON text made once: the key
+    with the dataflow is the one without it and the dataflow's name."""
     if dump is None:
         data = spec.model_dump(mode="json", exclude={"name", "description", "dram"})
     else:
         data = {k: v for k, v in dump.items() if k not in ("name", "description", "dram")}
-    if not dataflow:
-        data["array"] = {k: v for k, v in data["array"].items() if k != "dataflow"}
+    data["array"] = {k: v for k, v in data["array"].items() if k != "dataflow"}
     data["dram_pj_per_byte"] = [float(dram_costs.read_pj_per_byte),
                                 float(dram_costs.write_pj_per_byte)]
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    less = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return f"{less}|dataflow={spec.array.dataflow}", less

@@ -137,7 +137,7 @@ def _reference_patches(m) -> list:
 
 def _reference_count(op, ctx, cache, chip):
     """No cache: every op of every phase counted afresh."""
-    return [count_op(op, ctx), None]
+    return replay.new_entry(count_op(op, ctx))
 
 
 def _reference_price(entries, tr, costs) -> float:
