@@ -47,19 +47,21 @@ def _sum(sizes: dict, cls: str) -> float:
     return float(sum(v for (_, c), v in sizes.items() if c == cls))
 
 
-def _live_transients(op: Op, homes: TransientHomes, layer: LayerSpec,
-                     pred: int | None) -> list[Transient]:
-    """The transients alive while an op runs (at most TRANSIENT_SLOTS)."""
+def _live_transients(op: Op, homes: TransientHomes, has_gemm: bool,
+                     pred: int | None) -> tuple[Transient, ...]:
+    """The transients alive while an op runs (at most TRANSIENT_SLOTS); `has_gemm`: whether
+    the op's layer has a GEMM."""
     i = op.layer
-    if op.kind == "fwd":
-        x = [homes.y[pred]] if pred is not None and not homes.x_in_dram[i] else []
-        return x + [homes.y[i]]
-    dx = [homes.dx[i]] if layer.has_gemm else []
-    if op.kind == "dgrad":
-        return [homes.dy[i], homes.dx[i]]
-    if op.kind == "wgrad":
-        return [homes.dy[i], homes.dx[i], homes.dw[i]]
-    return dx + ([homes.dw[i]] if layer.has_gemm else [])
+    kind = op.kind
+    if kind == "fwd":
+        if pred is not None and not homes.x_in_dram[i]:
+            return homes.y[pred], homes.y[i]
+        return (homes.y[i],)
+    if kind == "dgrad":
+        return homes.dy[i], homes.dx[i]
+    if kind == "wgrad":
+        return homes.dy[i], homes.dx[i], homes.dw[i]
+    return (homes.dx[i], homes.dw[i]) if has_gemm else ()
 
 
 def step_footprint(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
@@ -68,7 +70,8 @@ def step_footprint(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
     """Footprint of a step whose ops (in schedule order) were counted into `counts` (`graph`:
     the table's placement.layer_graph, derived here if not given)."""
     sizes = placement.persistent_bytes
-    preds = (graph or layer_graph(layers)).pred
+    graph = graph or layer_graph(layers)
+    preds, has_gemm = graph.pred, graph.has_gemm
     resident = placement.resident_bytes
     # Resident tensors hold their on-chip space for the whole step; the rest live off chip.
     off_static = sum(v for (i, c), v in sizes.items()
@@ -80,24 +83,27 @@ def step_footprint(layers: tuple[LayerSpec, ...], formats: list[LayerFormats],
         run += v
         kept_off.append(run)
     peak_total, peak_chip, peak_grads, peak_ws = 0.0, 0.0, 0.0, 0.0
-    for c in counts:
-        i = c.op.layer
-        live = _live_transients(c.op, homes, layers[i], preds[i])
-        both, on, out = 0, 0, 0  # sums over `live` in its order, as sum() adds them
-        for t in live:
-            both += t.nbytes
-            if t.in_dram:
-                out += t.nbytes
+    for c in counts:  # (x > peak: what max(peak, x) keeps, as max keeps the first of ties)
+        op = c.op
+        i = op.layer
+        both, on, out = 0, 0, 0  # sums over the live transients in order, as sum() adds them
+        for nbytes, in_dram in _live_transients(op, homes, has_gemm[i], preds[i]):
+            both += nbytes
+            if in_dram:
+                out += nbytes
             else:
-                on += t.nbytes
-        if c.op.kind != "fwd":
-            peak_grads = max(peak_grads, both)
+                on += nbytes
+        if op.kind != "fwd" and both > peak_grads:
+            peak_grads = both
         ws = c.mapping.buffer_bytes if c.mapping else 0.0
-        peak_ws = max(peak_ws, ws)
+        if ws > peak_ws:
+            peak_ws = ws
         chip = resident + ws + on
         off = off_static + kept_off[i] + out
-        peak_chip = max(peak_chip, chip)
-        peak_total = max(peak_total, chip + off)
+        if chip > peak_chip:
+            peak_chip = chip
+        if chip + off > peak_total:
+            peak_total = chip + off
     return Footprint(
         params=_sum(sizes, "weights"), master_copy=_sum(sizes, "master_copy"),
         optimizer=_sum(sizes, "optimizer"),

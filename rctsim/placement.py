@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 from rctsim.ops import stored_input_elems, stored_weight_elems
 from rctsim.storage import LayerFormats
@@ -83,9 +84,9 @@ def place(sizes: dict[tuple[int, str], float], *, buffer_bytes: float,
                      resident_budget_bytes=budget, workspace_bytes=workspace)
 
 
-@dataclass(frozen=True)
-class Transient:
-    """A tensor passed from one op to the next, and where it goes."""
+class Transient(NamedTuple):
+    """A tensor passed from one op to the next, and where it goes (a named tuple: a phase makes
+    four per layer)."""
 
     nbytes: float
     """Extra space it needs while live (GEMM results at the wider of output and accumulator;
