@@ -24,7 +24,10 @@ Three engines compute it, with bit-identical results: the event loop of rctsim/e
 `engine="c"`; built at install where a C compiler is there) and the SimPy processes below
 (`_run_simpy`, `engine="simpy"`), the reference the other two are tested against: the same
 events in the same order. The default (`engine="auto"`, `default_engine()`) is the C engine
-where it was built, the Python one otherwise.
+where it was built, the Python one otherwise. On the C engine one call into the library does
+the whole step (`_simulate_c`: both runs, the stall split, the timeline sorted and joined as
+`_merge` does); a caller that simulates one step again at other DRAM timing keeps its ops in a
+`StepWork`, so that their conversions are made once.
 """
 
 from __future__ import annotations

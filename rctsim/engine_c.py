@@ -189,7 +189,9 @@ def step(ops: Ops, cy: array, bw: float, latency: float, keep: bool, merge: bool
         raise RuntimeError("the compiled step engine (rctsim/_engine.c) is not built")
     n_ops = ops.n_ops
     if n_ops and bw == 0:
-        raise ZeroDivisionError("float division by zero")  # as w.dram_read_bytes / n / bw
+        # the ZeroDivisionError `w.dram_read_bytes / n / bw` raises for a Python number (a
+        # numpy zero gives inf or NaN there, as in the library)
+        _ = 0.0 / bw
     size = 8 * max(1, n_ops)
     res = array("d", bytes(3 * size))  # idle, dram bandwidth, dram latency
     base = _addr(res)
