@@ -182,6 +182,10 @@ class StepWork(Sequence):
     def __iter__(self):
         return iter(self.ops)
 
+    def __reduce__(self):
+        """Pickled (or copied) as its ops alone: the conversions hold memory addresses."""
+        return (StepWork, (self.ops,))
+
     def whole(self) -> tuple[float, bool]:
         """(the ops' compute cycles summed, whether any op reads or writes DRAM)."""
         got = self._whole

@@ -139,6 +139,10 @@ class Ops:
         self.addrs = tuple(_addr(a) for a in self.arrays)
         self._timeline: tuple[int, list[tuple[str, str]]] | None = None
 
+    def __reduce__(self):
+        raise TypeError("engine_c.Ops holds the addresses of its arrays: not picklable "
+                        "(pickle the ops, or an engine.StepWork)")
+
     def timeline(self) -> tuple[int, list[tuple[str, str]]]:
         """What the timeline needs (made when first asked): the address of a number per op,
         equal for ops of equal labels (`engine._merge` joins intervals of one label), and the

@@ -272,6 +272,24 @@ def test_a_kept_step_gives_what_a_fresh_list_gives(eng, seed):
         assert _bits(got) == _bits(simulate_step(list(work), engine="simpy", **kw)), (k, kw)
 
 
+def test_a_kept_step_pickles_and_copies_as_its_ops(eng):
+    """A used StepWork pickled or copied carries its ops only (its conversions hold memory
+    addresses) and gives the same results again."""
+    import copy
+    import pickle
+
+    work = _integer_work(np.random.default_rng(3), 6, 10)
+    kw = {"dram_bytes_per_cycle": 2.0, "latency_cycles": 3.0, "keep_timeline": True}
+    step = StepWork(work)
+    ref = _bits(simulate_step(step, engine=eng, **kw))
+    for again in (pickle.loads(pickle.dumps(step)), copy.copy(step), copy.deepcopy(step)):
+        assert again.ops == step.ops and again._c_ops is None and not again._by_sram
+        assert _bits(simulate_step(again, engine=eng, **kw)) == ref
+    if engine_c.available():
+        with pytest.raises(TypeError, match="not picklable"):
+            pickle.dumps(engine_c.Ops(work))
+
+
 def test_a_kept_real_step_at_other_dram_timing_gives_what_a_fresh_list_gives(eng,
                                                                           captured_steps):
     """Real steps kept as a replay keeps a phase, simulated at the DRAM rates of other steps
