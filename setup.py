@@ -31,7 +31,7 @@ class BuildExt(build_ext):
         super().build_extensions()
 
     def get_export_symbols(self, ext):
-        return ["rct_engine_run", "rct_engine_abi", "rct_engine_source"]
+        return ["rct_engine_step", "rct_engine_abi", "rct_engine_source"]
 
 
 setup(ext_modules=[Extension("rctsim._engine", [SOURCE], optional=True,

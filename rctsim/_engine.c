@@ -7,7 +7,10 @@
    with ctypes by rctsim/engine_c.py. Build it with -ffp-contract=off (no fused multiply-add)
    and without -ffast-math: either would change the last bit of some results.
 
-   Entry point: rct_engine_run (arguments below). Returns 0, or
+   Entry point: rct_engine_step (arguments at its definition): what rctsim/engine.py's
+   `simulate_step` asks of one step in one call: the pass at the DRAM latency, its zero-latency
+   twin where the stall split needs it, each op's wait split into DRAM bandwidth and DRAM
+   latency, and the timeline sorted and joined as `engine._merge` does. Returns 0, or
      -1  a negative delay (an op's per-chunk cycles or bytes are negative),
      -2  out of memory,
      -3  an internal bound was broken (more pending write-backs than buffers).
@@ -17,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RCT_ENGINE_ABI 1
+#define RCT_ENGINE_ABI 2
 
 /* the loader's state at a wait, as engine_fast.py's `ld_mode` */
 enum { M_RAW = 1, M_SLOT = 2, M_XFER = 3, M_NEXT = 5 };
@@ -429,12 +432,12 @@ const char *rct_engine_source(void) { return RCT_ENGINE_SOURCE; }
    out[0] total cycles, out[1] DRAM busy cycles, idle[n_ops] (zeroed by the caller),
    *simulated, and while keep: up to log_cap timeline intervals (lane 0 dma / 1 compute, op,
    start, end) with *log_n the number made (more than log_cap: call again with room). */
-int rct_engine_run(int64_t n_ops, const double *rd, const double *cy, const double *wr,
-                   const int64_t *chunks, const int64_t *dep_off, const int64_t *dep_idx,
-                   double latency, int keep, int merge, int64_t buffers, int64_t max_period,
-                   double *out, double *idle, int64_t *simulated,
-                   int64_t log_cap, unsigned char *log_lane, int64_t *log_op,
-                   double *log_start, double *log_end, int64_t *log_n) {
+static int run_once(int64_t n_ops, const double *rd, const double *cy, const double *wr,
+                    const int64_t *chunks, const int64_t *dep_off, const int64_t *dep_idx,
+                    double latency, int keep, int merge, int64_t buffers, int64_t max_period,
+                    double *out, double *idle, int64_t *simulated,
+                    int64_t log_cap, unsigned char *log_lane, int64_t *log_op,
+                    double *log_start, double *log_end, int64_t *log_n) {
     for (int64_t j = 0; j < n_ops; j++) {  /* engine_fast: any(min(p) < 0 for p in per) */
         double m = rd[j];
         if (cy[j] < m) m = cy[j];
@@ -518,5 +521,151 @@ out:
     free(s->unloaded); free(s->uncomputed); free(s->listen); free(s->triggered);
     free(s->heap); free(s->nowq); free(s->ready); free(s->rel);
     free(s->h_start); free(s->h_key); free(s->h_sig); free(s->h_left); free(s->sig);
+    return rc;
+}
+
+/* ---- the timeline sorted and joined (engine._merge) ---- */
+
+typedef struct { double start, end; int64_t op; int rank; unsigned char lane; } LogRec;
+
+/* engine._merge sorts by (lane name, start), stably: "compute" (lane 1) before "dma" (lane 0),
+   and equal keys keep the order the intervals were made in. */
+static int rec_less(const LogRec *a, const LogRec *b) {
+    return a->rank < b->rank || (a->rank == b->rank && a->start < b->start);
+}
+
+/* A stable bottom-up merge sort of recs[0..n) (tmp: room for n more). */
+static void sort_recs(LogRec *recs, LogRec *tmp, int64_t n) {
+    LogRec *src = recs, *dst = tmp;
+    for (int64_t width = 1; width < n; width *= 2) {
+        for (int64_t lo = 0; lo < n; lo += 2 * width) {
+            int64_t mid = lo + width < n ? lo + width : n;
+            int64_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            int64_t i = lo, k = mid, o = lo;
+            while (i < mid && k < hi) {
+                if (rec_less(&src[k], &src[i])) dst[o++] = src[k++];  /* ties: the left first */
+                else dst[o++] = src[i++];
+            }
+            while (i < mid) dst[o++] = src[i++];
+            while (k < hi) dst[o++] = src[k++];
+        }
+        LogRec *t = src; src = dst; dst = t;
+    }
+    if (src != recs) memcpy(recs, src, (size_t)n * sizeof(LogRec));
+}
+
+/* engine._merge on the log in place: sorted by (lane name, start), then each interval joined
+   to the one before it when both are on the same lane, of ops with the same label (label_id:
+   one number per distinct label) and it starts less than 1e-9 cycles after that one's end
+   (the joined interval keeps the first start and takes the later end). Returns the number of
+   intervals left, -1 where a start is NaN (Python's sort orders NaN in its own way: the caller
+   merges that log itself; the log is then untouched), -2 out of memory. */
+static int64_t merge_log(int64_t n, unsigned char *lane, int64_t *op, double *start,
+                         double *end, const int64_t *label_id) {
+    for (int64_t k = 0; k < n; k++)
+        if (start[k] != start[k]) return -1;
+    if (n == 0) return 0;
+    LogRec *recs = (LogRec *)malloc((size_t)n * sizeof(LogRec));
+    LogRec *tmp = (LogRec *)malloc((size_t)n * sizeof(LogRec));
+    if (!recs || !tmp) { free(recs); free(tmp); return -2; }
+    for (int64_t k = 0; k < n; k++) {
+        recs[k].start = start[k]; recs[k].end = end[k]; recs[k].op = op[k];
+        recs[k].lane = lane[k]; recs[k].rank = lane[k] == 1 ? 0 : 1;
+    }
+    sort_recs(recs, tmp, n);
+    int64_t m = 0;
+    for (int64_t k = 0; k < n; k++) {
+        const LogRec *r = &recs[k];
+        if (m > 0 && lane[m - 1] == r->lane && label_id[op[m - 1]] == label_id[r->op]
+                && r->start - end[m - 1] < 1e-9) {
+            op[m - 1] = r->op;
+            end[m - 1] = r->end;
+        } else {
+            lane[m] = r->lane; op[m] = r->op; start[m] = r->start; end[m] = r->end;
+            m++;
+        }
+    }
+    free(recs); free(tmp);
+    return m;
+}
+
+/* ---- the entry point ---- */
+
+/* What engine.simulate_step asks of one step. Per op (n_ops of each): rn and wn the DRAM bytes
+   read and written per chunk (engine_fast's `w.dram_read_bytes / n`, `w.dram_write_bytes / n`),
+   divided here by bw (DRAM bytes per cycle) into engine_fast's per-chunk read and write
+   cycles; cy the per-chunk compute cycles; chunks, dep_off, dep_idx as run_once takes them.
+
+   One pass at `latency` (run_once), its timeline kept while `keep`. Where dram_bw is given
+   (not NULL), each op's wait is split as simulate_step splits it: where `split` (the caller's
+   split_latency and latency > 0 and some op reads or writes DRAM) and any op waited, a second
+   pass at zero latency gives waits v0; then per op, with v the first pass's wait,
+   wait = max(0.0, v), lat = min(wait, max(0.0, wait - v0)) (v0 = v where there is no second
+   pass), dram_bw[j] = wait - lat, dram_lat[j] = lat, with Python's max and min (the first
+   argument unless the second is greater, or less). Where label_id is given (one number per
+   distinct label of the ops) and the whole log fitted, the log is sorted and joined in place
+   (merge_log).
+
+   Outputs: out[0] total cycles, out[1] DRAM busy cycles, idle[n_ops] the first pass's waits,
+   counts[0] chunks replayed, counts[1] timeline intervals made (more than log_cap: call again
+   with room), counts[2] intervals after merge_log (-1: not merged). Returns as run_once. */
+int rct_engine_step(int64_t n_ops, const double *rn, const double *cy, const double *wn,
+                    double bw, const int64_t *chunks, const int64_t *dep_off,
+                    const int64_t *dep_idx, double latency, int keep, int merge,
+                    int64_t buffers, int64_t max_period, int split, const int64_t *label_id,
+                    double *out, double *idle, double *dram_bw, double *dram_lat,
+                    int64_t *counts, int64_t log_cap, unsigned char *log_lane,
+                    int64_t *log_op, double *log_start, double *log_end) {
+    size_t n = (size_t)(n_ops > 0 ? n_ops : 1);
+    double *rd = (double *)malloc(n * sizeof(double));
+    double *wr = (double *)malloc(n * sizeof(double));
+    double *idle0 = NULL;
+    int rc = 0;
+    counts[0] = counts[1] = 0; counts[2] = -1;
+    out[0] = out[1] = 0.0;
+    if (!rd || !wr) { rc = -2; goto done; }
+    for (int64_t j = 0; j < n_ops; j++) {  /* engine_fast's `per`: w.dram_*_bytes / n / bw */
+        rd[j] = rn[j] / bw;
+        wr[j] = wn[j] / bw;
+        idle[j] = 0.0;
+    }
+    if (!keep) log_cap = 0;
+    rc = run_once(n_ops, rd, cy, wr, chunks, dep_off, dep_idx, latency, keep, merge, buffers,
+                  max_period, out, idle, &counts[0], log_cap, log_lane, log_op, log_start,
+                  log_end, &counts[1]);
+    if (rc) goto done;
+    if (dram_bw) {
+        const double *v0 = idle;
+        int waited = 0;
+        for (int64_t j = 0; j < n_ops && split; j++)
+            if (idle[j] != 0.0) { waited = 1; break; }  /* Python's any(): NaN counts */
+        if (waited) {
+            double out0[2] = {0.0, 0.0};
+            int64_t simulated0 = 0, log_n0 = 0;
+            idle0 = (double *)calloc(n, sizeof(double));
+            if (!idle0) { rc = -2; goto done; }
+            rc = run_once(n_ops, rd, cy, wr, chunks, dep_off, dep_idx, 0.0, 0, merge, buffers,
+                          max_period, out0, idle0, &simulated0, 0, NULL, NULL, NULL, NULL,
+                          &log_n0);
+            if (rc) goto done;
+            v0 = idle0;
+        }
+        for (int64_t j = 0; j < n_ops; j++) {
+            double v = idle[j];
+            double wait = v > 0.0 ? v : 0.0;
+            double d = wait - v0[j];
+            double dm = d > 0.0 ? d : 0.0;
+            double lat = dm < wait ? dm : wait;
+            dram_bw[j] = wait - lat;
+            dram_lat[j] = lat;
+        }
+    }
+    if (keep && label_id && counts[1] <= log_cap) {
+        int64_t m = merge_log(counts[1], log_lane, log_op, log_start, log_end, label_id);
+        if (m == -2) { rc = -2; goto done; }
+        counts[2] = m;
+    }
+done:
+    free(rd); free(wr); free(idle0);
     return rc;
 }

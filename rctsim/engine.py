@@ -24,14 +24,20 @@ Three engines compute it, with bit-identical results: the event loop of rctsim/e
 `engine="c"`; built at install where a C compiler is there) and the SimPy processes below
 (`_run_simpy`, `engine="simpy"`), the reference the other two are tested against: the same
 events in the same order. The default (`engine="auto"`, `default_engine()`) is the C engine
-where it was built, the Python one otherwise.
+where it was built, the Python one otherwise. On the C engine one call into the library does
+the whole step (`_simulate_c`: both runs, the stall split, the timeline sorted and joined as
+`_merge` does); a caller that simulates one step again at other DRAM timing keeps its ops in a
+`StepWork`, so that their conversions are made once.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import attrgetter, sub, truediv
 
 import simpy
 
@@ -48,6 +54,8 @@ reference the others are tested against)."""
 MAX_PERIOD = 3
 """Longest repeating pattern (in chunks) looked for in a steady run: the pipeline settles into
 a pattern of one chunk, or of two when loads and write-backs alternate on the channel."""
+
+_compute, _sram = attrgetter("compute_cycles"), attrgetter("sram_bytes")
 
 
 def chunk_count(tiles: int, read_bytes: float, write_bytes: float, buffer_bytes: float) -> int:
@@ -144,12 +152,101 @@ def default_engine() -> str:
     return "c" if engine_c.available() else "fast"
 
 
-def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
+class StepWork(Sequence):
+    """A step's ops (`OpWork`, in schedule order), kept to be simulated again: what
+    `simulate_step` derives from the ops alone (their sums, the compiled engine's arrays) or
+    from the ops and the global-buffer bandwidth (each op's array cycles `eff` and SRAM stall,
+    the compiled engine's per-chunk cycles) is computed on the first call that needs it and
+    reused by every later call, at any DRAM bandwidth and latency. A sequence of its ops (what
+    `simulate_step` takes as a list); the results are those of the list, bit for bit
+    (tests/test_engine_fast.py). The replay of a distinct phase keeps one (its work does not
+    change with DRAM timing, which sweeps vary)."""
+
+    __slots__ = ("ops", "_whole", "_c_ops", "_by_sram")
+
+    MAX_RATES = 16
+    """Global-buffer bandwidths kept at once (a sweep varies a few; more start again)."""
+
+    def __init__(self, work) -> None:
+        self.ops: tuple[OpWork, ...] = tuple(work)
+        self._whole: tuple[float, bool] | None = None
+        self._c_ops: engine_c.Ops | None = None
+        self._by_sram: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def __getitem__(self, i):
+        return self.ops[i]
+
+    def __iter__(self):
+        return iter(self.ops)
+
+    def __reduce__(self):
+        """Pickled (or copied) as its ops alone: the conversions hold memory addresses."""
+        return (StepWork, (self.ops,))
+
+    def whole(self) -> tuple[float, bool]:
+        """(the ops' compute cycles summed, whether any op reads or writes DRAM)."""
+        got = self._whole
+        if got is None:
+            work = self.ops
+            got = self._whole = (
+                float(sum(w.compute_cycles for w in work)),
+                any(w.dram_read_bytes > 0 or w.dram_write_bytes > 0 for w in work))
+        return got
+
+    def c_ops(self) -> engine_c.Ops:
+        """The ops as the compiled engine takes them (`engine_c.Ops`)."""
+        if self._c_ops is None:
+            self._c_ops = engine_c.Ops(self.ops)
+        return self._c_ops
+
+    def at_sram(self, sram_bytes_per_cycle: float) -> _AtSram:
+        """What depends on the global buffer's bandwidth, for `sram_bytes_per_cycle`."""
+        by = self._by_sram
+        got = by.get(sram_bytes_per_cycle)
+        if got is None:
+            if len(by) >= self.MAX_RATES:
+                by.clear()
+            got = by[sram_bytes_per_cycle] = _AtSram(self.ops, sram_bytes_per_cycle)
+        return got
+
+
+class _AtSram:
+    """A step's ops at one global-buffer bandwidth (`StepWork.at_sram`): each op's array
+    cycles, the OpTiming fields that do not depend on DRAM (compute, SRAM stall) and the SRAM
+    stalls' sum, and the per-chunk cycles of the C engine (made when first asked)."""
+
+    __slots__ = ("eff", "compute", "sram", "sram_total", "_cy")
+
+    def __init__(self, work: tuple[OpWork, ...], sram_bytes_per_cycle: float) -> None:
+        # `max(w.compute_cycles, w.sram_bytes / sram_bytes_per_cycle)`, `float(w.compute_cycles)`
+        # and `float(e - w.compute_cycles)` of simulate_step, op by op
+        computes = list(map(_compute, work))
+        self.eff = list(map(max, computes, map(truediv, map(_sram, work),
+                                               repeat(sram_bytes_per_cycle))))
+        self.compute = list(map(float, computes))
+        self.sram = list(map(float, map(sub, self.eff, computes)))
+        self.sram_total = sum(self.sram)
+        self._cy = None
+
+    def cycles(self, ops: engine_c.Ops):
+        """The C engine's per-chunk compute cycles (`engine_c.cycles`)."""
+        if self._cy is None:
+            self._cy = engine_c.cycles(ops, self.eff)
+        return self._cy
+
+
+def simulate_step(work: list[OpWork] | StepWork, *, dram_bytes_per_cycle: float,
                   sram_bytes_per_cycle: float = math.inf, latency_cycles: float = 0.0,
                   keep_timeline: bool = False, merge: bool = True,
                   split_latency: bool = True, engine: str = "auto") -> StepTiming:
     """Run the step's ops through DMA and compute; return its timing.
 
+    `work`: the ops in schedule order, a list or a `StepWork` (kept by a caller that simulates
+    the same step again, at another DRAM bandwidth or latency: what depends only on the ops and
+    the global-buffer bandwidth is then computed once).
     `latency_cycles`: DRAM access latency of each read (write-backs are posted).
     `merge=False` replays every chunk (the closed form for steady runs is then not used; for
     tests). `split_latency=False` skips the zero-latency run that splits a wait between DRAM
@@ -165,14 +262,13 @@ def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
     if engine == "c" and not engine_c.available():
         raise ValueError("engine='c': the compiled step engine was not built (it is built at "
                          "install where a C compiler is there: pip install -e .)")
-    eff = [max(w.compute_cycles, w.sram_bytes / sram_bytes_per_cycle) for w in work]
-    if engine == "c":  # the ops converted once for both runs
-        step = engine_c.prepare(work, eff, dram_bytes_per_cycle)
-
-        def _run_one(_work, _eff, _bw, latency, keep, merge):
-            return _run_c(step, latency, keep, merge)
-    else:
-        _run_one = _run_simpy if engine == "simpy" else _run
+    step = work if isinstance(work, StepWork) else StepWork(work)
+    if engine == "c":
+        return _simulate_c(step, dram_bytes_per_cycle, sram_bytes_per_cycle, latency_cycles,
+                           keep_timeline, merge, split_latency)
+    work = step.ops
+    eff = step.at_sram(sram_bytes_per_cycle).eff
+    _run_one = _run_simpy if engine == "simpy" else _run
     run = _run_one(work, eff, dram_bytes_per_cycle, latency_cycles, keep_timeline, merge)
     has_dram = any(w.dram_read_bytes > 0 or w.dram_write_bytes > 0 for w in work)
     idle0 = run.idle
@@ -197,22 +293,60 @@ def simulate_step(work: list[OpWork], *, dram_bytes_per_cycle: float,
         ops=tuple(ops), simulated_chunks=run.simulated)
 
 
+def _simulate_c(step: StepWork, bw: float, sram: float, latency: float, keep: bool,
+                merge: bool, split_latency: bool) -> StepTiming:
+    """`simulate_step` on the compiled engine: one call into the library runs the step, its
+    zero-latency twin where the split needs it, splits each op's wait (the Python path's
+    `max`/`min` expressions, in C) and sorts and joins the timeline (`_merge`'s order and
+    rule); here only the per-op timings and the timeline's Interval objects are made
+    (`_bare`)."""
+    compute_total, has_dram = step.whole()
+    ops = step.c_ops()
+    fixed = step.at_sram(sram)
+    got = engine_c.step(ops, fixed.cycles(ops), bw, latency, keep, merge,
+                        bool(split_latency and latency > 0 and has_dram), BUFFERS, MAX_PERIOD)
+    dram_bw, dram_lat = got.dram_bandwidth, got.dram_latency
+    # positional, in field order: compute, sram_bandwidth, dram_bandwidth, dram_latency
+    per_op = _bare(OpTiming, [
+        {"compute": c, "sram_bandwidth": s, "dram_bandwidth": b, "dram_latency": a}
+        for c, s, b, a in zip(fixed.compute, fixed.sram, dram_bw, dram_lat, strict=True)])
+    timeline: tuple[Interval, ...] = ()
+    if keep:
+        timeline = _intervals(*got.log) if got.joined else tuple(
+            _merge([Interval(*iv) for iv in got.log]))
+    total = float(got.total)
+    return StepTiming(
+        compute_cycles=compute_total, stall_cycles=max(0.0, total - compute_total),
+        total_cycles=total, dram_busy_cycles=got.busy, timeline=timeline,
+        stall_dram_bandwidth=sum(dram_bw), stall_sram_bandwidth=fixed.sram_total,
+        stall_dram_latency=sum(dram_lat), ops=per_op, simulated_chunks=got.simulated)
+
+
+def _intervals(pairs: list[tuple[str, str]], starts: list[float],
+               ends: list[float]) -> tuple[Interval, ...]:
+    """`Interval(lane, label, start, end)` for each (lane, label) pair, start and end.
+    `_bare`'s objects."""
+    return _bare(Interval, [{"lane": a, "label": b, "start": c, "end": d}
+                            for (a, b), c, d in zip(pairs, starts, ends, strict=True)])
+
+
+def _bare(cls: type, fields: list[dict]) -> tuple:
+    """Instances of the frozen dataclass `cls` with these attribute dicts: what
+    `cls(**fields)` makes, made faster (its `__init__` sets each field through
+    `object.__setattr__`, most of the cost of a timeline; here each instance is made bare and
+    given its whole dict at once). tests/test_engine_fast.py checks equality, hash, `vars`,
+    repr and pickling against objects `cls(...)` made."""
+    out = tuple(map(object.__new__, repeat(cls, len(fields))))
+    deque(map(object.__setattr__, out, repeat("__dict__"), fields), 0)
+    return out
+
+
 def _run(work: list[OpWork], eff: list[float], bw: float, latency: float, keep: bool,
          merge: bool) -> _Run:
     """One pass of the default engine (rctsim/engine_fast.py): `_run_simpy`'s events in
     `_run_simpy`'s order without SimPy, bit-identical to it (tests/test_engine_fast.py)."""
     total, idle, busy, log, simulated = engine_fast.run(work, eff, bw, latency, keep, merge,
                                                         BUFFERS, MAX_PERIOD)
-    return _Run(total=total, idle=idle, dram_busy=busy,
-                timeline=[Interval(*iv) for iv in log], simulated=simulated)
-
-
-def _run_c(step: engine_c.Prepared, latency: float, keep: bool, merge: bool) -> _Run:
-    """One pass of the compiled engine (rctsim/_engine.c) over a step converted by
-    `engine_c.prepare`: `engine_fast.run` in C, bit-identical to it and to `_run_simpy`
-    (tests/test_engine_fast.py)."""
-    total, idle, busy, log, simulated = engine_c.run_prepared(step, latency, keep, merge,
-                                                              BUFFERS, MAX_PERIOD)
     return _Run(total=total, idle=idle, dram_busy=busy,
                 timeline=[Interval(*iv) for iv in log], simulated=simulated)
 

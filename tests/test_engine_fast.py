@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from hwmodels.load import list_presets
 from rctsim import engine, engine_c, replay
-from rctsim.engine import OpWork, simulate_step
+from rctsim.engine import Interval, OpTiming, OpWork, StepWork, simulate_step
 from rctsim.errors import InputError
 from rctsim.trace import load_trace
 from rctsim.trace.model import Trace
@@ -193,6 +193,143 @@ def test_every_bundled_trace_and_preset_is_bit_identical(eng, captured_steps):
         _assert_identical(eng, work, **kw)
 
 
+def _chunks(work: list[OpWork]) -> int:
+    return sum(max(1, w.chunks) for w in work)
+
+
+def test_every_bundled_trace_and_preset_chunk_by_chunk_is_bit_identical(eng, captured_steps):
+    """The same real steps with every chunk replayed (merge=False: the longest raw timelines,
+    many intervals joined back); against SimPy where a step has at most 1,500 chunks (SimPy
+    replays about 4 events a chunk)."""
+    small = [(work, kw) for work, kw in captured_steps if _chunks(work) <= 1500]
+    assert len(small) >= 10
+    for work, kw in small:
+        _assert_identical(eng, work, **{**kw, "keep_timeline": True, "merge": False})
+
+
+@needs_c
+def test_every_bundled_trace_and_preset_chunk_by_chunk_c_equals_python(captured_steps):
+    """merge=False on the real steps of up to 3,400 chunks: the C engine against the Python
+    one (itself checked against SimPy above); timelines of up to 10,000 intervals."""
+    steps = [(work, kw) for work, kw in captured_steps if _chunks(work) <= 3400]
+    assert len(steps) >= 20
+    for work, kw in steps:
+        kw = {**kw, "keep_timeline": True, "merge": False}
+        got = simulate_step(work, engine="c", **kw)
+        assert _bits(got) == _bits(simulate_step(work, engine="fast", **kw))
+
+
+def _labelled_work(rng: np.random.Generator, n_ops: int) -> list[OpWork]:
+    """Tie-heavy integer steps whose ops share labels ("a", "b"): the timeline joins
+    back-to-back intervals of equal labels, not only of one op."""
+    work = _integer_work(rng, n_ops, max_chunks=12)
+    return [dataclasses.replace(w, label=str(rng.choice(["a", "b"]))) for w in work]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_timeline_joins_ops_of_one_label_as_the_reference(eng, seed):
+    rng = np.random.default_rng(7000 + seed)
+    work = _labelled_work(rng, int(rng.integers(1, 10)))
+    for merge in (True, False):
+        _assert_identical(eng, work, dram_bytes_per_cycle=float(rng.choice([1.0, 2.0])),
+                          latency_cycles=float(rng.choice([0, 1, 2])), merge=merge,
+                          keep_timeline=True)
+
+
+def test_a_timeline_with_nan_times_is_joined_as_python_joins_it(eng, monkeypatch):
+    """A NaN DRAM latency makes NaN start times, which Python's sort orders in its own way:
+    the compiled engine leaves such a log to `engine._merge` (the result is still SimPy's);
+    any other timeline it sorts and joins itself (`engine._merge` never runs)."""
+    work = [OpWork("a", 4, 2, 2, 2), OpWork("b", 3, 2, 0, 3, 0.0, (0,)),
+            OpWork("c", 4, 0, 2, 2, 0.0, (0, 1))]
+    _assert_identical(eng, work, dram_bytes_per_cycle=1.0, latency_cycles=math.nan,
+                      keep_timeline=True)
+    if eng == "c":
+        monkeypatch.setattr(engine, "_merge", _refuse("Python timeline merge"))
+        t = simulate_step(work, engine="c", dram_bytes_per_cycle=1.0, latency_cycles=1.0,
+                          keep_timeline=True)
+        assert len(t.timeline) >= 3
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_kept_step_gives_what_a_fresh_list_gives(eng, seed):
+    """One StepWork simulated again and again (DRAM bandwidth and latency, global-buffer
+    bandwidths met before and new ones, timeline and stall split on and off, more global-buffer
+    bandwidths than it keeps) returns each time what SimPy returns for a fresh list."""
+    rng = np.random.default_rng(9000 + seed)
+    work = (_integer_work(rng, int(rng.integers(1, 10)), 20) if seed % 2
+            else _real_work(rng, int(rng.integers(1, 20)), 300))
+    step = StepWork(work)
+    assert list(step) == work and len(step) == len(work) and step[-1] == work[-1]
+    srams = [math.inf, 1.0, 2.0, 64.0] + [float(x) for x in range(3, 5 + StepWork.MAX_RATES)]
+    for k in range(8 + len(srams)):
+        kw = {"dram_bytes_per_cycle": float(rng.choice([1.0, 2.0, 7.5, 32.0])),
+              "sram_bytes_per_cycle": srams[k - 8] if k >= 8 else float(rng.choice(srams[:4])),
+              "latency_cycles": float(rng.choice([0.0, 1.0, 3.0, 37.5])),
+              "keep_timeline": bool(rng.random() < 0.5),
+              "split_latency": bool(rng.random() < 0.7), "merge": bool(rng.random() < 0.8)}
+        got = simulate_step(step, engine=eng, **kw)
+        assert _bits(got) == _bits(simulate_step(list(work), engine="simpy", **kw)), (k, kw)
+
+
+def test_a_kept_step_pickles_and_copies_as_its_ops(eng):
+    """A used StepWork pickled or copied carries its ops only (its conversions hold memory
+    addresses) and gives the same results again."""
+    import copy
+    import pickle
+
+    work = _integer_work(np.random.default_rng(3), 6, 10)
+    kw = {"dram_bytes_per_cycle": 2.0, "latency_cycles": 3.0, "keep_timeline": True}
+    step = StepWork(work)
+    ref = _bits(simulate_step(step, engine=eng, **kw))
+    for again in (pickle.loads(pickle.dumps(step)), copy.copy(step), copy.deepcopy(step)):
+        assert again.ops == step.ops and again._c_ops is None and not again._by_sram
+        assert _bits(simulate_step(again, engine=eng, **kw)) == ref
+    if engine_c.available():
+        with pytest.raises(TypeError, match="not picklable"):
+            pickle.dumps(engine_c.Ops(work))
+
+
+def test_a_kept_real_step_at_other_dram_timing_gives_what_a_fresh_list_gives(eng,
+                                                                          captured_steps):
+    """Real steps kept as a replay keeps a phase, simulated at the DRAM rates of other steps
+    (as the sweep varies them), against the fresh list on SimPy."""
+    rates = sorted({(kw["dram_bytes_per_cycle"], kw["latency_cycles"])
+                    for _, kw in captured_steps})
+    for work, kw in captured_steps[::6]:
+        step = StepWork(work)
+        for bw, latency in rates[::2]:
+            for split in (True, False):
+                kw2 = {**kw, "dram_bytes_per_cycle": bw, "latency_cycles": latency,
+                       "split_latency": split}
+                assert _bits(simulate_step(step, engine=eng, **kw2)) == _bits(
+                    simulate_step(work, engine="simpy", **kw2))
+
+
+def test_objects_made_bare_are_the_dataclass_objects():
+    """`engine._bare` (how the compiled path makes the timeline's Interval and the per-op
+    OpTiming objects) against the dataclasses' own constructor."""
+    import pickle
+
+    pairs = [("dma", "l1.fwd"), ("compute", "l1.fwd"), ("dma", "l2.wgrad")]
+    starts, ends = [0.0, -0.0, 1e300], [1.5, math.inf, math.nan]
+    got = engine._intervals(pairs, starts, ends)
+    ref = tuple(Interval(a, b, c, d) for (a, b), c, d in zip(pairs, starts, ends, strict=True))
+    assert type(got) is tuple and all(type(x) is Interval for x in got)
+    assert got[:2] == ref[:2] and _bits(got) == _bits(ref) and repr(got) == repr(ref)
+    assert [hash(x) for x in got[:2]] == [hash(x) for x in ref[:2]]
+    assert [list(vars(x).items()) for x in got[:2]] == [list(vars(x).items()) for x in ref[:2]]
+    assert _bits(pickle.loads(pickle.dumps(got))) == _bits(ref)
+    assert dataclasses.replace(got[0], end=2.0) == Interval("dma", "l1.fwd", 0.0, 2.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got[0].start = 1.0
+    fields = {"compute": 3.0, "sram_bandwidth": 0.5, "dram_bandwidth": 0.25,
+              "dram_latency": 0.125}
+    (op,) = engine._bare(OpTiming, [dict(fields)])
+    assert op == OpTiming(3.0, 0.5, 0.25, 0.125) and op.stall == 0.875
+    assert repr(op) == repr(OpTiming(3.0, 0.5, 0.25, 0.125)) and vars(op) == fields
+
+
 def _refuse(name: str):
     def refuse(*_args):
         raise AssertionError(f"the {name} engine ran")
@@ -211,7 +348,7 @@ def test_the_c_engine_is_the_default_when_built(monkeypatch):
 def test_without_the_library_the_python_engine_is_the_default(monkeypatch):
     monkeypatch.setattr(engine_c, "available", lambda: False)
     monkeypatch.setattr(engine, "_run_simpy", _refuse("SimPy"))
-    monkeypatch.setattr(engine, "_run_c", _refuse("C"))
+    monkeypatch.setattr(engine, "_simulate_c", _refuse("C"))
     assert engine.default_engine() == "fast"
     for name in ("auto", "fast", "python"):
         t = simulate_step([OpWork("a", 100, 800, 400, 1)], dram_bytes_per_cycle=8, engine=name)
