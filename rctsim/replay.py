@@ -25,7 +25,7 @@ from hwmodels.schema import HardwareSpec
 from rctsim.baselines import Baseline, is_baseline_name, parse_baseline, split_baselines
 from rctsim.counting import OpCounts, StepContext, count_op
 from rctsim.dependencies import dram_producers
-from rctsim.engine import OpWork, chunk_count, simulate_step
+from rctsim.engine import OpWork, StepWork, chunk_count, simulate_step
 from rctsim.errors import InputError
 from rctsim.footprint import Footprint, step_footprint
 from rctsim.ledger import Ledger
@@ -428,8 +428,9 @@ class PhasePrep:
     """Its ops' cache entries (counts, priced rows, engine work), in schedule order."""
     dynamic_pj: float
     """The step's energy before leakage."""
-    work: list[OpWork]
-    """What the engine runs."""
+    work: StepWork
+    """What the engine runs (kept with what the engine derives of it: the phase runs again at
+    other DRAM timings)."""
     footprint: Footprint
     ng_cycles: float
     """Cycles of the step's non-GEMM work."""
@@ -524,8 +525,8 @@ def _prepare_phase(machine: Machine, tr: Trace, bits: np.ndarray, pw: PolicyWork
     dynamic_pj = _price_step(entries, tr, machine.costs)
     after = dram_producers(tr.layers, schedule, counts, memo=pw.deps,
                            traffic=[entry[3] for entry in entries])
-    work = [_op_work_cached(entry, tr, placement.workspace_bytes, deps)
-            for entry, deps in zip(entries, after, strict=True)]
+    work = StepWork(_op_work_cached(entry, tr, placement.workspace_bytes, deps)
+                    for entry, deps in zip(entries, after, strict=True))
     gemm_and_update = [c for c in counts if c.op.kind not in NONGEMM_OPS]  # same transients
     ng_cycles = float(sum(c.nongemm_compute_cycles for c in counts))
     footprint = step_footprint(tr.layers, formats, placement, homes, gemm_and_update,
