@@ -204,6 +204,7 @@ class SystolicArray:
         self.spec = spec
         self.source = source
         self._scales: dict[tuple[int, int], Fraction] = {}  # stream_scale of integer GEMMs
+        self._timings: dict[tuple, GemmTiming] = {}  # gemm() answers (never errors) by args
 
     def run_bits(self, bits: int, operand: str) -> int:
         """Integer width an operand of `bits` runs at: the next supported width in int_bits."""
@@ -237,6 +238,14 @@ class SystolicArray:
              is_float: bool = False) -> GemmTiming:
         """Timing of `X[m,k] · W[k,n]` with integer operand widths a_bits, b_bits (float GEMMs
         run on compute units: hwmodels.compute.float_gemm_timing)."""
+        key = (m, n, k, a_bits, b_bits, is_float)
+        got = self._timings.get(key)
+        if got is None:
+            got = self._timings[key] = self._gemm(m, n, k, a_bits, b_bits, is_float)
+        return got
+
+    def _gemm(self, m: int, n: int, k: int, a_bits: int, b_bits: int,
+              is_float: bool) -> GemmTiming:
         for name, value in (("m", m), ("n", n), ("k", k)):
             if int(value) != value or value < 1:
                 raise InputError(self.source, f"gemm.{name}", f"{value}", "an integer >= 1")

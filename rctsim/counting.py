@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import partial
 
-from hwmodels.compute import ARRAY, elementwise_unit, float_gemm_timing, gemm_unit
+from hwmodels.compute import ARRAY, UnitChoice, elementwise_unit, float_gemm_timing, gemm_unit
 from hwmodels.schema import HardwareSpec
 from rctsim import nongemm as ng
 from rctsim.errors import InputError
@@ -88,9 +88,11 @@ class OpCounts:
         old = self.nongemm.get(kind, (ng.ZERO, fmt))[0]
         self.nongemm[kind] = (old + mix, fmt)
 
-    def nongemm_cycles(self, hardware: HardwareSpec | None, where: str = "") -> int:
+    def nongemm_cycles(self, hardware: HardwareSpec | None, where: str = "",
+                       units: dict | None = None) -> int:
         """Cycles of the non-GEMM ops on the units that run them: ceil(ops / lanes) per
-        format (hwmodels.compute.elementwise_unit); `where` names the op in errors."""
+        format (hwmodels.compute.elementwise_unit); `where` names the op in errors; `units`:
+        the units found so far by format (StepContext.units), added to."""
         by_fmt: Counter = Counter()
         for mix, fmt in self.nongemm.values():
             by_fmt[fmt] += mix.total
@@ -98,8 +100,14 @@ class OpCounts:
             return 0
         cycles = 0
         for fmt, ops in by_fmt.items():
+            label = fmt.label()
             try:
-                lanes = elementwise_unit(hardware, fmt.label()).lanes
+                unit = None if units is None else units.get(label)
+                if unit is None:
+                    unit = elementwise_unit(hardware, label)
+                    if units is not None:
+                        units[label] = unit
+                lanes = unit.lanes
             except InputError as err:
                 kinds = ", ".join(k for k, (_, f) in self.nongemm.items() if f == fmt)
                 raise InputError(err.source, where or err.field,
@@ -139,6 +147,17 @@ class StepContext:
     work)."""
     stats_interval: int = ng.DEFAULT_INTERVAL
     """RCT/APT: iterations between bitwidth decisions (the policy's `interval`)."""
+    units: dict = field(default_factory=dict, repr=False, compare=False)
+    """The unit each element-wise format runs on (`elementwise_unit` of `hw`), kept as found
+    (the replay shares one per machine across its phases)."""
+
+    def elementwise(self, fmt: str, what: str) -> UnitChoice:
+        """`elementwise_unit(hw, fmt)`, found once per format (an error is raised each time)."""
+        got = self.units.get(fmt)
+        if got is None:
+            got = self.units[fmt] = elementwise_unit(self.hw, fmt, source=self.source,
+                                                     what=what)
+        return got
 
 
 def count_op(op: Op, ctx: StepContext) -> OpCounts:
@@ -228,8 +247,7 @@ def _count_update(op: Op, ctx: StepContext) -> OpCounts:
     if f.is_float and not op.b.is_float:  # integer weights, float optimiser state
         what += (f" (its optimiser state is {f.label()}: an integer state, --opt-state int16 "
                  "or a trace recording opt_state_bits below 32, keeps it integer)")
-    unit = elementwise_unit(ctx.hw, f"fp{f.bits}" if f.is_float else f"int{f.bits}",
-                            source=ctx.source, what=what)
+    unit = ctx.elementwise(f"fp{f.bits}" if f.is_float else f"int{f.bits}", what)
     c = OpCounts(op=op, update_macs=UPDATE_MACS_PER_PARAM * n, unit=unit.name)
     c.compute_cycles = -(-c.update_macs // unit.lanes)
     dw_bytes = n * op.a.bytes
@@ -251,7 +269,7 @@ def _count_update(op: Op, ctx: StepContext) -> OpCounts:
         if not p.resident(i, tensor):
             c.dma("out", tensor, nbytes)
     _count_update_quant(c, op, ctx)
-    c.nongemm_compute_cycles = c.nongemm_cycles(ctx.hw, _where(op, ctx))
+    c.nongemm_compute_cycles = c.nongemm_cycles(ctx.hw, _where(op, ctx), ctx.units)
     c.compute_cycles += c.nongemm_compute_cycles
     return c
 
@@ -328,6 +346,6 @@ def _count_nongemm(op: Op, ctx: StepContext) -> OpCounts:
             c.sram_write[tensor] += nbytes
             if off_chip:
                 c.dma("out", tensor, nbytes)
-    c.nongemm_compute_cycles = c.nongemm_cycles(ctx.hw, _where(op, ctx))
+    c.nongemm_compute_cycles = c.nongemm_cycles(ctx.hw, _where(op, ctx), ctx.units)
     c.compute_cycles = c.nongemm_compute_cycles
     return c

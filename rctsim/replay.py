@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -82,6 +82,8 @@ class Machine:
     costs: CostModels
     array: object
     source: str
+    units: dict = field(default_factory=dict, repr=False, compare=False)
+    """The unit each element-wise format runs on, worked out on first use (StepContext.units)."""
 
 
 def build_machine(hw: HardwareSpec | str | Path) -> Machine:
@@ -499,7 +501,7 @@ def _prepare_phase(machine: Machine, tr: Trace, bits: np.ndarray, pw: PolicyWork
     homes = transient_homes(tr.layers, formats, placement, pw.graph)
     ctx = StepContext(layers=tr.layers, placement=placement, homes=homes, array=machine.array,
                       rows=machine.spec.array.rows, cols=machine.spec.array.cols,
-                      source=machine.source, hw=machine.spec,
+                      source=machine.source, hw=machine.spec, units=machine.units,
                       stats_interval=_stats_interval(tr))
     schedule = step_schedule(by_layer)
     checked = pw.checked  # layers (by bits) whose ops passed: the same ops pass again
