@@ -117,7 +117,8 @@ def simulate(hw: HardwareSpec | str | Path, trace: Trace | str | Path, *,
     cache = cache if cache is not None else ReplayCache(max_machines=1)
     dump = machine.spec.model_dump(mode="json")  # one dump: the keys, digest and result
     key, less_dataflow = machine_keys(machine.spec, machine.costs.dram, dump)
-    work = cache.machine(key, less_dataflow if _default_components(machine.spec) else None)
+    work = cache.machine(key, less_dataflow if _default_components(machine.spec) else None,
+                         machine.spec.packing)
     tr = trace if isinstance(trace, Trace) else load_trace(trace)
     trace_name = tr.header.model if isinstance(trace, Trace) else str(trace)
     own = tr.header.policy.name

@@ -14,7 +14,7 @@ its parameters, the baseline, the options):
   array's dataflow, which only the GEMMs' timing reads, where the default component models
   price them);
 - each layer's formats and ops by its bits (a phase that changes one layer's bits re-derives
-  that layer only);
+  that layer only; shared by the machine keys with the same storage packing);
 - prepared phases (placement, counted and priced ops, footprint, the engine's work list) by
   the phase's bits, so a replay of the same trace on such a hardware point runs only the engine
   and the summary;
@@ -84,6 +84,9 @@ class MachineWork:
     elementwise: dict[tuple, tuple] = field(default_factory=dict)
     """Policy key -> (its layer table, PolicyWork.elementwise_ops): one dict for every machine
     key that differs from this one only in the array's dataflow."""
+    layer_ops: dict[tuple, tuple] = field(default_factory=dict)
+    """Policy key -> (its layer table, PolicyWork.layer_ops): one dict for every machine key
+    with the same storage packing (the only thing of the machine a layer's formats read)."""
 
     def policy(self, key: tuple, layers: tuple) -> PolicyWork:
         """The work of a policy key (made on first use)."""
@@ -92,8 +95,12 @@ class MachineWork:
             shared = self.elementwise.get(key)
             if shared is None or shared[0] is not layers:  # (an id in the key may be reused)
                 shared = self.elementwise[key] = (layers, {})
+            formats = self.layer_ops.get(key)
+            if formats is None or formats[0] is not layers:
+                formats = self.layer_ops[key] = (layers, {})
             work = self.policies[key] = PolicyWork(layers, layer_graph(layers),
-                                                   elementwise_ops=shared[1])
+                                                   elementwise_ops=shared[1],
+                                                   layer_ops=formats[1])
         return work
 
     def keep_phase(self, work: PolicyWork, bits: bytes, prep: Any) -> None:
@@ -112,18 +119,24 @@ class ReplayCache:
         self.max_phases = max_phases
         self._machines: OrderedDict[str, MachineWork] = OrderedDict()
         self._elementwise: OrderedDict[str, dict] = OrderedDict()
+        self._layer_ops: OrderedDict[str, dict] = OrderedDict()
 
-    def machine(self, key: str, elementwise_key: str | None = None) -> MachineWork:
+    def machine(self, key: str, elementwise_key: str | None = None,
+                packing: str | None = None) -> MachineWork:
         """The work of a machine key (made on first use; marks it most recently used).
         `elementwise_key`: the key less the array's dataflow, where the element-wise ops'
         counts and prices do not depend on it (rctsim.replay: default component models);
-        machine keys with the same one share those ops (at most `max_machines` such keys)."""
+        machine keys with the same one share those ops (at most `max_machines` such keys).
+        `packing`: the machine's storage packing; machine keys with the same one share each
+        layer's formats and ops by its bits."""
         work = self._machines.get(key)
         if work is None:
             work = self._machines[key] = MachineWork(max_phases=self.max_phases)
             if elementwise_key is not None:
                 work.elementwise = _lru(self._elementwise, elementwise_key, dict,
                                         self.max_machines)
+            if packing is not None:
+                work.layer_ops = _lru(self._layer_ops, packing, dict, self.max_machines)
             while len(self._machines) > self.max_machines:
                 self._machines.popitem(last=False)
         else:

@@ -466,6 +466,35 @@ def test_shared_cache_equals_a_fresh_simulate_per_point(trace_path, sweep_option
             _assert_same(outcome.metrics, result_metrics(want), f"job {outcome.key}")
 
 
+def test_layer_ops_shared_by_packing_equal_fresh_runs(monkeypatch):
+    """Machines that differ in SRAM size share each layer's formats and ops (by its bits) when
+    their storage packing is the same, and only then: every result equals a fresh simulate, and
+    the layer ops are derived once per packing, not once per machine."""
+    from rctsim import ops as ops_module
+
+    tr = _two_phases(load_trace(TRACES[0]))
+    base = _hardware_points({"sram_kb": [64, 256]})
+    specs = [hp.spec.model_copy(update={"packing": packing})
+             for packing in ("packed", "byte") for hp in base]
+    made = []
+    layer_ops = ops_module.layer_ops
+    monkeypatch.setattr(replay, "layer_ops", lambda *a, **k: made.append(a[0]) or
+                        layer_ops(*a, **k))
+    replay.simulate(specs[0], tr, baseline=None)
+    one = len(made)  # a machine alone: once per distinct (layer, bits)
+    made.clear()
+    cache = replay.ReplayCache()
+    shared = [replay.simulate(spec, tr, baseline=None, cache=cache) for spec in specs]
+    assert one >= tr.n_layers
+    assert len(made) == 2 * one  # once per packing, not once per machine (4)
+    for spec, got in zip(specs, shared, strict=True):
+        want = replay.simulate(spec, tr, baseline=None)
+        where = f"{spec.packing}/{spec.global_buffer.size_bytes}"
+        _assert_same(got.to_dict(), want.to_dict(), where)
+        for label, pr in want.policies.items():
+            assert got.policies[label].rows == pr.rows
+
+
 def test_summary_query_goes_on_from_a_state():
     """run(start=state of the first rows) over a ledger with rows added under new keys gives
     the sums of a whole pass (summarise goes on from a replay's ledger before leakage)."""
