@@ -204,8 +204,7 @@ def run_sweep(plan: SweepPlan, *, store: SweepStore, executor: Executor, cache: 
     finally:
         with contextlib.suppress(InputError):  # a damaged store already said so
             store.release(owner)
-    rows = store.rows(p.key for p in points)
-    errors = sum(1 for r in rows.values() if r["status"] != "ok")
+    errors = len(store.failed(p.key for p in points))
     return SweepOutcome(points=tuple(points), resumed=len(points) - computed, computed=computed,
                         errors=errors, trained=trained, seconds=time.perf_counter() - start,
                         simulate_seconds=time.perf_counter() - sim_start,

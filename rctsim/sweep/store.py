@@ -283,6 +283,19 @@ class SweepStore:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute("DELETE FROM leases WHERE owner = ?", (owner,))
 
+    def failed(self, keys: Iterable[str]) -> set[str]:
+        """The keys among `keys` whose row has status `error` (reads that column only)."""
+        keys = list(keys)
+        found: set[str] = set()
+        with _guard(self.path):
+            for i in range(0, len(keys), _BATCH):
+                chunk = keys[i:i + _BATCH]
+                marks = ",".join("?" * len(chunk))
+                found.update(k for k, status in self.conn.execute(
+                    f"SELECT key, status FROM points WHERE key IN ({marks})", chunk)
+                    if _decode("status", status) == "error")
+        return found
+
     def _finished(self, keys: list[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(keys), _BATCH):

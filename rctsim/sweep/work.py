@@ -123,12 +123,12 @@ def split_jobs(items: list[tuple[str, HardwareSpec]], *, workers: int, options: 
     current: list[tuple[str, HardwareSpec]] = []
     for run in runs:
         if len(run) > max_size:
-            pieces = -(-len(run) // max_size)
-            step = -(-len(run) // pieces)
             if current:
                 jobs.append(current)
                 current = []
-            jobs += [run[i:i + step] for i in range(0, len(run), step)]
+            count = -(-len(run) // max_size)
+            bounds = [len(run) * i // count for i in range(count + 1)]  # near-equal pieces
+            jobs += [run[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
             continue
         if current and len(current) + len(run) > size:
             jobs.append(current)
