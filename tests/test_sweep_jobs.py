@@ -122,20 +122,42 @@ def test_jobs_hold_whole_groups_and_every_point_once(sizes, workers, max_size):
         for item in job.items:
             where.setdefault(_group(item), set()).add(j)
     for g, n in enumerate(sizes):
+        counts = [sum(1 for item in jobs[j].items if _group(item) == g) for j in sorted(where[g])]
         if n <= max_size:
-            assert len(where[g]) == 1, f"group {g} of {n} cut"
-        else:  # cut into near-equal pieces of at most max_size, in jobs of their own
-            pieces = [len(jobs[j].items) for j in sorted(where[g])]
-            assert len(pieces) == -(-n // max_size) and max(pieces) - min(pieces) <= 1
-            assert all({_group(item) for item in jobs[j].items} == {g} for j in where[g])
+            assert counts == [n], f"group {g} of {n} cut"
+        else:  # cut into near-equal pieces of at most max_size
+            assert len(counts) == -(-n // max_size) and max(counts) - min(counts) <= 1
     for a, b in zip(jobs, jobs[1:], strict=False):  # no two neighbours fit in one job
-        last, head = _group(a.items[-1]), _group(b.items[0])
-        if sizes[last] <= max_size and sizes[head] <= max_size:
-            assert len(a.items) + sizes[head] > target
+        head = sum(1 for item in b.items if _group(item) == _group(b.items[0]))
+        assert len(a.items) + head > target
 
 
 def _group(item) -> int:
     return int(item[0].split(".")[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(clusters=st.lists(st.lists(st.integers(1, 12), min_size=1, max_size=4), min_size=1,
+                         max_size=12),
+       workers=st.integers(1, 4), max_size=st.integers(1, 24))
+def test_jobs_keep_clusters_of_groups_together_where_they_fit(clusters, workers, max_size):
+    sizes = [n for cluster in clusters for n in cluster]
+    items, groups = _items(sizes)
+    owner = [c for c, cluster in enumerate(clusters) for _ in cluster]
+    labels = [owner[g] for g in groups]
+    jobs = split_jobs(items, workers=workers, options=SimOptions(), baseline=None,
+                      max_size=max_size, groups=groups, clusters=labels)
+    assert [item for job in jobs for item in job.items] == items
+    assert all(0 < len(job.items) <= max_size for job in jobs)
+    target = max(1, min(max_size, -(-len(items) // (4 * workers))))
+    job_of = {item[0]: j for j, job in enumerate(jobs) for item in job.items}
+    for g, n in enumerate(sizes):
+        if n <= max_size:
+            assert len({job_of[f"{g}.{i}"] for i in range(n)}) == 1
+    for c, cluster in enumerate(clusters):
+        if sum(cluster) <= target:
+            assert len({job_of[item[0]] for item, label in zip(items, labels, strict=True)
+                        if label == c}) == 1
 
 
 def test_split_jobs_finds_the_groups_itself(folder):
@@ -200,7 +222,7 @@ def test_a_lost_worker_mid_stream_retries_its_tasks_and_takes_the_rest(tmp_path)
     assert sorted(results) == [(i, i * i) for i in range(5)]
 
 
-def old_split_jobs(items, *, workers, options, baseline, max_size=16, groups=None):
+def old_split_jobs(items, *, workers, options, baseline, max_size=16, **_groups):
     """The cutting before issue 15's scheduling: fixed-size slices, groups ignored."""
     size = max(1, min(max_size, -(-len(items) // (4 * max(workers, 1)))))
     return [SimJob(tuple(items[i:i + size]), options, baseline)
@@ -298,3 +320,7 @@ def test_work_order_is_trace_by_trace_with_each_group_together(folder):
     runs = [g for i, g in enumerate(groups) if i == 0 or groups[i - 1] != g]
     assert len(runs) == len(set(runs)) == 2 * 8  # each group one run of 4 (DRAM variants)
     assert all(groups.count(g) == 4 for g in runs)
+    clusters = [order.cluster[k] for k in order.keys]
+    runs = [c for i, c in enumerate(clusters) if i == 0 or clusters[i - 1] != c]
+    assert len(runs) == len(set(runs)) == 2 * 4  # sram x DRAM energy: both dataflows, 8 points
+    assert all(clusters.count(c) == 8 for c in runs)

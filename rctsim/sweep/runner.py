@@ -102,6 +102,9 @@ class WorkOrder:
     """Point keys in work order."""
     group: dict[str, tuple[int, str]]
     """Point key -> its reuse group: (its trace's position, the hardware's machine key)."""
+    cluster: dict[str, tuple[int, str]]
+    """Point key -> its group of groups: (its trace's position, the machine key less the
+    dataflow)."""
 
 
 def work_order(points: list[Point], traces: list[TraceInfo]) -> WorkOrder:
@@ -116,7 +119,8 @@ def work_order(points: list[Point], traces: list[TraceInfo]) -> WorkOrder:
     rank = {points[j].key: r for r, j in enumerate(ranked)}
     ordered = sorted(points, key=lambda p: (trace_pos[id(p.trace)], rank[p.key]))
     return WorkOrder(tuple(p.key for p in ordered),
-                     {p.key: (trace_pos[id(p.trace)], keys[id(p.hardware)][0]) for p in ordered})
+                     {p.key: (trace_pos[id(p.trace)], keys[id(p.hardware)][0]) for p in ordered},
+                     {p.key: (trace_pos[id(p.trace)], keys[id(p.hardware)][1]) for p in ordered})
 
 
 def _tasks(plan: SweepPlan, todo: list[Point], traces: list[TraceInfo],
@@ -131,7 +135,8 @@ def _tasks(plan: SweepPlan, todo: list[Point], traces: list[TraceInfo],
             tasks += [(ref, job) for job in split_jobs(
                 [(p.key, p.hardware.spec) for p in mine], workers=executor.workers,
                 options=plan.options, baseline=plan.baseline, max_size=JOB_SIZE,
-                groups=[order.group[p.key] for p in mine])]
+                groups=[order.group[p.key] for p in mine],
+                clusters=[order.cluster[p.key] for p in mine])]
     return tasks
 
 

@@ -95,45 +95,54 @@ def reuse_order(keys: Sequence[tuple[Hashable, Hashable]]) -> list[int]:
     return sorted(range(len(keys)), key=lambda i: (outer[keys[i][1]], inner[keys[i][0]], i))
 
 
+def _runs(items: list, labels: Sequence[Hashable]) -> list[list]:
+    """`items` cut where the label changes."""
+    runs: list[list] = []
+    for i, item in enumerate(items):
+        if i and labels[i] == labels[i - 1]:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
 def split_jobs(items: list[tuple[str, HardwareSpec]], *, workers: int, options: SimOptions,
                baseline: str | None, max_size: int = 16,
-               groups: Sequence[Hashable] | None = None) -> list[SimJob]:
+               groups: Sequence[Hashable] | None = None,
+               clusters: Sequence[Hashable] | None = None) -> list[SimJob]:
     """Items of one trace cut into jobs small enough to keep every worker busy (about four
     jobs per worker, at most `max_size` points each), along reuse groups.
 
-    `groups`: each item's reuse group (`reuse_keys`, machine key), items of one group next to
-    each other (`reuse_order`); None computes them and orders the items so. A job holds whole
-    groups (points of a group share one ReplayCache: a group cut in two counts its ops twice);
-    only a group larger than `max_size` is cut, into near-equal pieces."""
+    `groups`: each item's reuse group (`reuse_keys`: machine key), `clusters` its group of
+    groups (the machine key less the dataflow; None: each group its own), the items of a group
+    and of a cluster next to each other (`reuse_order`); without `groups` both are computed
+    and the items ordered so. A job holds whole groups (points of a group share one
+    ReplayCache: a group cut in two counts its ops twice), and whole clusters where they fit
+    in the size aimed at (they share the element-wise ops); only a group larger than
+    `max_size` is cut, into near-equal pieces."""
     if groups is None:
         keys = [reuse_keys(spec) for _, spec in items]
         order = reuse_order(keys)
         items = [items[i] for i in order]
         groups = [keys[i][0] for i in order]
-    if len(groups) != len(items):
-        raise ValueError("one group per item")
+        clusters = [keys[i][1] for i in order]
+    if len(groups) != len(items) or (clusters is not None and len(clusters) != len(items)):
+        raise ValueError("one group (and cluster) per item")
     size = max(1, min(max_size, -(-len(items) // (4 * max(workers, 1)))))
-    runs: list[list[tuple[str, HardwareSpec]]] = []
-    for i, item in enumerate(items):
-        if i and groups[i] == groups[i - 1]:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    jobs: list[list[tuple[str, HardwareSpec]]] = []
-    current: list[tuple[str, HardwareSpec]] = []
-    for run in runs:
-        if len(run) > max_size:
-            if current:
-                jobs.append(current)
-                current = []
+    labelled = list(zip(items, groups, strict=True))
+    units: list[list] = []  # what a job takes whole: a cluster, a group, a piece of a group
+    for cluster in _runs(labelled, groups if clusters is None else clusters):
+        if len(cluster) <= size:
+            units.append(cluster)
+            continue
+        for run in _runs(cluster, [g for _, g in cluster]):
             count = -(-len(run) // max_size)
             bounds = [len(run) * i // count for i in range(count + 1)]  # near-equal pieces
-            jobs += [run[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-            continue
-        if current and len(current) + len(run) > size:
-            jobs.append(current)
-            current = []
-        current = current + run
-    if current:
-        jobs.append(current)
-    return [SimJob(tuple(job), options, baseline) for job in jobs]
+            units += [run[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    jobs: list[list] = []
+    for unit in units:
+        if jobs and len(jobs[-1]) + len(unit) <= size:
+            jobs[-1] += unit
+        else:
+            jobs.append(list(unit))
+    return [SimJob(tuple(item for item, _ in job), options, baseline) for job in jobs]
