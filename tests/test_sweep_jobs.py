@@ -324,3 +324,23 @@ def test_work_order_is_trace_by_trace_with_each_group_together(folder):
     runs = [c for i, c in enumerate(clusters) if i == 0 or clusters[i - 1] != c]
     assert len(runs) == len(set(runs)) == 2 * 4  # sram x DRAM energy: both dataflows, 8 points
     assert all(clusters.count(c) == 8 for c in runs)
+
+
+def test_workers_started_for_nothing_are_ended_not_waited_for(tmp_path, monkeypatch):
+    """A sweep that finds every point stored closes its early-started pool at once, even
+    while the workers still import (here a module that takes 60 s to import)."""
+    import os
+    import time
+
+    (tmp_path / "slow_import.py").write_text("import time\ntime.sleep(60)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    executor = LocalExecutor(2, preload=("slow_import",))
+    executor.start()
+    pids = list(executor._pool._processes)
+    assert len(pids) == 2
+    start = time.monotonic()
+    executor.close()
+    assert time.monotonic() - start < 30
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

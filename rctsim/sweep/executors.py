@@ -126,6 +126,8 @@ class LocalExecutor:
         self.description = (f"{self.workers} local process{'es' if self.workers > 1 else ''}"
                             if self.workers > 1 else "1 in-process worker")
         self._pool: ProcessPoolExecutor | None = None
+        self._idle = False
+        """Whether the pool was started (`start`) and has run no task yet."""
 
     def share(self, path: Path) -> Any:
         """The path itself (workers share this file system)."""
@@ -142,6 +144,7 @@ class LocalExecutor:
         if self.workers == 1 or self._pool is not None:
             return
         self._pool = self._new_pool()
+        self._idle = True
         for _ in range(self.workers):  # a spawned pool starts one process per submit
             self._pool.submit(_ready)
 
@@ -185,6 +188,7 @@ class LocalExecutor:
         if self._pool is None:
             self._pool = self._new_pool()
         pool = self._pool
+        self._idle = False
         queue = deque(todo)
         running: dict[Future, int] = {}
         lost: list[int] = []
@@ -239,10 +243,16 @@ class LocalExecutor:
             self._pool = None
 
     def close(self) -> None:
-        """Stop the pool, dropping tasks not yet started."""
+        """Stop the pool, dropping tasks not yet started. Workers started for nothing (a
+        sweep that found every point in its store) are ended at once, not waited for while
+        they import."""
         if self._pool is not None:
+            if self._idle:
+                for process in list(getattr(self._pool, "_processes", {}).values()):
+                    process.terminate()
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            self._idle = False
 
 
 @dataclass(frozen=True)
