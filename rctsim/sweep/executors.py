@@ -247,7 +247,7 @@ class LocalExecutor:
         sweep that found every point in its store) are ended at once, not waited for while
         they import."""
         if self._pool is not None:
-            if self._idle:
+            if self._idle:  # (the pool's own table of its processes; without it, wait)
                 for process in list(getattr(self._pool, "_processes", {}).values()):
                     process.terminate()
             self._pool.shutdown(wait=True, cancel_futures=True)
