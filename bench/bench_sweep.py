@@ -7,14 +7,19 @@ ResNet-18 (CIFAR) traces (rct w=8,a=8,g=8; qat; fp32) made with `synth_trace`. P
 time, the sweep's wall time, points per second, the mean time of one point inside a worker, and
 the time of a rerun that finds every point in the store. Numbers from one run on this machine.
 
-`--in-process` instead runs every worker task (`simulate_job`, as the sweep cuts them) in this
-process, one core, and splits the CPU time of a point into the engine (`simulate_step`) and
-everything else (counting, pricing, placement, summary, result): best of 3 passes.
+`--in-process` instead runs every worker task (`simulate_job`, as the sweep cuts them for
+`--workers` processes) in this process, one core, and splits the CPU time of a point into the
+engine (`simulate_step`) and everything else (counting, pricing, placement, summary, result):
+best of 3 passes.
+
+The workers' CPU time (start-up included; from the operating system once they have exited)
+is printed beside the wall time: on a shared machine other users' load shows in wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -53,23 +58,45 @@ def traces(folder: Path, synthetic: bool) -> tuple[list[str], str]:
     return names, "synthetic resnet18_cifar traces (rct, qat, fp32)"
 
 
+class _Recorder:
+    """An executor that runs each task here and keeps it (the sweep cuts them as for
+    `workers` local processes)."""
+
+    streams = True
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.description = f"in this process, cut for {workers} workers"
+        self.tasks: list = []
+
+    def start(self) -> None:
+        return None
+
+    def share(self, path: Path) -> str:
+        return str(path)
+
+    def run(self, fn, tasks):
+        for index, args in enumerate(tasks):
+            self.tasks.append(args)
+            yield index, fn(*args)
+
+
 def in_process(plan, folder: Path, workers: int) -> None:
     """Every worker task of the plan run here, timed in CPU seconds: engine and the rest.
-    (Imports here: bench_speed.py imports this file against an older checkout too.)"""
+    The first pass is the sweep itself (cutting the tasks as for `workers` processes, into a
+    store); the timed passes run those tasks again. (Imports here: bench_speed.py imports this
+    file against an older checkout too.)"""
     import rctsim.replay
-    from rctsim.sweep.plan import sweep_points
-    from rctsim.sweep.runner import JOB_SIZE, prepare_traces
-    from rctsim.sweep.work import simulate_job, split_jobs
+    from rctsim.sweep.work import simulate_job
 
-    traces_, _ = prepare_traces(plan, cache=TraceCache(folder / "cache"),
-                                executor=LocalExecutor(1))
-    points = sweep_points(plan, traces_)
-    tasks = []
-    for trace in traces_:
-        items = [(p.key, p.hardware.spec) for p in points if p.trace is trace]
-        tasks += [(trace.path, job) for job in split_jobs(
-            items, workers=workers, options=plan.options, baseline=plan.baseline,
-            max_size=JOB_SIZE)]
+    recorder = _Recorder(workers)
+    with SweepStore(folder / "in_process.db") as store:
+        start = time.process_time()
+        outcome = run_sweep(plan, store=store, executor=recorder,
+                            cache=TraceCache(folder / "cache"))
+        first = time.process_time() - start
+    tasks = recorder.tasks
+    points = outcome.points
     engine = [0.0]
     step = rctsim.replay.simulate_step
 
@@ -96,6 +123,8 @@ def in_process(plan, folder: Path, workers: int) -> None:
     print(f"{n} points in {len(tasks)} worker tasks, in this process (CPU time, best of 3): "
           f"{total / n * 1e3:.2f} ms per point = engine {eng / n * 1e3:.2f} ms + the rest "
           f"{(total - eng) / n * 1e3:.2f} ms")
+    print(f"the sweep itself, first in this process (memos empty, store writes included): "
+          f"{first / n * 1e3:.2f} ms per point")
 
 
 def main() -> None:
@@ -131,6 +160,8 @@ def main() -> None:
                               cache=TraceCache(folder / "cache"))
             t_again = time.perf_counter() - start
         executor.close()
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = used.ru_utime + used.ru_stime
     per_point = sum(r["elapsed_s"] for r in rows) / len(rows)
     print(f"{what}; {len(plan.hardware)} hardware points x {len(plan.policies)} policies = "
           f"{len(outcome.points)} points on {outcome.executor}")
@@ -140,6 +171,8 @@ def main() -> None:
           f"{outcome.errors} points rejected by the model)")
     print(f"one point inside a worker: {per_point * 1e3:.0f} ms mean "
           f"(= {1 / per_point:.1f} points/s per core)")
+    print(f"workers' CPU time: {worker_cpu:.1f} s, start-up included "
+          f"(= {worker_cpu / len(outcome.points) * 1e3:.1f} ms per point)")
     print(f"rerun with the same store: {t_again:.2f} s, {again.computed} points recomputed")
 
 

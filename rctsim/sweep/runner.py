@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from rctsim.errors import InputError
 from rctsim.sweep.cache import TraceCache, Trainer, train_job, train_with_rctsim
 from rctsim.sweep.executors import Executor
+from rctsim.sweep.hardware import hardware_columns
 from rctsim.sweep.plan import (
     Point,
     SweepPlan,
@@ -20,7 +21,7 @@ from rctsim.sweep.plan import (
 )
 from rctsim.sweep.store import SweepStore, new_owner
 from rctsim.sweep.table import store_row
-from rctsim.sweep.work import simulate_job, split_jobs
+from rctsim.sweep.work import PointOutcome, reuse_keys, reuse_order, simulate_job, split_jobs
 
 
 @dataclass(frozen=True)
@@ -92,17 +93,50 @@ WAIT_S = 0.5
 """Pause between looks at the store while another sweep holds every pending point."""
 
 
+@dataclass(frozen=True)
+class WorkOrder:
+    """The order a sweep claims and cuts its points in: trace by trace, hardware points that
+    share a ReplayCache machine key (differ only in DRAM timing) next to each other."""
+
+    keys: tuple[str, ...]
+    """Point keys in work order."""
+    group: dict[str, tuple[int, str]]
+    """Point key -> its reuse group: (its trace's position, the hardware's machine key)."""
+    cluster: dict[str, tuple[int, str]]
+    """Point key -> its group of groups: (its trace's position, the machine key less the
+    dataflow)."""
+
+
+def work_order(points: list[Point], traces: list[TraceInfo]) -> WorkOrder:
+    """Points ordered trace by trace, then as `reuse_order` orders their hardware (machine keys
+    computed once per hardware point)."""
+    keys: dict[int, tuple[str, str]] = {}
+    for p in points:
+        if id(p.hardware) not in keys:
+            keys[id(p.hardware)] = reuse_keys(p.hardware.spec)
+    trace_pos = {id(t): i for i, t in enumerate(traces)}
+    ranked = reuse_order([keys[id(p.hardware)] for p in points])
+    rank = {points[j].key: r for r, j in enumerate(ranked)}
+    ordered = sorted(points, key=lambda p: (trace_pos[id(p.trace)], rank[p.key]))
+    return WorkOrder(tuple(p.key for p in ordered),
+                     {p.key: (trace_pos[id(p.trace)], keys[id(p.hardware)][0]) for p in ordered},
+                     {p.key: (trace_pos[id(p.trace)], keys[id(p.hardware)][1]) for p in ordered})
+
+
 def _tasks(plan: SweepPlan, todo: list[Point], traces: list[TraceInfo],
-           executor: Executor) -> list[tuple]:
-    """Worker tasks for `todo`: per trace, the points cut into jobs."""
+           executor: Executor, order: WorkOrder) -> list[tuple]:
+    """Worker tasks for `todo` (in work order): per trace, the points cut into jobs along
+    their reuse groups."""
     tasks = []
     for trace in traces:
-        items = [(p.key, p.hardware.spec) for p in todo if p.trace is trace]
-        if items:
+        mine = [p for p in todo if p.trace is trace]
+        if mine:
             ref = executor.share(trace.path)
             tasks += [(ref, job) for job in split_jobs(
-                items, workers=executor.workers, options=plan.options,
-                baseline=plan.baseline, max_size=JOB_SIZE)]
+                [(p.key, p.hardware.spec) for p in mine], workers=executor.workers,
+                options=plan.options, baseline=plan.baseline, max_size=JOB_SIZE,
+                groups=[order.group[p.key] for p in mine],
+                clusters=[order.cluster[p.key] for p in mine])]
     return tasks
 
 
@@ -111,36 +145,63 @@ def run_sweep(plan: SweepPlan, *, store: SweepStore, executor: Executor, cache: 
               on_progress: ProgressFn = _noop) -> SweepOutcome:
     """Train, then simulate every point the store lacks; one committed row per point.
 
-    Points are leased from the store in rounds (`SweepStore.claim`), so sweeps running at the
-    same time on one store never simulate a point twice: each takes the points no one holds,
-    then waits for the ones another sweep is simulating."""
+    Local workers are started first, so they import the simulator while traces are prepared.
+    Points are leased from the store in rounds (`SweepStore.claim`) of whole reuse groups, so
+    sweeps running at the same time on one store never simulate a point twice: each takes the
+    points no one holds, then waits for the ones another sweep is simulating. An executor that
+    `streams` asks for the next round's tasks while the last ones of this round still run (no
+    worker waits between rounds); another gets one round at a time."""
     start = time.perf_counter()
+    getattr(executor, "start", _nothing)()
+    streams = getattr(executor, "streams", False)
     traces, trained = prepare_traces(plan, cache=cache, executor=executor, trainer=trainer,
                                      on_progress=on_progress)
     points = sweep_points(plan, traces)
     by_key = {p.key: p for p in points}
+    order = work_order(points, traces)
     owner = new_owner()
     done = len(store.finished(by_key))
     computed = 0
     sim_start = time.perf_counter()
     on_progress(SweepProgress("simulate", done, len(points)))
     round_size = max(ROUND_MIN, 4 * executor.workers * JOB_SIZE)
+    taken: set[str] = set()  # claimed by this run, in the executor's hands
+    columns: dict[int, dict] = {}  # hardware columns by hardware point (its SRAM area: a model)
+
+    def claim() -> tuple[list[str], list[str], int]:
+        """(the next round, the points pending before it, how many points have a row)."""
+        finished = store.finished(order.keys)
+        pending = [k for k in order.keys if k not in finished and k not in taken]
+        claimed = store.claim(pending, owner, limit=round_size, group=order.group.__getitem__)
+        taken.update(claimed)
+        return claimed, pending, len(finished)
+
+    def rounds(claimed: list[str]) -> Iterator[tuple]:
+        """The tasks of `claimed`, then (streaming) of each next round claimed when asked."""
+        while claimed:
+            yield from _tasks(plan, [by_key[k] for k in claimed], traces, executor, order)
+            if not streams:
+                return
+            claimed = claim()[0]
+
+    def row(point: Point, outcome: PointOutcome) -> dict:
+        hw = columns.get(id(point.hardware))
+        if hw is None:
+            hw = columns[id(point.hardware)] = hardware_columns(point.hardware.spec, plan.area)
+        return store_row(plan, point, outcome, hardware=hw)
+
     try:
         while True:
-            finished = store.finished(by_key)
-            pending = [k for k in by_key if k not in finished]
-            done = len(finished)
+            taken.clear()  # every point of the last rounds has its row now
+            claimed, pending, done = claim()
             if not pending:
                 break
-            claimed = store.claim(pending, owner, limit=round_size)
             if not claimed:  # every pending point is leased by another live sweep: wait
                 on_progress(SweepProgress("simulate", done, len(points)))
                 time.sleep(WAIT_S)
                 continue
-            for _, outcomes in executor.run(simulate_job,
-                                            _tasks(plan, [by_key[k] for k in claimed],
-                                                   traces, executor)):
-                store.insert_many([store_row(plan, by_key[o.key], o) for o in outcomes])
+            for _, outcomes in executor.run(simulate_job, rounds(claimed)):
+                store.insert_many([row(by_key[o.key], o) for o in outcomes])
                 computed += len(outcomes)
                 done += len(outcomes)
                 store.renew(owner)
@@ -148,9 +209,12 @@ def run_sweep(plan: SweepPlan, *, store: SweepStore, executor: Executor, cache: 
     finally:
         with contextlib.suppress(InputError):  # a damaged store already said so
             store.release(owner)
-    rows = store.rows(p.key for p in points)
-    errors = sum(1 for r in rows.values() if r["status"] != "ok")
+    errors = len(store.failed(p.key for p in points))
     return SweepOutcome(points=tuple(points), resumed=len(points) - computed, computed=computed,
                         errors=errors, trained=trained, seconds=time.perf_counter() - start,
                         simulate_seconds=time.perf_counter() - sim_start,
                         executor=executor.description)
+
+
+def _nothing() -> None:
+    return None

@@ -15,7 +15,7 @@ import secrets
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -230,9 +230,13 @@ class SweepStore:
                 out[row["key"]] = row
 
     def claim(self, keys: Iterable[str], owner: str, *, limit: int,
-              ttl_s: float = LEASE_SECONDS) -> list[str]:
+              ttl_s: float = LEASE_SECONDS,
+              group: Callable[[str], Hashable] | None = None) -> list[str]:
         """Lease up to `limit` of `keys` that have no row and no live lease of another sweep
-        (in one write transaction, so two sweeps never claim the same point)."""
+        (in one write transaction, so two sweeps never claim the same point), in the order of
+        `keys`. `group`: a key's group (keys of a group next to each other in `keys`); the
+        claim then goes past `limit` to the end of the last claimed key's group, so a round
+        takes whole groups."""
         keys = list(keys)
         now = time.time()
         claimed: list[str] = []
@@ -242,7 +246,8 @@ class SweepStore:
                 "SELECT key, owner, expires FROM leases")}
             done = self._finished(keys)
             for key in keys:
-                if len(claimed) >= limit:
+                if len(claimed) >= limit and (group is None or not claimed
+                                              or group(key) != group(claimed[-1])):
                     break
                 if key in done:
                     continue
@@ -277,6 +282,19 @@ class SweepStore:
         with _guard(self.path), self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute("DELETE FROM leases WHERE owner = ?", (owner,))
+
+    def failed(self, keys: Iterable[str]) -> set[str]:
+        """The keys among `keys` whose row has status `error` (reads that column only)."""
+        keys = list(keys)
+        found: set[str] = set()
+        with _guard(self.path):
+            for i in range(0, len(keys), _BATCH):
+                chunk = keys[i:i + _BATCH]
+                marks = ",".join("?" * len(chunk))
+                found.update(k for k, status in self.conn.execute(
+                    f"SELECT key, status FROM points WHERE key IN ({marks})", chunk)
+                    if _decode("status", status) == "error")
+        return found
 
     def _finished(self, keys: list[str]) -> set[str]:
         found: set[str] = set()

@@ -21,8 +21,10 @@ SWEEP_JSON_VERSION = 1
 """Version of the sweep JSON export (docs/sweeps.md)."""
 
 
-def store_row(plan: SweepPlan, point: Point, outcome: PointOutcome) -> dict[str, Any]:
-    """The complete store row of a finished point."""
+def store_row(plan: SweepPlan, point: Point, outcome: PointOutcome, *,
+              hardware: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The complete store row of a finished point. `hardware`: its hardware's columns
+    (`hardware_columns`), where the caller keeps them for the points of one hardware."""
     trace = point.trace
     row: dict[str, Any] = {
         "key": point.key, "status": outcome.status, "error": outcome.error,
@@ -35,7 +37,8 @@ def store_row(plan: SweepPlan, point: Point, outcome: PointOutcome) -> dict[str,
         "elapsed_s": outcome.elapsed_s,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    row.update(hardware_columns(point.hardware.spec, plan.area))
+    row.update(hardware if hardware is not None
+               else hardware_columns(point.hardware.spec, plan.area))
     if outcome.status == "ok":
         row.update(outcome.metrics)
         row.update(trace.facts)
