@@ -116,6 +116,52 @@ class OpTiming:
         return self.sram_bandwidth + self.dram_bandwidth + self.dram_latency
 
 
+class OpTimings(Sequence):
+    """The per-op timings of a step (`StepTiming.ops`) from the compiled engine: the OpTiming
+    objects are made when first read (the replay of a sweep point reads none: it keeps them
+    for `PolicyResult.op_cycles`, summed only when asked for). It equals, hashes, prints and
+    pickles as the tuple of those objects."""
+
+    __slots__ = ("_columns", "_ops")
+
+    def __init__(self, compute: Sequence[float], sram: Sequence[float],
+                 dram_bandwidth: Sequence[float], dram_latency: Sequence[float]) -> None:
+        self._columns = (compute, sram, dram_bandwidth, dram_latency)
+        self._ops: tuple[OpTiming, ...] | None = None
+
+    def _made(self) -> tuple[OpTiming, ...]:
+        if self._ops is None:
+            # positional, in field order: compute, sram_bandwidth, dram_bandwidth, dram_latency
+            self._ops = _bare(OpTiming, [
+                {"compute": c, "sram_bandwidth": s, "dram_bandwidth": b, "dram_latency": a}
+                for c, s, b, a in zip(*self._columns, strict=True)])
+            self._columns = ()
+        return self._ops
+
+    def __len__(self) -> int:
+        return len(self._ops) if self._ops is not None else len(self._columns[0])
+
+    def __getitem__(self, i):
+        return self._made()[i]
+
+    def __iter__(self):
+        return iter(self._made())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, OpTimings):
+            other = other._made()
+        return self._made() == other
+
+    def __hash__(self) -> int:
+        return hash(self._made())
+
+    def __repr__(self) -> str:
+        return repr(self._made())
+
+    def __reduce__(self):
+        return (tuple, (self._made(),))
+
+
 @dataclass(frozen=True)
 class StepTiming:
     """Cycles of one simulated step."""
@@ -131,8 +177,8 @@ class StepTiming:
     """Stall cycles of operand feed limited by the global buffer's bandwidth."""
     stall_dram_latency: float = 0.0
     """Stall cycles due to the DRAM access latency."""
-    ops: tuple[OpTiming, ...] = ()
-    """Per op, in the order given."""
+    ops: Sequence[OpTiming] = ()
+    """Per op, in the order given (a tuple, or OpTimings from the compiled engine)."""
     simulated_chunks: int = 0
     """Chunks replayed event by event (the rest were accounted in closed form)."""
 
@@ -306,10 +352,7 @@ def _simulate_c(step: StepWork, bw: float, sram: float, latency: float, keep: bo
     got = engine_c.step(ops, fixed.cycles(ops), bw, latency, keep, merge,
                         bool(split_latency and latency > 0 and has_dram), BUFFERS, MAX_PERIOD)
     dram_bw, dram_lat = got.dram_bandwidth, got.dram_latency
-    # positional, in field order: compute, sram_bandwidth, dram_bandwidth, dram_latency
-    per_op = _bare(OpTiming, [
-        {"compute": c, "sram_bandwidth": s, "dram_bandwidth": b, "dram_latency": a}
-        for c, s, b, a in zip(fixed.compute, fixed.sram, dram_bw, dram_lat, strict=True)])
+    per_op = OpTimings(fixed.compute, fixed.sram, dram_bw, dram_lat)
     timeline: tuple[Interval, ...] = ()
     if keep:
         timeline = _intervals(*got.log) if got.joined else tuple(

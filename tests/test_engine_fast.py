@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from hwmodels.load import list_presets
 from rctsim import engine, engine_c, replay
-from rctsim.engine import Interval, OpTiming, OpWork, StepWork, simulate_step
+from rctsim.engine import Interval, OpTiming, OpTimings, OpWork, StepWork, simulate_step
 from rctsim.errors import InputError
 from rctsim.trace import load_trace
 from rctsim.trace.model import Trace
@@ -42,7 +42,7 @@ def _bits(value):
     if dataclasses.is_dataclass(value):
         return (type(value).__name__,
                 tuple((f.name, _bits(getattr(value, f.name))) for f in dataclasses.fields(value)))
-    if isinstance(value, tuple | list):
+    if isinstance(value, tuple | list | OpTimings):  # OpTimings: the C engine's per-op tuple
         return tuple(_bits(v) for v in value)
     if isinstance(value, float):
         return ("f", value.hex())
@@ -328,6 +328,24 @@ def test_objects_made_bare_are_the_dataclass_objects():
     (op,) = engine._bare(OpTiming, [dict(fields)])
     assert op == OpTiming(3.0, 0.5, 0.25, 0.125) and op.stall == 0.875
     assert repr(op) == repr(OpTiming(3.0, 0.5, 0.25, 0.125)) and vars(op) == fields
+
+
+@needs_c
+def test_c_engine_per_op_timings_are_the_tuple_they_stand_for():
+    """The compiled engine's per-op timings (made when first read) equal, hash, print, index
+    and pickle as the tuple of OpTiming objects the Python engine returns."""
+    import pickle
+
+    rng = np.random.default_rng(5)
+    work = _real_work(rng, 12, 6)
+    got = simulate_step(work, dram_bytes_per_cycle=3.0, latency_cycles=4.0, engine="c").ops
+    want = simulate_step(work, dram_bytes_per_cycle=3.0, latency_cycles=4.0, engine="fast").ops
+    assert isinstance(got, OpTimings) and isinstance(want, tuple)
+    assert len(got) == len(want) == 12
+    assert got == want and want == tuple(got) and hash(got) == hash(want)
+    assert repr(got) == repr(want) and got[3] == want[3] and list(got) == list(want)
+    assert pickle.loads(pickle.dumps(got)) == want
+    assert type(pickle.loads(pickle.dumps(got))) is tuple
 
 
 def _refuse(name: str):

@@ -10,6 +10,7 @@ worker costs a bounded retry of its tasks, then a `RunFailure` (one line, exit s
 
 from __future__ import annotations
 
+import gc
 import importlib
 import multiprocessing
 import os
@@ -86,10 +87,16 @@ def _watch_parent(parent: int) -> None:
 
 def _start_worker(parent: int, modules: tuple[str, ...]) -> None:
     """Pool initializer: watch the parent (`_watch_parent`), then import `modules` (the
-    simulator), so a worker started early imports while its parent prepares the tasks."""
+    simulator), so a worker started early imports while its parent prepares the tasks.
+
+    Then everything alive (the imported modules: numpy's, pydantic's, the simulator's objects)
+    is moved out of the cyclic garbage collector's reach (`gc.freeze`): none of it is ever
+    garbage, and each full collection would walk all of it again while a replay allocates; in
+    this worker process only (a sweep run in-process leaves the caller's collector alone)."""
     _watch_parent(parent)
     for name in modules:
         importlib.import_module(name)
+    gc.freeze()
 
 
 def _ready() -> None:

@@ -13,7 +13,7 @@ from hwmodels.registry import default_registry
 from hwmodels.schema import HardwareSpec
 from rctsim.errors import InputError
 from rctsim.replay import SimOptions, simulate
-from rctsim.reuse import ReplayCache, machine_key
+from rctsim.reuse import ReplayCache, machine_keys
 from rctsim.sweep.metrics import result_metrics
 from rctsim.trace.io import read_trace, trace_from_bytes
 
@@ -77,7 +77,7 @@ def reuse_keys(spec: HardwareSpec) -> tuple[str, str]:
     try:
         dram = default_registry().get_component("dram", component_name(spec, "dram"))(
             dram=spec.dram, table=load_energy_table(spec.energy_table))
-        return machine_key(spec, dram), machine_key(spec, dram, dataflow=False)
+        return machine_keys(spec, dram)
     except Exception as err:  # ordering only: simulate() in the worker reports it properly
         own = f"unkeyed:{id(spec)}:{type(err).__name__}"
         return own, own
