@@ -86,15 +86,22 @@ def _many_phase_trace(model: str, batch: int, phases: int, seed: int = 1):
                        phase_start=np.arange(phases) * 10, phase_bits=np.stack(rows))
 
 
-MEMOS = (("rctsim.mapping", "_choose_mapping"), ("rctsim.mapping", "_candidates_of"),
-         ("rctsim.storage", "_layer_formats"), ("hwmodels.systolic", "cached_gemm_timing"))
-"""Process-wide memos of pure functions (module, name): emptied before each timed replay."""
+MEMOS = (("rctsim.mapping", "_choose_mapping"), ("rctsim.mapping", "_candidates_of"))
+"""Process-wide memos of a checkout without `rctsim.reuse.clear_process_memos` (module, name)."""
 
 
 def _clear_memos() -> None:
-    """Empty the in-process memos this checkout has (none in the release)."""
+    """Empty the in-process memos of pure functions of whichever checkout runs (none in the
+    release): `rctsim.reuse.clear_process_memos` where it exists, else MEMOS."""
     import importlib
 
+    try:
+        from rctsim.reuse import clear_process_memos
+    except ImportError:
+        clear_process_memos = None
+    if clear_process_memos is not None:
+        clear_process_memos()
+        return
     for module, name in MEMOS:
         try:
             memo = getattr(importlib.import_module(module), name, None)

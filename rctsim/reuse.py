@@ -29,6 +29,7 @@ machine key grow with the distinct ops met, as within one replay.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -180,3 +181,18 @@ def machine_keys(spec, dram_costs, dump: dict | None = None) -> tuple[str, str]:
                                 float(dram_costs.write_pj_per_byte)]
     less = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return f"{less}|dataflow={spec.array.dataflow}", less
+
+
+PROCESS_MEMOS: tuple[tuple[str, str], ...] = (
+    ("rctsim.mapping", "_choose_mapping"), ("rctsim.mapping", "_candidates_of"),
+    ("rctsim.storage", "_layer_formats"), ("hwmodels.systolic", "cached_gemm_timing"))
+"""(module, name) of the memos of pure functions a process keeps across runs: the mapping
+search, its tile candidates, a layer's formats by its bits, GEMM timings of the array model.
+(Parsed presets and energy tables are kept too, as loading, not as work of a run.)"""
+
+
+def clear_process_memos() -> None:
+    """Empty PROCESS_MEMOS, so the next run costs what it costs in a fresh process (benchmarks
+    and studies time that; results never depend on it)."""
+    for module, name in PROCESS_MEMOS:
+        getattr(importlib.import_module(module), name).cache_clear()

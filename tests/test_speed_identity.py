@@ -513,3 +513,20 @@ def test_summary_query_goes_on_from_a_state():
                    quantity=2.0, energy_pj=float(rng.random()))
     assert query.run(ledger, start=state) == query.run(ledger)
     assert state == before  # the state is not changed by going on from it
+
+
+def test_clear_process_memos_empties_every_memo_a_run_fills():
+    """A replay fills each process-wide memo (what benchmarks and studies empty to time a run as
+    a fresh process would); clear_process_memos empties them all, and a run after it gives the
+    same result."""
+    import importlib
+
+    from rctsim.reuse import PROCESS_MEMOS, clear_process_memos
+
+    tr = load_trace(TRACES[0])
+    first = replay.simulate("edge_npu", tr).to_dict()
+    memos = [getattr(importlib.import_module(m), n) for m, n in PROCESS_MEMOS]
+    assert all(memo.cache_info().currsize > 0 for memo in memos)
+    clear_process_memos()
+    assert all(memo.cache_info().currsize == 0 for memo in memos)
+    _assert_same(replay.simulate("edge_npu", tr).to_dict(), first, "after clearing")
