@@ -154,6 +154,16 @@ def test_bad_hardware_axes_fail_before_any_work(trace_dir, axes, words):
     assert text.startswith("s.yaml: ") and words in text and "\n" not in text
 
 
+def test_a_misspelt_base_names_the_base_field(trace_dir):
+    """A base description that does not load is named as `hardware.base` (not as an axis that
+    happened to be checked first), with the suggestion."""
+    with pytest.raises(InputError) as err:
+        _plan({"hardware": {"base": "edge_nup", "axes": {"sram_kb": [64, 128]}}}, trace_dir)
+    text = str(err.value)
+    assert text.startswith("s.yaml: hardware.base: 'edge_nup'") and "edge_npu" in text
+    assert "\n" not in text
+
+
 def test_a_rejected_combination_names_the_point(trace_dir):
     """Values fine alone but not together name the whole point."""
     with pytest.raises(InputError) as err:

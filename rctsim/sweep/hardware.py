@@ -234,7 +234,8 @@ class _Builder:
 
     def build(self, values: dict[str, Any]) -> HardwareSpec:
         """The checked spec for axis values (InputError carries the schema's field)."""
-        base = self.base(str(values.get(HW_AXIS, self.space.base)), f"hardware.axes.{HW_AXIS}")
+        field = f"hardware.axes.{HW_AXIS}" if HW_AXIS in values else "hardware.base"
+        base = self.base(str(values.get(HW_AXIS, self.space.base)), field)
         data = copy.deepcopy(base)
         late = [name for name in values if name in LATE_AXES]
         for name in [n for n in values if n not in LATE_AXES] + late:
@@ -272,8 +273,9 @@ def _check_values(builder: _Builder, axes: list[Axis], values: dict[str, Any]) -
         try:
             builder.build({axis.name: value})
         except InputError as err:
-            if err.source != builder.source or err.field.startswith("hardware.axes"):
-                raise
+            if err.source != builder.source or err.field.startswith(("hardware.axes",
+                                                                       "hardware.base")):
+                raise  # the axis already named, or the base description itself is bad
             raise InputError(builder.source, axis.field, f"{value!r} is rejected by the "
                              f"hardware schema: {err.field}: {err.problem}",
                              err.allowed) from None
@@ -309,7 +311,7 @@ def hardware_points(source: str, space: HardwareSpace, *, base_dir: Path,
         try:
             spec = builder.build(values)
         except InputError as err:
-            if err.source != source:
+            if err.source != source or err.field == "hardware.base":
                 raise
             _check_values(builder, axes, values)  # names the axis when one value alone is bad
             raise InputError(source, "hardware.axes", f"the point {_describe(values)} is "
