@@ -100,14 +100,9 @@ class OpCounts:
             return 0
         cycles = 0
         for fmt, ops in by_fmt.items():
-            label = fmt.label()
             try:
-                unit = None if units is None else units.get(label)
-                if unit is None:
-                    unit = elementwise_unit(hardware, label)
-                    if units is not None:
-                        units[label] = unit
-                lanes = unit.lanes
+                lanes = known_unit(units if units is not None else {}, hardware,
+                                   fmt.label()).lanes
             except InputError as err:
                 kinds = ", ".join(k for k, (_, f) in self.nongemm.items() if f == fmt)
                 raise InputError(err.source, where or err.field,
@@ -152,12 +147,17 @@ class StepContext:
     (the replay shares one per machine across its phases)."""
 
     def elementwise(self, fmt: str, what: str) -> UnitChoice:
-        """`elementwise_unit(hw, fmt)`, found once per format (an error is raised each time)."""
-        got = self.units.get(fmt)
-        if got is None:
-            got = self.units[fmt] = elementwise_unit(self.hw, fmt, source=self.source,
-                                                     what=what)
-        return got
+        """`elementwise_unit(hw, fmt)`, found once per format (`known_unit`)."""
+        return known_unit(self.units, self.hw, fmt, source=self.source, what=what)
+
+
+def known_unit(units: dict, hardware: HardwareSpec, fmt: str, **where: str) -> UnitChoice:
+    """`elementwise_unit(hardware, fmt, **where)`, kept in `units` by format once found (an
+    error is raised each time, never kept)."""
+    got = units.get(fmt)
+    if got is None:
+        got = units[fmt] = elementwise_unit(hardware, fmt, **where)
+    return got
 
 
 def count_op(op: Op, ctx: StepContext) -> OpCounts:
