@@ -203,7 +203,6 @@ class SystolicArray:
     def __init__(self, spec: ArraySpec, *, source: str = "hardware"):
         self.spec = spec
         self.source = source
-        self._scales: dict[tuple[int, int], Fraction] = {}  # stream_scale of integer GEMMs
         self._timings: dict[tuple, GemmTiming] = {}  # gemm() answers (never errors) by args
 
     def run_bits(self, bits: int, operand: str) -> int:
@@ -256,9 +255,6 @@ class SystolicArray:
                 f"a floating-point GEMM ({m}x{n}x{k}) runs on a compute unit, not the integer "
                 "array", f"integer operands up to {spec.int_bits[-1]} bits")
         a_run, b_run = self.run_bits(a_bits, "a"), self.run_bits(b_bits, "b")
-        scale = self._scales.get((a_run, b_run))
-        if scale is None:
-            scale = self._scales[(a_run, b_run)] = self.stream_scale(a_run, b_run, False)
         return cached_gemm_timing(int(m), int(n), int(k), spec.rows, spec.cols, spec.dataflow,
-                                  scale=scale, a_bits_run=a_run, b_bits_run=b_run,
-                                  is_float=False)
+                                  scale=self.stream_scale(a_run, b_run, is_float),
+                                  a_bits_run=a_run, b_bits_run=b_run, is_float=is_float)
