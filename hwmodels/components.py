@@ -312,10 +312,21 @@ def build_cost_models(
     srams = {m.name: sram_factory(memory=m, table=table,
                                   instances=pes if m.role == "pe_local" else 1)
              for m in spec.memories}
-    dram = registry.get_component("dram", component_name(spec, "dram"))(dram=spec.dram, table=table)
+    dram = dram_model(spec, table=table, registry=registry)
     return CostModels(
         table=table, mac=mac, sram=srams, dram=dram, global_buffer_name=spec.global_buffer.name
     )
+
+
+def dram_model(spec: HardwareSpec, *, table: EnergyTable | None = None,
+               registry: ComponentRegistry | None = None) -> Any:
+    """The DRAM cost model of a spec (its energy table loaded if not given): the `dram` part of
+    `build_cost_models`, alone."""
+    if table is None:
+        table = load_energy_table(spec.energy_table)
+    registry = registry or default_registry()
+    return registry.get_component("dram", component_name(spec, "dram"))(dram=spec.dram,
+                                                                       table=table)
 
 
 def array_model(

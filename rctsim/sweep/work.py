@@ -7,9 +7,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwmodels.components import component_name
-from hwmodels.load import load_energy_table
-from hwmodels.registry import default_registry
+from hwmodels.components import dram_model
 from hwmodels.schema import HardwareSpec
 from rctsim.errors import InputError
 from rctsim.replay import SimOptions, simulate
@@ -75,9 +73,7 @@ def reuse_keys(spec: HardwareSpec) -> tuple[str, str]:
     Only the DRAM cost model is built (the one number of it the key reads). A description
     whose DRAM model fails gets a key of its own: the worker reports the failure."""
     try:
-        dram = default_registry().get_component("dram", component_name(spec, "dram"))(
-            dram=spec.dram, table=load_energy_table(spec.energy_table))
-        return machine_keys(spec, dram)
+        return machine_keys(spec, dram_model(spec))
     except Exception as err:  # ordering only: simulate() in the worker reports it properly
         own = f"unkeyed:{id(spec)}:{type(err).__name__}"
         return own, own
